@@ -1,0 +1,34 @@
+"""Error classes. Each carries the exit code the CLI turns it into (see CLI.md)."""
+
+from __future__ import annotations
+
+
+class TrackerError(Exception):
+    """A failure the user should see as one `Error:` line."""
+
+    exit_code = 1
+
+
+class UsageError(TrackerError):
+    """Bad input: an unknown category, a bad date, a bad amount. Exit 2."""
+
+    exit_code = 2
+
+
+class NotFound(TrackerError):
+    """No such case, promise, organization. Exit 1."""
+
+
+class Conflict(TrackerError):
+    """The request is valid but the case's state refuses it (closed case, nothing to undo). Exit 1."""
+
+
+class DatabaseBusy(TrackerError):
+    """Another process held the database longer than the busy timeout. Exit 1."""
+
+    def __init__(self, message: str = "database is busy, try again") -> None:
+        super().__init__(message)
+
+
+class StoreError(TrackerError):
+    """The store cannot be used: newer than this code, unreadable, missing driver. Exit 1."""
