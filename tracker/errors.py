@@ -20,7 +20,7 @@ class NotFound(TrackerError):
 
 
 class Conflict(TrackerError):
-    """The request is valid but the case's state refuses it (closed case, nothing to undo). Exit 1."""
+    """Valid, but the case's state refuses it (a closed case, nothing to undo). Exit 1."""
 
 
 class DatabaseBusy(TrackerError):

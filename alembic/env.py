@@ -1,0 +1,82 @@
+"""Alembic environment for tracker.
+
+The tracker command passes its own connection in config.attributes["connection"] (Alembic
+cookbook, "Sharing a Connection"): one transaction, the project's SQLite pragmas. Run from
+the checkout (`alembic upgrade head`), it opens the store named by `-x db=URL`, else by
+TRACKER_DB / TRACKER_HOME / the default location.
+"""
+
+from __future__ import annotations
+
+from logging.config import fileConfig
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from alembic import context
+from tracker.models import Base
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("connection") is None:
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+target_metadata = Base.metadata
+
+# Tables tracker does not own: APScheduler's job store, if anyone points one at this store.
+FOREIGN_TABLES = {"apscheduler_jobs"}
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    return not (type_ == "table" and name in FOREIGN_TABLES)
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+        compare_type=True,
+        # Our SQLite connections run DDL inside the caller's BEGIN IMMEDIATE transaction.
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_on(connection)
+        return
+    from tracker.config import database_url
+    from tracker.db import make_engine
+
+    url = context.get_x_argument(as_dictionary=True).get("db") or database_url()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            with conn.begin():
+                run_on(conn)
+    finally:
+        engine.dispose()
+
+
+def run_migrations_offline() -> None:
+    context.configure(
+        url=config.get_main_option("sqlalchemy.url") or "sqlite://",
+        target_metadata=target_metadata,
+        literal_binds=True,
+        render_as_batch=True,
+        include_name=include_name,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()

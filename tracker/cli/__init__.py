@@ -1,0 +1,162 @@
+"""The `tracker` command: a thin shell over the library.
+
+Command groups live in their own modules and are imported only when invoked, so that
+`tracker --help` costs little more than importing Click.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from typing import Any
+
+import click
+
+from tracker import __version__
+from tracker.errors import TrackerError
+
+# command name -> "module:attribute", loaded on first use.
+COMMANDS = {
+    "case": ("tracker.cli.case:case", "Open, note, contact, escalate and resolve cases."),
+    "promise": ("tracker.cli.promise:promise", "Mark a promise kept, broken or cancelled."),
+    "due": ("tracker.cli.due:due", "What is due or overdue: follow-ups, promises, thresholds."),
+    "undo": ("tracker.cli.due:undo", "Revert the last change."),
+    "org": ("tracker.cli.org:org", "The directory of organizations and their contact points."),
+    "daemon": ("tracker.cli.daemon:daemon", "The reminder daemon: run, status, install."),
+    "remind": ("tracker.cli.daemon:remind", "One reminder pass, for cron."),
+    "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
+    "import": ("tracker.cli.export:import_", "Import a JSON export."),
+    "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported when used, not at start-up."""
+
+    def main(
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        code = run_safely(
+            lambda: super(LazyGroup, self).main(
+                args, prog_name, complete_var, standalone_mode=False, **extra
+            )
+        )
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module_name, attr = entry[0].split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == module_name:
+                return None
+            raise
+        command: click.Command = getattr(module, attr)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Listing commands must not import them: use the short help kept above.
+        rows = [(name, COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.option(
+    "--db",
+    "db_url",
+    metavar="URL",
+    envvar=None,
+    help="Database URL (overrides TRACKER_DB and TRACKER_HOME).",
+)
+@click.version_option(__version__, "--version", prog_name="tracker")
+@click.pass_context
+def cli(ctx: click.Context, db_url: str | None) -> None:
+    """Track customer-service cases: who said what, reference numbers, promises, follow-ups.
+
+    \b
+    Examples:
+      tracker case open "Disputed charge at ACME" --org "American Express" --category dispute
+      tracker case contact 1 --channel phone --agent Maria --ref CALL-88812 \\
+          --promise "Provisional credit" --due 10bd
+      tracker due
+      tracker case show 1
+
+    Data lives in TRACKER_DB (a database URL), else TRACKER_HOME/tracker.db, else the
+    user data folder (see `tracker db path`).
+    """
+    from tracker.cli.common import App
+
+    ctx.obj = App(db_url)
+
+
+def main() -> None:
+    """The console script."""
+    cli.main(prog_name="tracker")
+
+
+def run_safely(invoke: Any) -> int:
+    """Run `invoke`; every failure becomes one `Error:` line and an exit code, no traceback."""
+    try:
+        result = invoke()
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("Error: aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        message = exc.format_message()
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            message = f"{message} (see '{exc.ctx.command_path} --help')"
+        click.echo(f"Error: {_one_line(message)}", err=True)
+        return exc.exit_code
+    except TrackerError as exc:
+        click.echo(f"Error: {_one_line(str(exc))}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Error: interrupted", err=True)
+        return 130
+    except BrokenPipeError:
+        # `tracker export csv | head`: the reader left; that is not our failure.
+        _silence_stdout()
+        return 0
+    except Exception as exc:  # the last line of defence: no traceback reaches the user
+        if os.environ.get("TRACKER_DEBUG"):
+            raise
+        click.echo(
+            f"Error: unexpected failure ({type(exc).__name__}: {_one_line(str(exc))}); "
+            "set TRACKER_DEBUG=1 for details",
+            err=True,
+        )
+        return 1
+    # With standalone_mode off, Click returns the exit code of --help/--version as an int.
+    return result if isinstance(result, int) else 0
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass

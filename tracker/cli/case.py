@@ -1,0 +1,521 @@
+"""`tracker case ...`: parse, call one service in one transaction, print."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+import sys
+
+import click
+
+from tracker import cases as svc
+from tracker.cli.common import (
+    CASE_ID,
+    DATE,
+    DURATION,
+    WHEN,
+    ChoiceType,
+    ValidatedType,
+    emit_json,
+    json_option,
+    stdout_is_tty,
+    store,
+    warn,
+)
+from tracker.models import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES, utcnow
+from tracker.redact import Masker
+
+CATEGORY = ChoiceType("category", CATEGORIES)
+CHANNEL = ChoiceType("channel", CHANNELS)
+
+
+@click.group()
+def case() -> None:
+    """Cases: one problem with one organization, from opening to resolution.
+
+    \b
+    Examples:
+      tracker case open "Card lost in Lisbon" --org "American Express" --category lost_stolen
+      tracker case note 1 "Statement shows the charge twice."
+      tracker case list --status all
+      tracker case show 1
+    """
+
+
+@case.command("open")
+@click.argument("title")
+@click.option("--org", "organization", metavar="NAME", help="The organization (created if new).")
+@click.option(
+    "--category",
+    type=CATEGORY,
+    default="other",
+    show_default=True,
+    help="Why you contact them: " + ", ".join(CATEGORIES) + ".",
+)
+@click.option(
+    "--account",
+    "account",
+    metavar="LAST4",
+    type=ValidatedType("last4", svc.parse_last4),
+    help="The last 4 digits of the card or account (never the full number).",
+)
+@click.option(
+    "--amount",
+    type=ValidatedType("amount", svc.parse_amount),
+    metavar="DECIMAL",
+    help="The disputed amount, e.g. 129.99.",
+)
+@click.option(
+    "--currency",
+    type=ValidatedType("currency", svc.parse_currency),
+    metavar="CODE",
+    help="ISO currency code, e.g. USD.",
+)
+@click.option("--merchant", metavar="TEXT", help="The merchant of the disputed transaction.")
+@click.option("--txn-date", "txn_date", type=DATE, help="The transaction date, e.g. 2026-11-02.")
+@click.option(
+    "--ref",
+    "refs",
+    multiple=True,
+    metavar="REF",
+    help="A reference number the organization gave (repeatable).",
+)
+@click.option("--note", metavar="TEXT", help="A first note.")
+@click.option(
+    "--follow-up",
+    "follow_up",
+    type=WHEN,
+    metavar="WHEN",
+    help="Remind me then, e.g. 'tomorrow 9am' or 3d.",
+)
+@json_option
+def open_(
+    title: str,
+    organization: str | None,
+    category: str,
+    account: str | None,
+    amount: Decimal | None,
+    currency: str | None,
+    merchant: str | None,
+    txn_date: date | None,
+    refs: tuple[str, ...],
+    note: str | None,
+    follow_up: datetime | None,
+    as_json: bool,
+) -> None:
+    """Open a case.
+
+    \b
+    Examples:
+      tracker case open "Disputed charge at ACME Hardware" --org "American Express" \\
+          --category dispute --account 1005 --amount 129.99 --currency USD \\
+          --merchant "ACME Hardware" --txn-date 2026-11-02 --ref D-4471
+      tracker case open "Card lost in Lisbon" --org "American Express" --category lost_stolen
+    """
+    masker = Masker()
+    st = store()
+    with st.write() as session:
+        opened = svc.open_case(
+            session,
+            title=title,
+            masker=masker,
+            organization=organization,
+            category=category,
+            account_last4=account,
+            amount=amount,
+            currency=currency,
+            merchant=merchant,
+            transaction_date=txn_date,
+            refs=refs,
+            note=note,
+            follow_up=follow_up,
+        )
+        case_id = opened.id
+    warn(masker.warning)
+    if as_json:
+        _emit_case(case_id)
+        return
+    click.echo(f"Opened case {case_id}: {opened.title}")
+    _suggest(case_id, "open")
+
+
+def _suggest(case_id: int, moment: str) -> None:
+    """Where to call for this case, when the directory knows the organization."""
+    try:
+        from tracker import directory
+    except ImportError:  # the directory arrives with its own feature
+        return
+    with store().read() as session:
+        text = directory.suggestion_text(session, case_id, moment=moment)
+    if text:
+        click.echo(text)
+
+
+def _emit_case(case_id: int) -> None:
+    from tracker.serialize import case_detail
+
+    now = utcnow()
+    with store().read() as session:
+        emit_json(case_detail(svc.load_case_detail(session, case_id), now))
+
+
+def _read_note(text: str | None) -> str:
+    if text is not None and text != "-":
+        return text
+    stdin = sys.stdin
+    if text == "-" or not stdin.isatty():
+        return stdin.read()
+    edited = click.edit("\n# Write the note above. Lines starting with # are ignored.\n")
+    if edited is None:
+        return ""
+    return "\n".join(line for line in edited.splitlines() if not line.startswith("#"))
+
+
+@case.command("note")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("text", required=False)
+def note(case_id: int, text: str | None) -> None:
+    """Add a note to a case.
+
+    TEXT "-" or omitted with a pipe on stdin: the note is read from stdin; omitted on a
+    terminal: $EDITOR opens.
+
+    \b
+    Examples:
+      tracker case note 1 "Statement shows the charge twice."
+      echo "Second note from a pipe" | tracker case note 1
+      tracker case note 1          # opens $EDITOR
+    """
+    body = _read_note(text)
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        added = svc.add_note(session, found, body, masker=masker)
+        note_id = added.id
+    warn(masker.warning)
+    click.echo(f"Added note {note_id} to case {case_id}.")
+
+
+@case.command("list")
+@click.option(
+    "--status",
+    metavar="S|all",
+    help="open, waiting, escalated, resolved, closed, or all (default: the active ones).",
+)
+@click.option("--org", "organization", metavar="NAME", help="Only this organization's cases.")
+@click.option("--category", type=CATEGORY, help="Only this category.")
+@click.option("--overdue", is_flag=True, help="Only cases with a promise past its due time.")
+@click.option("--limit", type=click.IntRange(min=1), help="At most N cases.")
+@json_option
+def list_(
+    status: str | None,
+    organization: str | None,
+    category: str | None,
+    overdue: bool,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List cases, most recent activity first.
+
+    \b
+    Examples:
+      tracker case list
+      tracker case list --status all --org "American Express"
+      tracker case list --overdue --json
+    """
+    if status is not None and status.lower() != "all":
+        status = svc.choice(status, STATUSES, "status")
+    flt = svc.CaseFilter(
+        status=status.lower() if status else None,
+        organization=organization,
+        category=category,
+        overdue=overdue,
+        limit=limit,
+    )
+    now = utcnow()
+    with store().read() as session:
+        found = svc.list_cases(session, flt, now=now)
+        counts = svc.overdue_counts(session, [c.id for c in found], now)
+        if as_json:
+            from tracker.serialize import case_summary
+
+            emit_json([case_summary(c, overdue=counts.get(c.id, 0)) for c in found])
+            return
+        if not found:
+            click.echo(
+                "No cases."
+                if status is None and not (organization or category or overdue)
+                else "No cases match.",
+                err=not stdout_is_tty(),
+            )
+            return
+        from tracker.render import case_table
+
+        click.echo(case_table(found, counts, aligned=stdout_is_tty()))
+
+
+@case.command("show")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@json_option
+def show(case_id: int, as_json: bool) -> None:
+    """Show a case and its timeline.
+
+    \b
+    Examples:
+      tracker case show 1
+      tracker case show 1 --json
+    """
+    if as_json:
+        _emit_case(case_id)
+        return
+    from tracker.render import case_report
+
+    now = utcnow()
+    with store().read() as session:
+        click.echo(case_report(svc.load_case_detail(session, case_id), now))
+
+
+@case.command("contact")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.option("--channel", type=CHANNEL, required=True, help=", ".join(CHANNELS) + ".")
+@click.option("--at", type=WHEN, help="When it happened (default: now), e.g. '2 days ago'.")
+@click.option(
+    "--direction",
+    type=click.Choice(["out", "in"]),
+    default="out",
+    show_default=True,
+    help="out: you contacted them; in: they contacted you.",
+)
+@click.option("--via", metavar="NUMBER_OR_ADDRESS", help="The number, address or URL used.")
+@click.option("--agent", metavar="NAME", help="The agent's name.")
+@click.option("--agent-id", "agent_id", metavar="ID", help="The agent's id or badge number.")
+@click.option("--duration", type=DURATION, metavar="DUR", help="How long, e.g. 23m or 1h10m.")
+@click.option(
+    "--ref", "refs", multiple=True, metavar="REF", help="A reference number given (repeatable)."
+)
+@click.option("--summary", metavar="TEXT", help="What was discussed and agreed.")
+@click.option("--promise", metavar="TEXT", help="An action promised (needs --due).")
+@click.option("--due", type=WHEN, metavar="WHEN", help="When the promise is due, e.g. 10bd.")
+@click.option(
+    "--promised-by",
+    "promised_by",
+    type=click.Choice(["company", "me"]),
+    default="company",
+    show_default=True,
+    help="Who made the promise.",
+)
+def contact(
+    case_id: int,
+    channel: str,
+    at: datetime | None,
+    direction: str,
+    via: str | None,
+    agent: str | None,
+    agent_id: str | None,
+    duration: timedelta | None,
+    refs: tuple[str, ...],
+    summary: str | None,
+    promise: str | None,
+    due: datetime | None,
+    promised_by: str,
+) -> None:
+    """Record one interaction: a call, chat, letter or message, with all it produced.
+
+    \b
+    Examples:
+      tracker case contact 1 --channel phone --via 1-800-528-2122 --agent "Maria" \\
+          --agent-id 4471 --duration 23m --ref CALL-88812 \\
+          --summary "Dispute opened; charge removed pending review" \\
+          --promise "Provisional credit posts to the account" --due 10bd
+      tracker case contact 1 --channel chat --at "yesterday 14:00" --summary "No news"
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        logged = svc.log_interaction(
+            session,
+            found,
+            channel=channel,
+            masker=masker,
+            at=at,
+            direction=direction,
+            via=via,
+            agent_name=agent,
+            agent_id=agent_id,
+            duration=duration,
+            refs=refs,
+            summary=summary,
+            promise=promise,
+            promise_due=due,
+            promised_by=promised_by,
+        )
+        interaction_id = logged.id
+        promise_ids = [p.id for p in found.promises if p.interaction_id == interaction_id]
+        status = found.status
+    warn(masker.warning)
+    click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
+    for pid in promise_ids:
+        click.echo(f"Promise {pid} recorded; case {case_id} is {status}.")
+
+
+@case.command("ref")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("ref")
+@click.option(
+    "--kind",
+    type=click.Choice(REFERENCE_KINDS),
+    default="other",
+    show_default=True,
+    help="What the number refers to.",
+)
+def ref(case_id: int, ref: str, kind: str) -> None:
+    """Add a reference number to a case.
+
+    \b
+    Example:
+      tracker case ref 1 DSP-2026-99812 --kind dispute
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        added = svc.add_reference(session, found, ref, masker=masker, kind=kind)
+        value = added.value if added else masker(ref.strip())
+    warn(masker.warning)
+    if added is None:
+        click.echo(f"Case {case_id} already has reference {value}.")
+    else:
+        click.echo(f"Added reference {value} ({kind}) to case {case_id}.")
+
+
+@case.command("promise")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("text")
+@click.option("--due", type=WHEN, required=True, metavar="WHEN", help="When it is due.")
+@click.option(
+    "--by",
+    "by",
+    type=click.Choice(["company", "me"]),
+    default="company",
+    show_default=True,
+    help="Who promised it.",
+)
+def promise_(case_id: int, text: str, due: datetime, by: str) -> None:
+    """Record a promise: an action someone committed to, with a due time.
+
+    \b
+    Examples:
+      tracker case promise 1 "Written acknowledgement of the dispute" --due "in 30 days"
+      tracker case promise 1 "Send the receipts" --due fri --by me
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        made = svc.make_promise(session, found, text, due, masker=masker, promised_by=by)
+        promise_id, status = made.id, found.status
+    warn(masker.warning)
+    from tracker.when import format_local
+
+    click.echo(
+        f"Promise {promise_id} on case {case_id}, due {format_local(due)}; "
+        f"case {case_id} is {status}."
+    )
+
+
+@case.command("follow-up")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("when", type=WHEN)
+@click.argument("text", required=False)
+def follow_up(case_id: int, when: datetime, text: str | None) -> None:
+    """Set a follow-up: a reminder to check on the case.
+
+    \b
+    Examples:
+      tracker case follow-up 1 "next monday 9am" "Check the statement for the credit"
+      tracker case follow-up 1 3d
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        made = svc.set_follow_up(session, found, when, text, masker=masker)
+        follow_up_id = made.id
+    warn(masker.warning)
+    from tracker.when import format_local
+
+    click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(when)}.")
+
+
+@case.command("escalate")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.option(
+    "--to",
+    "to",
+    type=click.Choice([lvl for lvl in LEVELS if lvl != "frontline"]),
+    help="The level (default: the next one up).",
+)
+@click.option("--note", metavar="TEXT", help="Why, or what happened.")
+def escalate(case_id: int, to: str | None, note: str | None) -> None:
+    """Escalate: frontline -> supervisor -> complaint -> regulator.
+
+    \b
+    Examples:
+      tracker case escalate 1 --to supervisor --note "Asked for a supervisor, callback promised"
+      tracker case escalate 1
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        svc.escalate(session, found, masker=masker, to=to, note=note)
+        level = found.escalation_level
+    warn(masker.warning)
+    click.echo(f"Case {case_id} escalated to {level}.")
+    _suggest(case_id, "escalate")
+
+
+@case.command("resolve")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.option("--outcome", metavar="TEXT", help="How it ended.")
+def resolve(case_id: int, outcome: str | None) -> None:
+    """Mark a case resolved.
+
+    \b
+    Example:
+      tracker case resolve 1 --outcome "Credit of 129.99 posted"
+    """
+    masker = Masker()
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        svc.resolve(session, found, masker=masker, outcome=outcome)
+    warn(masker.warning)
+    click.echo(f"Case {case_id} resolved.")
+
+
+@case.command("reopen")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+def reopen(case_id: int) -> None:
+    """Reopen a resolved or closed case.
+
+    \b
+    Example:
+      tracker case reopen 1
+    """
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        svc.reopen(session, found)
+        status = found.status
+    click.echo(f"Case {case_id} reopened ({status}).")
+
+
+@case.command("close")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+def close(case_id: int) -> None:
+    """Close a case (no more contacts until it is reopened).
+
+    \b
+    Example:
+      tracker case close 1
+    """
+    with store().write() as session:
+        found = svc.get_case(session, case_id, for_update=True)
+        svc.close(session, found)
+    click.echo(f"Case {case_id} closed.")

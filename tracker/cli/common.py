@@ -1,0 +1,165 @@
+"""What every command group shares: the store, parameter types, JSON and warnings."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from functools import update_wrapper
+from typing import Any, TypeVar
+
+import click
+
+from tracker.db import Store
+from tracker.errors import UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class App:
+    """The per-invocation context: where the data is, and the store once opened."""
+
+    def __init__(self, db_url: str | None) -> None:
+        self.db_url = db_url
+        self._store: Store | None = None
+
+    @property
+    def url(self) -> str:
+        from tracker.config import database_url
+
+        return database_url(self.db_url)
+
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store(self.url)
+        return self._store
+
+
+def app() -> App:
+    obj = click.get_current_context().find_object(App)
+    if obj is None:  # a subcommand invoked on its own, as in some tests
+        obj = App(None)
+    return obj
+
+
+def store() -> Store:
+    return app().store()
+
+
+class WhenType(click.ParamType):  # type: ignore[type-arg]
+    """WHEN: 2026-12-01, tomorrow 9am, fri, in 3 days, 10bd, eom ... (see tracker.when)."""
+
+    name = "when"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        from tracker.when import WhenError, parse_when
+
+        try:
+            return parse_when(str(value))
+        except WhenError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DurationType(click.ParamType):  # type: ignore[type-arg]
+    name = "duration"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        from tracker.when import WhenError, parse_duration
+
+        try:
+            return parse_duration(str(value))
+        except WhenError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class DateType(click.ParamType):  # type: ignore[type-arg]
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, date):
+            return value
+        from tracker.when import WhenError, parse_date
+
+        try:
+            return parse_date(str(value))
+        except WhenError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class ValidatedType(click.ParamType):  # type: ignore[type-arg]
+    """Wraps a library parser that raises UsageError, so Click reports it as bad usage."""
+
+    def __init__(self, name: str, parse: Callable[[str], Any]) -> None:
+        self.name = name
+        self._parse = parse
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        try:
+            return self._parse(str(value))
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class ChoiceType(click.ParamType):  # type: ignore[type-arg]
+    """Like click.Choice, but the error lists the valid values in our words."""
+
+    def __init__(self, name: str, choices: tuple[str, ...]) -> None:
+        self.name = name
+        self.choices = choices
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.choices) + "]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from tracker.cases import choice
+
+        try:
+            return choice(str(value), self.choices, self.name)
+        except UsageError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+WHEN = WhenType()
+DURATION = DurationType()
+DATE = DateType()
+CASE_ID = click.IntRange(min=1)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON only.")(func)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_default))
+
+
+def warn(message: str | None) -> None:
+    if message:
+        click.echo(f"Warning: {message}", err=True)
+
+
+def stdout_is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def pass_store(func: F) -> F:
+    """Give the command the opened store as its first argument."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(store(), *args, **kwargs)
+
+    return update_wrapper(wrapper, func)  # type: ignore[return-value]

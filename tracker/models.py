@@ -1,0 +1,391 @@
+"""The schema. Every table the CLI contract needs; later features add little schema.
+
+Times are stored in UTC (UTCDateTime), amounts as exact decimal text (DecimalText):
+SQLite has no exact decimal type and SQLAlchemy's Numeric goes through float there.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+# The Alembic revision this code's schema corresponds to. A test checks it equals the
+# migrations' head, so the start-up path can skip importing Alembic when the store is current.
+SCHEMA_REVISION = "0001"
+
+CATEGORIES = (
+    "lost_stolen",
+    "dispute",
+    "rewards",
+    "personal_info",
+    "benefits",
+    "payment",
+    "application",
+    "complaint",
+    "card_replacement",
+    "other",
+)
+CHANNELS = ("phone", "chat", "mail", "app", "email", "social", "web", "in_person")
+DIRECTIONS = ("out", "in")
+STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
+ACTIVE_STATUSES = ("open", "waiting", "escalated")
+LEVELS = ("frontline", "supervisor", "complaint", "regulator")
+REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+PROMISE_PARTIES = ("company", "me")
+PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
+FOLLOW_UP_STATUSES = ("pending", "fired", "cancelled")
+CONTACT_KINDS = ("phone", "chat", "mail", "app", "web", "email", "social")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime, stored as UTC; always read back aware (UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        # SQLite stores text: keep it naive UTC so that text order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class DecimalText(TypeDecorator[Decimal]):
+    """An exact decimal stored as its canonical text."""
+
+    impl = String(40)
+    cache_ok = True
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> str | None:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        Decimal: DecimalText(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Lower-cased name: organizations are matched case-insensitively, on every backend.
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    website: Mapped[str | None] = mapped_column(String(500))
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    contact_points: Mapped[list[ContactPoint]] = relationship(
+        back_populates="organization",
+        cascade="all, delete-orphan",
+        order_by="ContactPoint.position",
+    )
+
+
+class ContactPoint(Base):
+    """One way to reach an organization: a phone line, a chat, a postal address, a regulator."""
+
+    __tablename__ = "contact_points"
+    __table_args__ = (UniqueConstraint("organization_id", "kind", "value", "region"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(
+        ForeignKey("organizations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(500))
+    label: Mapped[str | None] = mapped_column(String(200))
+    region: Mapped[str | None] = mapped_column(String(50))
+    hours: Mapped[str | None] = mapped_column(String(100))
+    collect_calls: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Space-separated categories this point serves ("any" for all of them).
+    categories: Mapped[str] = mapped_column(String(300), default="any")
+    # The escalation rung this point is for (frontline, supervisor, complaint, regulator).
+    level: Mapped[str] = mapped_column(String(20), default="frontline")
+    notes: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    organization: Mapped[Organization] = relationship(back_populates="contact_points")
+
+
+class Case(Base):
+    __tablename__ = "cases"
+    __table_args__ = (
+        Index("ix_cases_status_last_activity_at", "status", "last_activity_at"),
+        Index("ix_cases_last_activity_at", "last_activity_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(Text)
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(30), default="other")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    escalation_level: Mapped[str] = mapped_column(String(20), default="frontline")
+    # Name of the escalation policy to use instead of the category's default.
+    policy: Mapped[str | None] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_interaction_at: Mapped[datetime | None] = mapped_column()
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    closed_at: Mapped[datetime | None] = mapped_column()
+    outcome: Mapped[str | None] = mapped_column(Text)
+    account_last4: Mapped[str | None] = mapped_column(String(4))
+    amount: Mapped[Decimal | None] = mapped_column()
+    currency: Mapped[str | None] = mapped_column(String(3))
+    merchant: Mapped[str | None] = mapped_column(Text)
+    transaction_date: Mapped[date | None] = mapped_column(Date)
+
+    organization: Mapped[Organization | None] = relationship()
+    interactions: Mapped[list[Interaction]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="(Interaction.at, Interaction.id)",
+    )
+    references: Mapped[list[Reference]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Reference.id",
+    )
+    promises: Mapped[list[Promise]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Promise.id",
+    )
+    follow_ups: Mapped[list[FollowUp]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="FollowUp.id",
+    )
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Note.id",
+    )
+    events: Mapped[list[Event]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Event.id",
+    )
+
+
+class Interaction(Base):
+    """One exchange with the organization (CLI: `case contact`)."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (Index("ix_interactions_case_id_at", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(3), default="out")
+    via: Mapped[str | None] = mapped_column(String(500))
+    agent_name: Mapped[str | None] = mapped_column(String(200))
+    agent_id: Mapped[str | None] = mapped_column(String(100))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    summary: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="interactions")
+
+
+class Reference(Base):
+    """A reference number the organization gave."""
+
+    __tablename__ = "reference_numbers"
+    __table_args__ = (UniqueConstraint("case_id", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL"), index=True
+    )
+    value: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="references")
+
+
+class Promise(Base):
+    """An action someone committed to, with a due time."""
+
+    __tablename__ = "promises"
+    __table_args__ = (
+        Index("ix_promises_status_due_at", "status", "due_at"),
+        Index("ix_promises_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL"), index=True
+    )
+    text: Mapped[str] = mapped_column(Text)
+    promised_by: Mapped[str] = mapped_column(String(10), default="company")
+    due_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    status_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="promises")
+
+
+class FollowUp(Base):
+    """A reminder the user set on a case."""
+
+    __tablename__ = "follow_ups"
+    __table_args__ = (
+        Index("ix_follow_ups_status_due_at", "status", "due_at"),
+        Index("ix_follow_ups_case_id", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column()
+    text: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="follow_ups")
+
+
+class Note(Base):
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="notes")
+
+
+class Change(Base):
+    """One command's worth of events: the unit `tracker undo` reverts.
+
+    Its id is also the store's change counter: the daemon polls max(id) to notice new work.
+    """
+
+    __tablename__ = "changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    command: Mapped[str] = mapped_column(String(200))
+    undoable: Mapped[bool] = mapped_column(Boolean, default=True)
+    reverted_by_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))
+
+    events: Mapped[list[Event]] = relationship(back_populates="change", order_by="Event.id")
+
+
+class Event(Base):
+    """One line of a case's history. Append-only: rows are never updated."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_case_id_id", "case_id", "id"),
+        Index("ix_events_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), index=True)
+    # NULL only for an `undone` event whose case the undo removed.
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    type: Mapped[str] = mapped_column(String(30))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    # What undo needs (the row created, the state before) and what exports show
+    # (channel, agent, reference, due time, promise status).
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    case: Mapped[Case | None] = relationship(back_populates="events")
+    change: Mapped[Change] = relationship(back_populates="events")
+
+
+class Reminder(Base):
+    """A claim on one reminder occurrence: the row is what makes a reminder fire once.
+
+    key names the occurrence ("follow_up:12", "promise:3:due", "promise:3:overdue",
+    "threshold:1:fcba-acknowledge"). A claim with shown_at NULL whose lease passed can be
+    taken over (its daemon died between claiming and showing).
+    """
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("ix_reminders_shown_at_next_attempt_at", "shown_at", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(30))
+    due_at: Mapped[datetime] = mapped_column()
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(200))
+    shown_at: Mapped[datetime | None] = mapped_column()
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column()
