@@ -547,16 +547,16 @@ def test_around_transitions(text: str, tz: tzinfo, expected: datetime) -> None:
 def test_implicit_wall_times_are_resolved_not_refused() -> None:
     # Cairo's clocks go forward at midnight on Friday 2024-04-26 and back at midnight on
     # Thursday 2024-10-31: business days that keep 00:30 / 23:30 land in the gap / fold.
-    wednesday_0030 = at(2024, 4, 25, 0, 30, tz=CAIRO)  # Thursday 00:30 actually
-    assert wednesday_0030.astimezone(CAIRO).weekday() == 3
+    thursday_0030 = at(2024, 4, 25, 0, 30, tz=CAIRO)  # Thursday 00:30
+    assert thursday_0030.astimezone(CAIRO).weekday() == 3
     # A gap time moves forward by the gap: 00:30 -> 01:30 summer time.
-    assert when("1bd", now=wednesday_0030, tz=CAIRO) == datetime(2024, 4, 25, 22, 30, tzinfo=UTC)
+    assert when("1bd", now=thursday_0030, tz=CAIRO) == datetime(2024, 4, 25, 22, 30, tzinfo=UTC)
     # An ambiguous time takes the first occurrence (summer time, +03:00).
     wednesday_2330 = at(2024, 10, 30, 23, 30, tz=CAIRO)
     assert when("1bd", now=wednesday_2330, tz=CAIRO) == datetime(2024, 10, 31, 20, 30, tzinfo=UTC)
     # The same wall times typed out are errors.
     with pytest.raises(WhenError, match="does not exist"):
-        when("1bd 00:30", now=wednesday_0030, tz=CAIRO)
+        when("1bd 00:30", now=thursday_0030, tz=CAIRO)
     with pytest.raises(WhenError, match="ambiguous"):
         when("1bd 23:30", now=wednesday_2330, tz=CAIRO)
 

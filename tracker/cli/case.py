@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-
-import sys
 
 import click
 
@@ -519,3 +518,43 @@ def close(case_id: int) -> None:
         found = svc.get_case(session, case_id, for_update=True)
         svc.close(session, found)
     click.echo(f"Case {case_id} closed.")
+
+
+@case.command("letter")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.option(
+    "--kind",
+    type=click.Choice(["complaint", "billing-error"]),
+    default="complaint",
+    show_default=True,
+    help="A formal complaint, or a billing-error notice (FCBA).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    help="Write to FILE (.md for Markdown, .txt for plain text); default stdout.",
+)
+def letter(case_id: int, kind: str, output: str) -> None:
+    """Write a ready-to-send letter from the case history.
+
+    \b
+    Examples:
+      tracker case letter 1 --kind billing-error -o letter.md
+      tracker case letter 1 --kind complaint
+    """
+    from tracker.letter import render_letter
+    from tracker.when import local_zone
+
+    now = utcnow()
+    plain = output.endswith(".txt")
+    with store().read() as session:
+        text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    from tracker.files import write_private
+
+    write_private(output, text.encode("utf-8"))
+    click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
