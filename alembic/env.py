@@ -11,7 +11,7 @@ from __future__ import annotations
 from logging.config import fileConfig
 from typing import Any
 
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from alembic import context
 from tracker.models import Base
@@ -45,9 +45,12 @@ def run_on(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_on(connection)
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        run_on(given)
+        return
+    if isinstance(given, Engine):  # pytest-alembic hands over an engine
+        run_on_engine(given)
         return
     from tracker.config import database_url
     from tracker.db import make_engine
@@ -55,13 +58,21 @@ def run_migrations_online() -> None:
     url = context.get_x_argument(as_dictionary=True).get("db") or database_url()
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            if engine.dialect.name == "sqlite":
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
-            with conn.begin():
-                run_on(conn)
+        run_on_engine(engine)
     finally:
         engine.dispose()
+
+
+def run_on_engine(engine: Engine) -> None:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            # Batch rebuilds drop tables: foreign keys must be off, and the pragma only
+            # takes effect outside a transaction.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+        with conn.begin():
+            run_on(conn)
+        if engine.dialect.name == "sqlite":
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
 
 
 def run_migrations_offline() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 
 import pytest
@@ -314,7 +315,7 @@ def grouped(draw: st.DrawFn, digits: str) -> str:
     """`digits` split into groups joined by single spaces or dashes."""
     cuts = draw(st.sets(st.integers(min_value=1, max_value=len(digits) - 1), max_size=6))
     bounds = [0, *sorted(cuts), len(digits)]
-    groups = [digits[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    groups = [digits[a:b] for a, b in itertools.pairwise(bounds)]
     seps = draw(st.lists(st.sampled_from(" -"), min_size=len(groups), max_size=len(groups)))
     return groups[0] + "".join(s + g for s, g in zip(seps, groups[1:], strict=False))
 

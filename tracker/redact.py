@@ -25,8 +25,8 @@ Security codes
     value keeps the label and loses the value: ``CVV: 123`` becomes
     ``CVV: •••``. Between label and value only ``:``, ``=``, ``#``, ``-``,
     whitespace and the words "is", "was", "number", "num", "no", "code" may
-    appear. Labels must be whole words (``pinned`` and ``spin 123`` are left
-    alone); matching ignores case.
+    appear. A label may not touch a letter (``pinned`` and ``spin 123`` are left
+    alone, ``CVV123`` is masked); matching ignores case.
 
 Cards are masked before codes, so ``PIN 4111 1111 1111 1111`` is one card.
 

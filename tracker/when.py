@@ -155,25 +155,26 @@ class _Patterns:
     """The compiled patterns (see :func:`_pat`)."""
 
     def __init__(self) -> None:
-        import re as _re
+        import re
 
         units = "|".join(sorted((u.replace(" ", r"\s*") for u in _UNITS), key=len, reverse=True))
-        number = r"(?:\d+(?:\.\d+)?|\.\d+|an?)"
-        term = rf"{number}\s*(?:{units})(?![a-z])"
-        terms = rf"{term}(?:\s*{term})*"
-        self.iso_t = _re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})t(?=\d)")
-        self.date = _re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-        self.time = _re.compile(
+        # "3d", "3 days", "1.5h", "an hour"; "a" needs a space ("am" is not "a minute")
+        number = r"(?:(?P<n>\d+(?:\.\d+)?|\.\d+)\s*|(?P<a>an?)\s+)"
+        term = rf"{number}(?P<unit>{units})(?![a-z])"
+        terms = re.sub(r"\(\?P<\w+>", "(?:", rf"{term}(?:\s*{term})*")
+        self.iso_t = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})t(?=\d)")
+        self.date = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+        self.time = re.compile(
             r"(?:(?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,6}))?)?)?"
             r"\s*(?P<ap>a\.?m\.?|p\.?m\.?)?|(?P<noon>noon))"
             r"(?:\s*(?P<off>z|utc|[+-]\d{2}(?::?\d{2})?))?"
         )
-        self.relative = _re.compile(
+        self.relative = re.compile(
             rf"(?:(?P<in>in)\s+)?(?P<sign>[+-])?(?P<terms>{terms})"
             r"(?:\s+(?P<ago>ago|from\s+now))?"
         )
-        self.term = _re.compile(rf"(?P<n>{number})\s*(?P<unit>{units})(?![a-z])")
-        self.duration = _re.compile(rf"(?P<sign>[+-])?\s*(?P<terms>{terms})")
+        self.term = re.compile(term)
+        self.duration = re.compile(rf"(?P<sign>[+-])?\s*(?P<terms>{terms})")
 
 
 _patterns: _Patterns | None = None
@@ -406,8 +407,7 @@ def _parse_time(text: str) -> _TimeOfDay | None:
 def _parse_terms(text: str) -> list[_Term]:
     terms: list[_Term] = []
     for m in _pat().term.finditer(text):
-        raw = m["n"]
-        amount = 1.0 if raw in ("a", "an") else float(raw)
+        amount = 1.0 if m["a"] else float(m["n"])
         unit = _UNITS[" ".join(m["unit"].replace("business", "business ").split())]
         terms.append(_Term(amount, unit))
     return terms

@@ -1,0 +1,55 @@
+"""Every command has help with an example, and README.md shows every command."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+
+from tracker.cli import COMMANDS, cli
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def walk(group: click.Group, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, click.Command]]:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, f"tracker {' '.join((*prefix, name))} does not load"
+        path = (*prefix, name)
+        yield " ".join(path), command
+        if isinstance(command, click.Group):
+            yield from walk(command, path)
+
+
+ALL = list(walk(cli))
+
+
+def test_every_root_command_loads() -> None:
+    assert {path for path, _ in ALL if " " not in path} == set(COMMANDS)
+
+
+@pytest.mark.parametrize(("path", "command"), ALL, ids=[p for p, _ in ALL])
+def test_command_has_help_with_an_example(path: str, command: click.Command) -> None:
+    assert command.help, f"tracker {path} has no help text"
+    assert "Example" in command.help, f"tracker {path} help shows no example"
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name not in {"help"}:
+            assert param.help, f"tracker {path} option {param.opts[0]} has no help"
+
+
+@pytest.mark.parametrize(
+    "path", [p for p, c in ALL if not isinstance(c, click.Group)], ids=lambda p: p
+)
+def test_readme_shows_every_command(path: str) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert re.search(rf"tracker {re.escape(path)}\b", readme), f"README.md never shows `tracker {path}`"
+
+
+def test_help_flag_works_everywhere(tracker) -> None:  # type: ignore[no-untyped-def]
+    for path, _ in ALL:
+        out = tracker.ok(*path.split(), "-h")
+        assert "Usage: tracker" in out

@@ -1,0 +1,63 @@
+"""`tracker db backup`: SQLite's online backup API, safe while the daemon writes."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from tracker.db import sqlite_path
+from tracker.errors import StoreError, UsageError
+
+
+def backup_store(url: str, target: Path) -> Path:
+    """Copy the SQLite store at `url` to `target` (0600); returns the path written.
+
+    The copy is made page by page under SQLite's own locking, then checked with
+    integrity_check before it replaces anything at `target`.
+    """
+    source = sqlite_path(url)
+    if source is None:
+        raise StoreError(
+            "db backup copies SQLite stores; for PostgreSQL use pg_dump, "
+            "or `tracker export json -o FILE` for a portable copy"
+        )
+    if not source.exists():
+        raise StoreError(f"no store at {source}")
+    target = target.expanduser()
+    if target.resolve() == source.resolve():
+        raise UsageError("the backup must not overwrite the store itself")
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give a file name")
+    if not target.parent.exists():
+        raise UsageError(f"no folder {target.parent}")
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+    try:
+        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=5.0)
+        try:
+            dst = sqlite3.connect(partial)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+                verdict = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                dst.close()
+        finally:
+            src.close()
+        if verdict != "ok":
+            raise StoreError(f"the backup failed its integrity check: {verdict}")
+        os.chmod(partial, 0o600)
+        os.replace(partial, target)
+    except sqlite3.OperationalError as exc:
+        partial.unlink(missing_ok=True)
+        if "locked" in str(exc) or "busy" in str(exc):
+            from tracker.errors import DatabaseBusy
+
+            raise DatabaseBusy() from None
+        raise StoreError(f"backup failed: {exc}") from None
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    return target
