@@ -80,8 +80,12 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(backend: str, request: pytest.FixtureRequest, tracker_home: Path,
-           monkeypatch: pytest.MonkeyPatch) -> str:
+def db_url(
+    backend: str,
+    request: pytest.FixtureRequest,
+    tracker_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
     """The store for this test: a SQLite file in TRACKER_HOME, or a new PostgreSQL database.
 
     TRACKER_DB is set to it, so the CLI and any subprocess started with this environment

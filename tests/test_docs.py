@@ -46,7 +46,9 @@ def test_command_has_help_with_an_example(path: str, command: click.Command) -> 
 )
 def test_readme_shows_every_command(path: str) -> None:
     readme = (ROOT / "README.md").read_text()
-    assert re.search(rf"tracker {re.escape(path)}\b", readme), f"README.md never shows `tracker {path}`"
+    assert re.search(rf"tracker {re.escape(path)}\b", readme), (
+        f"README.md never shows `tracker {path}`"
+    )
 
 
 def test_help_flag_works_everywhere(tracker) -> None:  # type: ignore[no-untyped-def]

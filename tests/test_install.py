@@ -31,15 +31,19 @@ def test_wheel_install_creates_a_store_and_opens_a_case(tmp_path: Path) -> None:
     tracker = str(venv / "bin" / "tracker")
     # Run from an empty folder so nothing of the checkout can be found.
     run = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True}
-    opened = subprocess.run([tracker, "case", "open", "Lost card", "--category", "lost_stolen"],
-                            **run)  # type: ignore[call-overload]
+    opened = subprocess.run(
+        [tracker, "case", "open", "Lost card", "--category", "lost_stolen"], **run
+    )  # type: ignore[call-overload]
     assert opened.returncode == 0, opened.stderr
     assert "Opened case 1: Lost card" in opened.stdout
     listed = subprocess.run([tracker, "case", "list"], **run)  # type: ignore[call-overload]
     assert "Lost card" in listed.stdout
     shipped = subprocess.run(
-        [str(venv / "bin" / "python"), "-c",
-         "import tracker.migrate as m; print(m.script_location())"],
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            "import tracker.migrate as m; print(m.script_location())",
+        ],
         **run,  # type: ignore[call-overload]
     )
     assert shipped.stdout.strip().endswith("tracker/_alembic")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,10 @@ def alembic_config() -> Config:
 
 
 @pytest.fixture
-def alembic_engine(tmp_path: Path) -> Engine:
+def alembic_engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Engine:
+    """The built-in migration tests run on both stores (batch mode is plain ALTER on PostgreSQL)."""
+    if backend == "postgresql":
+        return make_engine(request.getfixturevalue("postgres_db"))
     return make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
 
 
@@ -56,6 +60,25 @@ def test_first_use_creates_and_migrates_the_store(tmp_path: Path) -> None:
     store = Store(url)
     assert stored_revision(store.engine) == SCHEMA_REVISION
     store.dispose()
+
+
+def test_a_postgresql_url_without_the_driver_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(StoreError, match=r"pip install 'tracker\[postgres\]'"):
+        make_engine("postgresql+psycopg://someone@127.0.0.1/tracker")
+
+
+def test_a_postgresql_url_without_the_driver_is_one_error_line(
+    tracker,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    line = tracker.fails(1, "--db", "postgresql://someone@127.0.0.1/tracker", "case", "list")
+    assert line == (
+        "Error: a PostgreSQL store needs the psycopg driver: pip install 'tracker[postgres]'"
+    )
 
 
 def test_a_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
@@ -87,11 +110,11 @@ def test_db_upgrade_reports_the_revision(tracker) -> None:  # type: ignore[no-un
     assert "at the current schema" in tracker.ok("db", "upgrade")
 
 
-def test_alembic_check_reports_no_drift(tmp_path: Path) -> None:
+def test_alembic_check_reports_no_drift(db_url: str) -> None:
     import subprocess
     import sys
 
-    url = f"sqlite:///{tmp_path / 'check.db'}"
+    url = db_url
     alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "-x", f"db={url}"]
     subprocess.run([*alembic, "upgrade", "head"], check=True, capture_output=True, cwd=ROOT)
     result = subprocess.run([*alembic, "check"], capture_output=True, text=True, cwd=ROOT)
