@@ -54,4 +54,4 @@ def test_readme_shows_every_command(path: str) -> None:
 def test_help_flag_works_everywhere(tracker) -> None:  # type: ignore[no-untyped-def]
     for path, _ in ALL:
         out = tracker.ok(*path.split(), "-h")
-        assert "Usage: tracker" in out
+        assert "Usage: " in out

@@ -1,16 +1,542 @@
-"""The directory: which contact point of an organization suits a case's category and level."""
+"""The directory: organizations, their contact points, and which one suits a case.
+
+Phone numbers are stored in E.164 form (``+18005282122``): one canonical spelling, so that
+re-importing a file that writes ``1-800-528-2122`` or ``+1 (800) 528-2122`` finds the same
+contact point instead of adding a twin, and so that the readable form (``+1 800-528-2122``)
+is whatever the installed `phonenumbers` says at display time. `phonenumbers` is imported
+only inside the functions that parse or format a number: it costs start-up time, and
+`case open` imports this module.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from tracker.models import Case, ContactPoint
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, selectinload
+
+from tracker.cases import find_organization
+from tracker.errors import NotFound, UsageError
+from tracker.models import (
+    ACTIVE_STATUSES,
+    CATEGORIES,
+    CONTACT_KINDS,
+    LEVELS,
+    Case,
+    ContactPoint,
+    Organization,
+    utcnow,
+)
+
+ORG_KEYS = {"name", "country", "website", "notes", "contact"}
+CONTACT_KEYS = {
+    "kind",
+    "value",
+    "label",
+    "region",
+    "hours",
+    "collect_calls",
+    "categories",
+    "level",
+    "notes",
+}
+
+_VERBS = {
+    "phone": "call",
+    "mail": "write to",
+    "chat": "chat at",
+    "app": "message in",
+    "web": "go to",
+    "email": "email",
+    "social": "message",
+}
 
 
-def _serves(point: ContactPoint, category: str) -> bool:
-    served = point.categories.split()
-    return "any" in served or category in served
+# --------------------------------------------------------------------------- phone numbers
+
+
+def normalize_phone(text: str, country: str | None) -> str:
+    """``text`` in E.164 form; UsageError if it is not a valid number.
+
+    A number without ``+`` is read as a number of ``country`` (the organization's).
+    """
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, country)
+    except phonenumbers.NumberParseException as exc:
+        if exc.error_type == phonenumbers.NumberParseException.INVALID_COUNTRY_CODE:
+            raise UsageError(
+                f"cannot tell the country of phone number '{text}': write it as +<country "
+                "code> ..., or give the organization a country"
+            ) from None
+        why = {
+            phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+            phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+            phonenumbers.NumberParseException.TOO_LONG: "too long",
+        }.get(exc.error_type, "not a phone number")
+        raise UsageError(f"invalid phone number '{text}': {why}") from None
+    if not phonenumbers.is_valid_number(number):
+        raise UsageError(f"invalid phone number '{text}': no such number in its numbering plan")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def format_phone(e164: str) -> str:
+    """``+18005282122`` -> ``+1 800-528-2122``; anything unreadable is shown as stored."""
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(e164, None)
+    except phonenumbers.NumberParseException:
+        return e164
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def display_value(point: ContactPoint, *, sep: str = ", ") -> str:
+    """The value as a person reads it: a formatted number, an address on one line."""
+    if point.kind == "phone":
+        return format_phone(point.value)
+    return sep.join(line.strip() for line in point.value.splitlines() if line.strip())
+
+
+# --------------------------------------------------------------------------- reading a file
+
+
+@dataclass(frozen=True)
+class ContactSpec:
+    kind: str
+    value: str
+    label: str | None = None
+    region: str | None = None
+    hours: str | None = None
+    collect_calls: bool = False
+    categories: str = "any"
+    level: str = "frontline"
+    notes: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str | None]:
+        return (self.kind, self.value, self.region)
+
+
+@dataclass(frozen=True)
+class OrganizationSpec:
+    name: str
+    country: str | None = None
+    website: str | None = None
+    notes: str | None = None
+    contacts: tuple[ContactSpec, ...] = ()
+
+
+def load_directory(path: str | os.PathLike[str]) -> list[OrganizationSpec]:
+    """Read and validate a directory file; UsageError (naming the file and entry) if bad.
+
+    Everything is checked before anything is stored, so a bad entry imports nothing.
+    """
+    import tomllib
+
+    shown = os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{shown} is not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{shown} is not valid TOML: it is not UTF-8 text") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {shown}: {exc.strerror or exc}") from None
+    unknown = set(data) - {"organization"}
+    if unknown:
+        raise UsageError(
+            f"{shown}: unknown key {_names(unknown)}; a directory file holds "
+            "[[organization]] tables"
+        )
+    orgs = data.get("organization")
+    if not isinstance(orgs, list) or not orgs:
+        raise UsageError(f"{shown}: no [[organization]] table found")
+    specs: list[OrganizationSpec] = []
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(orgs, start=1):
+        where = f"{shown}: organization {number}"
+        spec = _organization(raw, where)
+        key = spec.name.casefold()
+        if key in seen:
+            raise UsageError(f"{where} ({spec.name}) repeats organization {seen[key]}")
+        seen[key] = number
+        specs.append(spec)
+    return specs
+
+
+def _names(keys: Iterable[str]) -> str:
+    return ", ".join(f"'{k}'" for k in sorted(keys))
+
+
+def _string(raw: dict[str, Any], key: str, where: str, *, required: bool = False) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        if required:
+            raise UsageError(f"{where}: '{key}' is missing")
+        return None
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: '{key}' must be a string")
+    value = value.strip()
+    if not value and required:
+        raise UsageError(f"{where}: '{key}' must not be empty")
+    return value or None
+
+
+def _organization(raw: Any, where: str) -> OrganizationSpec:
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: must be a table")
+    unknown = set(raw) - ORG_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown key {_names(unknown)}; use {_names(ORG_KEYS)}")
+    name = _string(raw, "name", where, required=True)
+    assert name is not None
+    where = f"{where} ({name})"
+    country = parse_country(_string(raw, "country", where), where)
+    contacts_raw = raw.get("contact", [])
+    if not isinstance(contacts_raw, list):
+        raise UsageError(
+            f"{where}: 'contact' must be an array of tables ([[organization.contact]])"
+        )
+    contacts: list[ContactSpec] = []
+    seen: dict[tuple[str, str, str | None], int] = {}
+    for number, item in enumerate(contacts_raw, start=1):
+        spec = _contact(item, f"{where}, contact {number}", country)
+        if spec.key in seen:
+            raise UsageError(
+                f"{where}, contact {number} repeats contact {seen[spec.key]} "
+                "(same kind, value and region)"
+            )
+        seen[spec.key] = number
+        contacts.append(spec)
+    return OrganizationSpec(
+        name=name,
+        country=country,
+        website=_string(raw, "website", where),
+        notes=_string(raw, "notes", where),
+        contacts=tuple(contacts),
+    )
+
+
+def parse_country(text: str | None, where: str | None = None) -> str | None:
+    """A two-letter ISO country code, upper-cased (US, GB); UsageError otherwise."""
+    if text is None:
+        return None
+    code = text.strip().upper()
+    if len(code) != 2 or not code.isascii() or not code.isalpha():
+        prefix = f"{where}: " if where else ""
+        raise UsageError(f"{prefix}invalid country '{text}': give a 2-letter code such as US or GB")
+    return code
+
+
+def _contact(raw: Any, where: str, country: str | None) -> ContactSpec:
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: must be a table")
+    unknown = set(raw) - CONTACT_KEYS
+    if unknown:
+        raise UsageError(f"{where}: unknown key {_names(unknown)}; use {_names(CONTACT_KEYS)}")
+    kind = (_string(raw, "kind", where, required=True) or "").lower()
+    if kind not in CONTACT_KINDS:
+        raise UsageError(
+            f"{where}: unknown kind '{raw['kind']}'; choose one of: {', '.join(CONTACT_KINDS)}"
+        )
+    value = _string(raw, "value", where, required=True) or ""
+    where = f"{where} ({kind} '{' '.join(value.split())}')"
+    if kind == "phone":
+        try:
+            value = normalize_phone(value, country)
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc}") from None
+    else:
+        # Keep an address's lines, lose stray indentation and blank lines.
+        value = "\n".join(line.strip() for line in value.splitlines() if line.strip())
+    level = (_string(raw, "level", where) or "frontline").lower()
+    if level not in LEVELS:
+        raise UsageError(f"{where}: unknown level '{level}'; choose one of: {', '.join(LEVELS)}")
+    collect = raw.get("collect_calls", False)
+    if not isinstance(collect, bool):
+        raise UsageError(f"{where}: 'collect_calls' must be true or false")
+    return ContactSpec(
+        kind=kind,
+        value=value,
+        label=_string(raw, "label", where),
+        region=_string(raw, "region", where),
+        hours=_string(raw, "hours", where),
+        collect_calls=collect,
+        categories=_categories(raw.get("categories", ["any"]), where),
+        level=level,
+        notes=_string(raw, "notes", where),
+    )
+
+
+def _categories(raw: Any, where: str) -> str:
+    items = raw.split() if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        raise UsageError(f"{where}: 'categories' must be a list of strings")
+    allowed = (*CATEGORIES, "any")
+    out: list[str] = []
+    for item in items:
+        name = item.strip().lower().replace("-", "_")
+        if name not in allowed:
+            raise UsageError(
+                f"{where}: unknown category '{item}'; choose from: {', '.join(allowed)}"
+            )
+        if name not in out:
+            out.append(name)
+    return " ".join(out) or "any"
+
+
+# --------------------------------------------------------------------------- storing
+
+
+@dataclass
+class ImportResult:
+    """What importing one organization did."""
+
+    name: str
+    created: bool
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    kept: int = 0  # points in the store that the file does not list
+    removed: int = 0
+    organization_updated: bool = False
+
+
+_POINT_FIELDS = ("label", "hours", "collect_calls", "categories", "level", "notes")
+
+
+def import_directory(
+    session: Session, specs: Sequence[OrganizationSpec], *, prune: bool = False
+) -> list[ImportResult]:
+    """Create or update each organization and its contact points; never duplicates.
+
+    Organizations match by name (case-insensitively), contact points by (kind, value,
+    region). A point the file does not list is kept, or deleted with ``prune``.
+    """
+    results: list[ImportResult] = []
+    now = utcnow()
+    for spec in specs:
+        org = find_organization(session, spec.name)
+        result = ImportResult(name=spec.name, created=org is None)
+        if org is None:
+            org = Organization(name=spec.name, name_key=spec.name.casefold(), created_at=now)
+            session.add(org)
+        for name in ("name", "country", "website", "notes"):
+            value = getattr(spec, name)
+            if value is not None and getattr(org, name) != value:
+                setattr(org, name, value)
+                result.organization_updated = True
+        if result.organization_updated or result.created:
+            org.updated_at = now
+        session.flush()
+        existing = {(p.kind, p.value, p.region): p for p in org.contact_points}
+        listed = set()
+        for position, contact in enumerate(spec.contacts):
+            listed.add(contact.key)
+            point = existing.get(contact.key)
+            if point is None:
+                session.add(
+                    ContactPoint(
+                        organization_id=org.id,
+                        kind=contact.kind,
+                        value=contact.value,
+                        region=contact.region,
+                        position=position,
+                        **{name: getattr(contact, name) for name in _POINT_FIELDS},
+                    )
+                )
+                result.added += 1
+                continue
+            changed = point.position != position
+            point.position = position
+            for name in _POINT_FIELDS:
+                if getattr(point, name) != getattr(contact, name):
+                    setattr(point, name, getattr(contact, name))
+                    changed = True
+            if changed:
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        stale = [p for key, p in existing.items() if key not in listed]
+        if prune and stale:
+            session.execute(delete(ContactPoint).where(ContactPoint.id.in_([p.id for p in stale])))
+            result.removed = len(stale)
+        else:
+            result.kept = len(stale)
+        session.flush()
+        session.expire(org, ["contact_points"])
+        results.append(result)
+    return results
+
+
+def get_organization(session: Session, name: str) -> Organization:
+    org = session.scalars(
+        select(Organization)
+        .where(Organization.name_key == name.strip().casefold())
+        .options(selectinload(Organization.contact_points))
+    ).one_or_none()
+    if org is None:
+        raise NotFound(f"no organization '{name}' (see tracker org list)")
+    return org
+
+
+def add_organization(
+    session: Session,
+    name: str,
+    *,
+    country: str | None = None,
+    website: str | None = None,
+    notes: str | None = None,
+) -> tuple[Organization, bool]:
+    """Create the organization, or update the fields given; returns (org, created)."""
+    cleaned = name.strip()  # the same key `case open --org` uses
+    if not cleaned:
+        raise UsageError("the organization name must not be empty")
+    if len(cleaned) > 200:
+        raise UsageError(
+            f"the organization name is too long ({len(cleaned)} characters; at most 200)"
+        )
+    now = utcnow()
+    org = find_organization(session, cleaned)
+    created = org is None
+    if org is None:
+        org = Organization(name=cleaned, name_key=cleaned.casefold(), created_at=now)
+        session.add(org)
+    for attr, value in (
+        ("country", parse_country(country)),
+        ("website", website),
+        ("notes", notes),
+    ):
+        if value is not None:
+            setattr(org, attr, value.strip() or None)
+    org.updated_at = now
+    session.flush()
+    return org, created
+
+
+@dataclass(frozen=True)
+class OrganizationRow:
+    organization: Organization
+    contact_points: int
+    cases: int
+    active_cases: int
+
+
+def list_organizations(session: Session) -> list[OrganizationRow]:
+    points = dict(
+        session.execute(
+            select(ContactPoint.organization_id, func.count()).group_by(
+                ContactPoint.organization_id
+            )
+        ).all()
+    )
+    cases: dict[int, int] = {}
+    active: dict[int, int] = {}
+    for org_id, status, count in session.execute(
+        select(Case.organization_id, Case.status, func.count())
+        .where(Case.organization_id.is_not(None))
+        .group_by(Case.organization_id, Case.status)
+    ):
+        if org_id is None:  # excluded above; says so to the type checker
+            continue
+        cases[org_id] = cases.get(org_id, 0) + count
+        if status in ACTIVE_STATUSES:
+            active[org_id] = active.get(org_id, 0) + count
+    orgs = session.scalars(select(Organization).order_by(Organization.name_key)).all()
+    return [
+        OrganizationRow(o, points.get(o.id, 0), cases.get(o.id, 0), active.get(o.id, 0))
+        for o in orgs
+    ]
+
+
+def case_counts(session: Session, org: Organization) -> tuple[int, int]:
+    """(all cases, active cases) of the organization."""
+    rows = session.execute(
+        select(Case.status, func.count())
+        .where(Case.organization_id == org.id)
+        .group_by(Case.status)
+    ).all()
+    return (
+        sum(count for _, count in rows),
+        sum(count for status, count in rows if status in ACTIVE_STATUSES),
+    )
+
+
+def contact_point_dict(point: ContactPoint) -> dict[str, Any]:
+    return {
+        "id": point.id,
+        "kind": point.kind,
+        "value": point.value,
+        "display": display_value(point),
+        "label": point.label,
+        "region": point.region,
+        "hours": point.hours,
+        "collect_calls": point.collect_calls,
+        "categories": point.categories.split(),
+        "level": point.level,
+        "notes": point.notes,
+        "position": point.position,
+    }
+
+
+def organization_dict(
+    org: Organization, *, cases: int, active_cases: int, points: bool = True
+) -> dict[str, Any]:
+    from tracker.serialize import iso
+
+    out: dict[str, Any] = {
+        "id": org.id,
+        "name": org.name,
+        "country": org.country,
+        "website": org.website,
+        "notes": org.notes,
+        "created_at": iso(org.created_at),
+        "updated_at": iso(org.updated_at),
+        "cases": cases,
+        "active_cases": active_cases,
+    }
+    if points:
+        out["contact_points"] = [contact_point_dict(p) for p in ordered_points(org)]
+    return out
+
+
+def ordered_points(org: Organization) -> list[ContactPoint]:
+    """The organization's points rung by rung, each rung in the directory's order."""
+    return sorted(org.contact_points, key=lambda p: (_level_index(p.level), p.position, p.id))
+
+
+def _level_index(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else len(LEVELS)
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def _candidates(session: Session, case: Case, level: str) -> list[ContactPoint]:
+    """Points at `level` serving the case's category: exact category first, then "any"."""
+    points = session.scalars(
+        select(ContactPoint)
+        .where(ContactPoint.organization_id == case.organization_id, ContactPoint.level == level)
+        .order_by(ContactPoint.position, ContactPoint.id)
+    ).all()
+    exact = [p for p in points if case.category in p.categories.split()]
+    general = [p for p in points if p not in exact and "any" in p.categories.split()]
+    return exact + general
+
+
+def _suitable(session: Session, case: Case, level: str) -> list[ContactPoint]:
+    found = _candidates(session, case, level)
+    if not found and level == "supervisor":
+        # The guide (3.5): you reach a supervisor by asking for one on the usual line.
+        frontline = _candidates(session, case, "frontline")
+        found = [p for p in frontline if p.kind == "phone"] or frontline
+    return found
 
 
 def suggested_contact(
@@ -19,47 +545,149 @@ def suggested_contact(
     """The best contact point for the case at `level` (default: its current level), or None.
 
     Prefers a point for exactly that level and category, then one for any category; the
-    directory's own order (position) breaks ties.
+    directory's own order (position) breaks ties. A supervisor is reached through the
+    frontline phone lines when the directory names no supervisor line.
     """
     if case.organization_id is None:
         return None
-    level = level or case.escalation_level
-    points = session.scalars(
-        select(ContactPoint)
-        .where(ContactPoint.organization_id == case.organization_id, ContactPoint.level == level)
-        .order_by(ContactPoint.position, ContactPoint.id)
-    ).all()
-    exact = [p for p in points if case.category in p.categories.split()]
-    if exact:
-        return exact[0]
-    general = [p for p in points if _serves(p, case.category)]
-    return general[0] if general else None
+    found = _suitable(session, case, level or case.escalation_level)
+    return found[0] if found else None
+
+
+def point_details(point: ContactPoint, *, label: bool = True, hours: bool = True) -> list[str]:
+    details = []
+    if label and point.label and point.level != "regulator":
+        details.append(point.label)
+    if point.region:
+        details.append("from abroad" if point.region.lower() == "abroad" else point.region)
+    if hours and point.hours:
+        details.append(point.hours)
+    if point.collect_calls:
+        details.append("collect calls accepted")
+    return details
+
+
+def _with_details(text: str, details: Sequence[str]) -> str:
+    return f"{text} ({', '.join(details)})" if details else text
 
 
 def describe_contact(point: ContactPoint) -> str:
     """'call +1 800-528-2122 (Card Member Services, US, 24/7)'."""
-    verb = {
-        "phone": "call",
-        "mail": "write to",
-        "chat": "chat at",
-        "app": "message in",
-        "web": "go to",
-        "email": "email",
-        "social": "message",
-    }.get(point.kind, "contact")
-    details = [d for d in (point.label, point.region, point.hours) if d]
-    if point.collect_calls:
-        details.append("collect calls accepted")
-    value = " ".join(point.value.split())
-    return f"{verb} {value}" + (f" ({', '.join(details)})" if details else "")
+    if point.level == "regulator" and point.label:
+        head = f"file a complaint with the regulator, {point.label}, at {display_value(point)}"
+    else:
+        head = f"{_VERBS.get(point.kind, 'contact')} {display_value(point)}"
+    return _with_details(head, point_details(point))
+
+
+def _alternative(points: Sequence[ContactPoint], primary: ContactPoint) -> ContactPoint | None:
+    """A second way in: the same line from another region, or a phone behind a chat."""
+    phones = [p for p in points if p.kind == "phone" and p is not primary]
+    if primary.kind == "phone":
+        return next((p for p in phones if p.region != primary.region), None)
+    return phones[0] if phones else None
+
+
+def _from(region: str | None) -> str:
+    if region is None:
+        return "or"
+    return "or, from abroad," if region.lower() == "abroad" else f"or, from {region},"
+
+
+def _ways(points: Sequence[ContactPoint], *, urgent: bool) -> str:
+    """One sentence: the first point, and a second way in if there is one."""
+    primary = points[0]
+    alt = _alternative(points, primary)
+    if primary.kind == "phone":
+        if urgent:
+            head = "Call now" + (f", {primary.hours}" if primary.hours else "") + ": "
+            first = _with_details(
+                format_phone(primary.value), point_details(primary, label=False, hours=False)
+            )
+        else:
+            head = "Call "
+            first = _with_details(format_phone(primary.value), point_details(primary, label=False))
+        text = head + first
+        if alt is not None:
+            extra = ["collect calls accepted"] if alt.collect_calls else []
+            text += f" {_from(alt.region)} " + _with_details(format_phone(alt.value), extra)
+        return text + "."
+    text = describe_contact(primary)
+    text = text[0].upper() + text[1:]
+    if alt is not None:
+        text += "; or call " + _with_details(
+            format_phone(alt.value), point_details(alt, label=False)
+        )
+    return text + "."
+
+
+def _have_ready(case: Case) -> list[str]:
+    """The guide's checklist (1.2), filled in from the case. Never a security code or PIN."""
+    items = [
+        f"card ending {case.account_last4}"
+        if case.account_last4
+        else "the card's last 4 digits (from a statement or the app)"
+    ]
+    if case.category == "dispute" or case.merchant or case.amount is not None:
+        parts = [
+            case.transaction_date.isoformat() if case.transaction_date else None,
+            case.merchant,
+            f"{case.amount} {case.currency or ''}".strip() if case.amount is not None else None,
+        ]
+        known = [p for p in parts if p]
+        items.append(
+            f"the transaction ({', '.join(known)})"
+            if known
+            else "the transaction's date, merchant and amount"
+        )
+    refs = [r.value for r in case.references]
+    if refs:
+        items.append(f"earlier reference numbers ({', '.join(refs)})")
+    return items
 
 
 def suggestion_text(session: Session, case_id: int, *, moment: str = "open") -> str | None:
     """What to print after `case open` / `case escalate`, when the directory knows a point."""
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or case.organization_id is None:
         return None
-    point = suggested_contact(session, case)
-    if point is None:
+    level = case.escalation_level
+    points = _suitable(session, case, level)
+    if not points:
         return None
-    return f"Next: {describe_contact(point)}."
+    primary = points[0]
+    lines: list[str] = []
+    if level == "supervisor" and moment == "escalate":
+        lines.append("Ask for a supervisor or manager. " + _ways(points, urgent=False))
+    elif level == "complaint":
+        lines.append(
+            f"Put the complaint in writing, to: {display_value(primary)}."
+            if primary.kind == "mail"
+            else "Make a formal complaint: " + describe_contact(primary) + "."
+        )
+    elif level == "regulator":
+        text = describe_contact(primary)
+        lines.append(text[0].upper() + text[1:] + ".")
+    else:
+        lines.append(_ways(points, urgent=case.category == "lost_stolen"))
+        if case.category in ("dispute", "complaint"):
+            writing = _candidates(session, case, "complaint")
+            mail = next((p for p in writing if p.kind == "mail"), None)
+            if mail is not None:
+                lines.append(
+                    f"In writing (formal complaints, supporting documents): {display_value(mail)}."
+                )
+    if level in ("complaint", "regulator"):
+        draft = f"Draft the letter from the case history: tracker case letter {case.id}"
+        if case.category == "dispute" and level == "complaint":
+            draft += " --kind complaint (or --kind billing-error, for a billing-error notice)"
+        lines.append(draft)
+    else:
+        lines.append("Have ready: " + "; ".join(_have_ready(case)) + ".")
+        if primary.kind in ("phone", "chat", "app"):
+            lines.append(
+                "Ask for the agent's name and a reference number; record them with "
+                f"tracker case contact {case.id} --channel {primary.kind} --agent NAME --ref REF"
+            )
+        lines.append("Never note your security code (CID/CVV) or PIN: the tracker keeps neither.")
+    return "\n".join(lines)

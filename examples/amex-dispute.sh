@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The guide's story, end to end, with the real CLI on a throwaway store.
+#
+# The guide (shared/seed/000_59c8d439e69e2c93.txt, "How to communicate with American Express
+# customer service") tells its reader what to do by hand: know the numbers, gather the
+# details, take notes of names and reference numbers, set reminders, escalate, write. Here
+# `tracker` carries all of it: a card lost abroad, then a disputed charge that is not
+# credited when promised, escalated to a supervisor and put in writing.
+#
+# Usage:  bash examples/amex-dispute.sh
+# Uses the executable named by $TRACKER, else `tracker` from PATH, else this checkout's
+# .venv/bin/tracker. Nothing touches your own store: TRACKER_HOME is a temporary folder,
+# removed at exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+if [[ -z ${TRACKER:-} ]]; then
+    if command -v tracker >/dev/null; then
+        TRACKER=tracker
+    elif [[ -x $ROOT/.venv/bin/tracker ]]; then # a checkout's venv, not activated
+        TRACKER=$ROOT/.venv/bin/tracker
+    else
+        echo "Error: no tracker command: install it (pip install -e .) or set TRACKER" >&2
+        exit 127
+    fi
+fi
+if [[ $TRACKER == */* ]]; then # a relative path must survive the cd below
+    TRACKER=$(cd "$(dirname "$TRACKER")" && pwd)/$(basename "$TRACKER")
+fi
+TRACKER_HOME=$(mktemp -d "${TMPDIR:-/tmp}/tracker-example.XXXXXX")
+export TRACKER_HOME
+unset TRACKER_DB
+trap 'rm -rf "$TRACKER_HOME"' EXIT
+# From the checkout's root, so that the commands read as the README writes them.
+cd "$ROOT"
+
+section() {
+    printf '\n=== %s\n' "$1"
+    shift
+    local line
+    for line in "$@"; do printf '    %s\n' "$line"; done
+}
+
+# Show the command as the user would type it, then run it.
+run() {
+    local shown="" arg
+    for arg in "$@"; do
+        if [[ $arg =~ ^[A-Za-z0-9_./:@=+,-]+$ ]]; then shown+=" $arg"; else shown+=" \"$arg\""; fi
+    done
+    printf '\n$ tracker%s\n' "$shown"
+    "$TRACKER" "$@"
+}
+
+# The day the disputed charge was made: 20 days ago (GNU date, else BSD date).
+TXN_DATE=$(date -d '20 days ago' +%F 2>/dev/null || date -v-20d +%F)
+
+section "1. Know who to call (guide, step 2)" \
+    "The guide's numbers, chat, mailing address and more, plus the regulator, go into" \
+    "the directory once. Re-importing the file updates it; it never duplicates."
+run org import examples/directory/american-express.toml
+run org show "American Express"
+
+section "2. A card lost in Lisbon (guide 2.1.1: lost or stolen, 24/7)" \
+    "Opening the case prints the line to call, from the U.S. or from abroad."
+run case open "Card lost in Lisbon" --org "American Express" --category lost_stolen --account 1005
+run case contact 1 --channel phone --via "+1 623-492-5450" --agent "Ana" --duration 12m \
+    --ref LS-20417 --summary "Card cancelled; replacement card sent to the hotel" \
+    --promise "Replacement card delivered to the hotel" --due "in 2 days"
+run promise kept 1
+run case resolve 1 --outcome "Replacement card received"
+
+section "3. A charge you do not recognise (guide 1.2: gather the details)" \
+    "The case keeps the last 4 digits (never more) and the transaction: date, merchant, amount."
+run case open "Disputed charge at ACME Hardware" --org "American Express" --category dispute \
+    --account 1005 --amount 129.99 --currency USD --merchant "ACME Hardware" --txn-date "$TXN_DATE"
+
+section "4. The call (guide 3.3: take notes)" \
+    "Twelve days ago: the agent's name, the reference number and what was promised, in one go." \
+    "The credit was promised within 10 days, so that promise fell due 2 days ago."
+run case contact 2 --channel phone --at "12 days ago" --via 1-800-528-2122 --agent "Maria" \
+    --agent-id 4471 --duration 23m --ref CALL-88812 \
+    --summary "Dispute opened; charge under review" \
+    --promise "Provisional credit of 129.99 USD posts to the account" --due "2 days ago"
+
+section "5. Follow up (guide 3.4: check back if you hear nothing)" \
+    "A chat five days ago, with its transcript reference, and a reminder for tomorrow."
+run case contact 2 --channel chat --at "5 days ago" --agent "Jordan" --ref CHAT-55310 \
+    --summary "Credit not posted yet; agent says it is in progress"
+run case follow-up 2 "tomorrow 9am" "Check the statement for the credit"
+
+section "6. What is due" \
+    "The promised credit is overdue; tomorrow's follow-up is coming."
+run due
+
+section "7. The promise was broken" \
+    "Its due time passed and the credit never came."
+run promise broken 2
+
+section "8. Escalate (guide 3.5: ask for a supervisor)" \
+    "The case moves up a rung; the tool says how to reach it and what to quote."
+run case escalate 2 --to supervisor --note "Credit promised for 10 days ago never posted"
+
+section "9. Put it in writing (guide 2.3: mail for a legally verifiable record)" \
+    "A billing-error notice built from the case history, addressed to the mailing address."
+(
+    cd "$TRACKER_HOME" # the letter is written beside the temporary store
+    run case letter 2 --kind billing-error -o letter.md
+    cat letter.md
+)
+
+section "10. The paper trail (a written record)" \
+    "Every event of every case, as CSV for a spreadsheet."
+if "$TRACKER" export --help >/dev/null 2>&1; then
+    run export csv
+else
+    echo "(this version of tracker has no 'export csv' yet)"
+fi
+
+section "11. The whole case" \
+    "Facts, promises, interactions and the timeline."
+run case show 2
+
+printf '\n=== Done. The temporary store %s is removed now.\n' "$TRACKER_HOME"

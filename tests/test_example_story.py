@@ -1,0 +1,67 @@
+"""examples/amex-dispute.sh: the guide's story, run end to end with the installed CLI."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "examples" / "amex-dispute.sh"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
+    executable = Path(sys.executable).with_name("tracker")
+    assert executable.exists(), f"the venv has no tracker script at {executable}"
+    env = dict(os.environ, TRACKER=str(executable), TMPDIR=str(tmp_path))
+    # The script makes its own store; a store named by the test environment must not leak in.
+    env.pop("TRACKER_DB", None)
+    result = subprocess.run(
+        ["bash", str(SCRIPT)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    for line in [
+        "$ tracker org import examples/directory/american-express.toml",
+        "Imported American Express (new): 10 contact points added.",
+        '$ tracker case open "Card lost in Lisbon" --org "American Express" '
+        "--category lost_stolen --account 1005",
+        "Opened case 1: Card lost in Lisbon",
+        "Call now, 24/7: +1 800-528-2122 (US) or, from abroad, +1 623-492-5450 "
+        "(collect calls accepted).",
+        "Opened case 2: Disputed charge at ACME Hardware",
+        "Promise 2 marked broken; case 2 is open.",
+        "Case 2 escalated to supervisor.",
+        "$ tracker case letter 2 --kind billing-error -o letter.md",
+        "## What has happened so far",
+        "Case 2: Disputed charge at ACME Hardware",
+    ]:
+        assert line in out.splitlines(), f"missing line: {line}\n\n{out}"
+    # `tracker due` shows the promise whose due time passed two days ago.
+    due = out.split("$ tracker due\n", 1)[1].split("\n===", 1)[0]
+    assert re.search(r"2 days (overdue|ago).*Provisional credit", due), due
+    assert "Maria (ID 4471). Reference: CALL-88812." in out
+    assert "have ready" in out.lower()
+    if importlib.util.find_spec("tracker.cli.export") is not None:
+        assert "case_id,case_title,organization,category,event_at,event_type" in out
+    # Every section header is there, in order.
+    headers = re.findall(r"^=== (\d+)\. ", out, flags=re.MULTILINE)
+    assert headers == [str(n) for n in range(1, 12)]
+    # The temporary store is gone.
+    match = re.search(r"The temporary store (\S+) is removed now\.", out)
+    assert match is not None
+    assert not Path(match[1]).exists()
+    assert list(tmp_path.iterdir()) == []
