@@ -197,6 +197,21 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def storable(text: str) -> str:
+    """Text any store accepts: no NUL (PostgreSQL refuses it), no lone surrogates.
+
+    Lone surrogates arrive from command-line bytes that are not UTF-8 (Python's
+    surrogateescape); they cannot be encoded, so they become U+FFFD.
+    """
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = re.sub("[\ud800-\udfff]", "\ufffd", text)
+    return text
+
+
 class Masker:
     """Masks several fields of one command and reports once.
 
@@ -222,7 +237,7 @@ class Masker:
     def __call__(self, text: str | None) -> str | None:
         if text is None:
             return None
-        result = redact(text)
+        result = redact(storable(text))
         self.cards += result.cards
         self.codes += result.codes
         return result.text

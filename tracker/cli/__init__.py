@@ -42,6 +42,14 @@ class LazyGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
+        if args is None:
+            args = sys.argv[1:]
+        # Arguments that were not valid UTF-8 reach Python as lone surrogates, which no
+        # store can encode: make them U+FFFD once, here, for every command.
+        if any(isinstance(a, str) and not a.isascii() for a in args):
+            from tracker.redact import storable
+
+            args = [storable(a) if isinstance(a, str) else a for a in args]
         code = run_safely(
             lambda: super(LazyGroup, self).main(
                 args, prog_name, complete_var, standalone_mode=False, **extra

@@ -1,0 +1,466 @@
+"""`tracker export csv`: the case history, one row per event, safe to open in a spreadsheet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import tracker.cli.export as cli_export
+import tracker.export as export_mod
+from tracker import cases as svc
+from tracker.config import database_url
+from tracker.db import Store
+from tracker.errors import UsageError
+from tracker.export import CSV_COLUMNS, FORMULA_TRIGGERS, neutralize, write_history_csv
+from tracker.redact import Masker
+
+HEADER = ",".join(CSV_COLUMNS)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Any]:
+    """Frozen time; `clock(minutes)` moves it to T0 + minutes."""
+    with time_machine.travel(T0, tick=False) as traveller:
+
+        def move(minutes: float) -> None:
+            traveller.move_to(T0 + timedelta(minutes=minutes))
+
+        yield move
+
+
+def export(tracker: Any, *args: str, db: str | None = None) -> bytes:
+    result = tracker(*(["--db", db] if db else []), "export", "csv", *args)
+    assert result.exit_code == 0, (result.exit_code, result.stderr)
+    return bytes(result.stdout_bytes)
+
+
+def parse(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
+
+
+def rows_of(tracker: Any, *args: str, db: str | None = None) -> list[dict[str, str]]:
+    header, *rows = parse(export(tracker, *args, db=db))
+    assert header == list(CSV_COLUMNS)
+    return [dict(zip(header, row, strict=True)) for row in rows]
+
+
+def build_dispute(tracker: Any, clock: Any) -> None:
+    clock(0)
+    tracker.ok(
+        "case",
+        "open",
+        "Disputed charge at ACME",
+        "--org",
+        "American Express",
+        "--category",
+        "dispute",
+        "--amount",
+        "129.99",
+        "--currency",
+        "USD",
+        "--ref",
+        "D-4471",
+    )
+    clock(10)
+    tracker.ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "phone",
+        "--agent",
+        "Maria",
+        "--ref",
+        "CALL-88812",
+        "--summary",
+        "Dispute opened, charge removed",
+        "--promise",
+        "Provisional credit",
+        "--due",
+        "2026-03-16 09:00",
+    )
+    clock(20)
+    tracker.ok("promise", "kept", "1")
+    clock(30)
+    tracker.ok("case", "follow-up", "1", "2026-03-20 09:00", "Check the statement")
+    clock(40)
+    tracker.ok("case", "escalate", "1", "--to", "supervisor")
+    clock(50)
+    tracker.ok("case", "resolve", "1", "--outcome", "Credit posted")
+
+
+def test_every_column_of_every_event_oldest_first(tracker: Any, clock: Any) -> None:
+    build_dispute(tracker, clock)
+    case = ["1", "Disputed charge at ACME", "American Express", "dispute"]
+
+    def at(minutes: int) -> str:
+        return (T0 + timedelta(minutes=minutes)).isoformat()
+
+    assert parse(export(tracker)) == [
+        list(CSV_COLUMNS),
+        [*case, at(0), "opened", "", "", "", "Opened: Disputed charge at ACME", "", ""],
+        [*case, at(0), "reference_added", "", "", "D-4471", "Reference D-4471 (other)", "", ""],
+        [
+            *case,
+            at(10),
+            "interaction",
+            "phone",
+            "Maria",
+            "CALL-88812",
+            "Phone to the company with Maria: Dispute opened, charge removed",
+            "",
+            "",
+        ],
+        [
+            *case,
+            at(10),
+            "reference_added",
+            "",
+            "",
+            "CALL-88812",
+            "Reference CALL-88812 (call)",
+            "",
+            "",
+        ],
+        [
+            *case,
+            at(10),
+            "promise_made",
+            "",
+            "",
+            "",
+            "The company promised: Provisional credit",
+            "2026-03-16T09:00:00+00:00",
+            "pending",
+        ],
+        [
+            *case,
+            at(20),
+            "promise_kept",
+            "",
+            "",
+            "",
+            "Promise 1 kept: Provisional credit",
+            "2026-03-16T09:00:00+00:00",
+            "kept",
+        ],
+        [
+            *case,
+            at(30),
+            "follow_up_set",
+            "",
+            "",
+            "",
+            "Follow-up: Check the statement",
+            "2026-03-20T09:00:00+00:00",
+            "",
+        ],
+        [*case, at(40), "escalated", "", "", "", "Escalated from frontline to supervisor", "", ""],
+        [*case, at(50), "resolved", "", "", "", "Resolved: Credit posted", "", ""],
+    ]
+
+
+def test_rows_are_utf8_with_crlf_line_ends_and_rfc4180_quoting(tracker: Any, clock: Any) -> None:
+    title = 'Café "Zürich", 2 × 64,50 €\nsecond line ✓'
+    tracker.ok("case", "open", title, "--org", "Ōsaka Gas, Ltd.")
+    data = export(tracker)
+    assert data.startswith(HEADER.encode() + b"\r\n")
+    assert data.endswith(b"\r\n")
+    assert b'"Caf\xc3\xa9 ""Z\xc3\xbcrich"", 2 \xc3\x97 64,50 \xe2\x82\xac\nsecond line' in data
+    (row,) = rows_of(tracker)
+    assert row["case_title"] == title
+    assert row["organization"] == "Ōsaka Gas, Ltd."
+    assert row["summary"] == f"Opened: {title}"
+
+
+def test_events_sort_by_when_they_happened_then_by_id(tracker: Any, clock: Any) -> None:
+    clock(0)
+    tracker.ok("case", "open", "First")
+    clock(5)
+    tracker.ok("case", "open", "Second")
+    clock(10)
+    # Logged now, but it happened before both cases were opened.
+    tracker.ok("case", "contact", "2", "--channel", "chat", "--at", "2026-03-02 08:00")
+    tracker.ok("case", "note", "1", "Same moment, later id")
+    got = [(r["case_id"], r["event_type"], r["event_at"]) for r in rows_of(tracker)]
+    assert got == [
+        ("2", "interaction", "2026-03-02T08:00:00+00:00"),
+        ("1", "opened", "2026-03-02T09:00:00+00:00"),
+        ("2", "opened", "2026-03-02T09:05:00+00:00"),
+        ("1", "note", "2026-03-02T09:10:00+00:00"),
+    ]
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 7])
+def test_batches_neither_skip_nor_repeat_events_that_share_a_time(
+    tracker: Any, clock: Any, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    clock(0)  # every event below carries the same timestamp
+    for n in range(3):
+        tracker.ok(
+            "case", "open", f"Case {n}", "--ref", f"R-{n}", "--note", "x", "--follow-up", "3d"
+        )
+    whole = export(tracker)
+    assert len(parse(whole)) == 1 + 3 * 4
+    monkeypatch.setattr(export_mod, "BATCH_SIZE", batch_size)
+    assert export(tracker) == whole
+
+
+@pytest.mark.parametrize("trigger", FORMULA_TRIGGERS)
+def test_a_cell_starting_with_a_formula_trigger_gets_a_quote(trigger: str) -> None:
+    assert neutralize(f"{trigger}cmd|' /C calc'!A0") == f"'{trigger}cmd|' /C calc'!A0"
+
+
+@pytest.mark.parametrize("text", ["", "plain", "a=1", " =1", "'=1", "2026-03-02", "€5"])
+def test_other_cells_are_left_alone(text: str) -> None:
+    assert neutralize(text) == text
+
+
+def test_formula_text_typed_by_the_user_is_neutralized_in_every_column(
+    tracker: Any, clock: Any
+) -> None:
+    tracker.ok("case", "open", '=HYPERLINK("http://x")', "--org", "@Evil Corp")
+    tracker.ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "phone",
+        "--agent",
+        "-Bob",
+        "--ref",
+        "+4471",
+    )
+    tracker.ok("case", "note", "1", "=1+2")
+    rows = rows_of(tracker)
+    assert {r["case_title"] for r in rows} == {'\'=HYPERLINK("http://x")'}
+    assert {r["organization"] for r in rows} == {"'@Evil Corp"}
+    interaction = next(r for r in rows if r["event_type"] == "interaction")
+    assert (interaction["agent"], interaction["reference"]) == ("'-Bob", "'+4471")
+    assert next(r for r in rows if r["event_type"] == "note")["summary"] == "'=1+2"
+
+
+def test_tab_and_carriage_return_triggers_are_neutralized_in_stored_text(
+    tracker: Any, tmp_path: Path
+) -> None:
+    """The services strip leading whitespace, but an import keeps text as it is."""
+    tracker.ok("case", "open", "placeholder")
+    doc = json.loads(tracker.ok("export", "json"))
+    doc["tables"]["cases"][0]["title"] = "\t=cmd"
+    doc["tables"]["events"][0]["summary"] = "\r=cmd"
+    file = tmp_path / "crafted.json"
+    file.write_text(json.dumps(doc))
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    tracker.ok("--db", other, "import", "json", str(file))
+    (row,) = rows_of(tracker, db=other)
+    assert (row["case_title"], row["summary"]) == ("'\t=cmd", "'\r=cmd")
+
+
+# Text that leans on the triggers and on what CSV must quote, plus anything else.
+# (Lone surrogates are not text a store can hold: UTF-8 cannot encode them.)
+TRICKY = st.text(
+    alphabet=st.one_of(
+        st.sampled_from(list("=+-@\t\r\n ,\"';|")), st.characters(exclude_categories=["Cs"])
+    ),
+    min_size=1,
+    max_size=24,
+)
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(title=TRICKY, org=TRICKY, agent=TRICKY, summary=TRICKY, ref=TRICKY, note=TRICKY, text=TRICKY)
+def test_no_exported_cell_begins_with_a_trigger_whatever_the_user_typed(
+    tmp_path: Path,
+    title: str,
+    org: str,
+    agent: str,
+    summary: str,
+    ref: str,
+    note: str,
+    text: str,
+) -> None:
+    st_ = Store(f"sqlite:///{tmp_path / 'hypothesis.db'}")
+    masker = Masker()
+    try:
+        with st_.write() as session:
+            case = svc.open_case(session, title=title, organization=org, masker=masker, note=note)
+            svc.log_interaction(
+                session,
+                case,
+                channel="phone",
+                masker=masker,
+                agent_name=agent,
+                summary=summary,
+                refs=[ref],
+                promise=text,
+                promise_due=T0,
+            )
+            svc.set_follow_up(session, case, T0, text, masker=masker)
+            case_id, stored_title = case.id, case.title
+            stored_agent = case.interactions[0].agent_name
+    except UsageError:
+        assume(False)
+    out = io.BytesIO()
+    with st_.read() as session:
+        write_history_csv(session, out, case_id=case_id)
+    st_.dispose()
+    header, *rows = parse(out.getvalue())
+    assert len(rows) >= 5
+    for row in rows:
+        assert len(row) == len(header)
+        for cell in row:
+            assert not cell.startswith(FORMULA_TRIGGERS), cell
+    # Neutralizing only ever adds the quote: the text itself survives the round trip.
+    assert rows[0][1] == neutralize(stored_title)
+    interaction = next(row for row in rows if row[5] == "interaction")
+    assert interaction[7] == neutralize(stored_agent or "")
+
+
+def test_one_case(tracker: Any, clock: Any) -> None:
+    tracker.ok("case", "open", "First")
+    tracker.ok("case", "open", "Second", "--note", "hello")
+    assert [(r["case_id"], r["event_type"]) for r in rows_of(tracker, "--case", "2")] == [
+        ("2", "opened"),
+        ("2", "note"),
+    ]
+
+
+def test_a_missing_case_is_an_error(tracker: Any) -> None:
+    tracker.ok("case", "open", "First")
+    assert tracker.fails(1, "export", "csv", "--case", "9") == "Error: no case 9"
+
+
+def test_since_keeps_events_at_or_after_the_time(tracker: Any, clock: Any) -> None:
+    build_dispute(tracker, clock)
+    rows = rows_of(tracker, "--since", "2026-03-02 09:30")
+    assert [r["event_type"] for r in rows] == ["follow_up_set", "escalated", "resolved"]
+    assert rows_of(tracker, "--since", "2027-01-01") == []
+
+
+def test_an_empty_store_exports_the_header_only(tracker: Any) -> None:
+    assert export(tracker) == HEADER.encode() + b"\r\n"
+
+
+def test_output_file_is_0600_under_umask_022_and_matches_stdout(
+    tracker: Any, clock: Any, tmp_path: Path
+) -> None:
+    build_dispute(tracker, clock)
+    target = tmp_path / "history.csv"
+    old = os.umask(0o022)
+    try:
+        result = tracker("export", "csv", "-o", str(target))
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert result.stderr == f"Exported 9 events to {target}.\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert target.read_bytes() == export(tracker) == export(tracker, "-o", "-")
+
+
+def _many_events(count: int) -> None:
+    st_ = Store(database_url())
+    masker = Masker()
+    with st_.write() as session:
+        case = svc.open_case(session, title="Long history", masker=masker)
+        for n in range(count):
+            svc.add_note(session, case, f"note {n} " + "x" * 200, masker=masker)
+    st_.dispose()
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failing_export_leaves_no_file_and_the_old_file_intact(
+    tracker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    _many_events(300)  # about 70 kB, past any write buffer
+    target = tmp_path / "out" / "history.csv"
+    target.parent.mkdir()
+    if existing:
+        target.write_bytes(b"the previous export\r\n")
+    real_row = export_mod.history_row
+    calls = 0
+
+    def failing_row(event: Any) -> list[str]:
+        nonlocal calls
+        calls += 1
+        if calls == 250:
+            raise RuntimeError("disk gone")
+        return real_row(event)
+
+    monkeypatch.setattr(export_mod, "history_row", failing_row)
+    error = tracker.fails(1, "export", "csv", "-o", str(target))
+    assert error.startswith("Error: unexpected failure (RuntimeError: disk gone)")
+    assert calls == 250
+    left = sorted(p.name for p in target.parent.iterdir())
+    assert left == (["history.csv"] if existing else [])
+    if existing:
+        assert target.read_bytes() == b"the previous export\r\n"
+
+
+def test_a_missing_folder_is_a_clear_error(tracker: Any, tmp_path: Path) -> None:
+    error = tracker.fails(1, "export", "csv", "-o", str(tmp_path / "nope" / "h.csv"))
+    assert error == f"Error: cannot write {tmp_path / 'nope' / 'h.csv'}: No such file or directory"
+
+
+def test_a_pipe_or_device_is_written_in_place_not_replaced(tracker: Any, tmp_path: Path) -> None:
+    tracker.ok("case", "open", "Through a FIFO")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = tracker("export", "csv", "-o", str(fifo))
+    reader.join(timeout=10)
+    assert result.exit_code == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received == [export(tracker)]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "home") == ["fifo"]
+
+
+def test_progress_shows_on_a_terminal_for_a_long_export_to_a_file(
+    tracker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many_events(30)
+    monkeypatch.setattr(cli_export, "PROGRESS_MIN_ROWS", 20)
+    monkeypatch.setattr(cli_export, "_stderr_is_tty", lambda: True)
+    to_file = tracker("export", "csv", "-o", str(tmp_path / "h.csv"))
+    assert "Exporting events" in to_file.stderr
+    to_stdout = tracker("export", "csv", "-o", "-")
+    assert to_stdout.stderr == ""
+
+
+def test_no_progress_in_a_pipe_or_for_a_short_export(
+    tracker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _many_events(30)
+    monkeypatch.setattr(cli_export, "PROGRESS_MIN_ROWS", 20)
+    piped = tracker("export", "csv", "-o", str(tmp_path / "a.csv"))
+    assert piped.stderr == f"Exported 31 events to {tmp_path / 'a.csv'}.\n"
+    monkeypatch.setattr(cli_export, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(cli_export, "PROGRESS_MIN_ROWS", 5000)
+    short = tracker("export", "csv", "-o", str(tmp_path / "b.csv"))
+    assert short.stderr == f"Exported 31 events to {tmp_path / 'b.csv'}.\n"
+
+
+def test_help_has_examples(tracker: Any) -> None:
+    for command in ("csv", "json", "ics"):
+        assert "Examples:" in tracker.ok("export", command, "--help")
+    assert "Examples:" in tracker.ok("import", "json", "--help")

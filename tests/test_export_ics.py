@@ -1,0 +1,200 @@
+"""`tracker export ics`: pending follow-ups and promises for a calendar, with stable UIDs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import icalendar
+import pytest
+import time_machine
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def frozen() -> Iterator[None]:
+    with time_machine.travel(T0, tick=False):
+        yield
+
+
+def build(tracker: Any) -> None:
+    tracker.ok(
+        "case", "open", "Disputed charge at ACME", "--org", "American Express",
+        "--category", "dispute", "--note", "Private: my PIN hint is the dog's name",
+        "--follow-up", "2026-03-05 09:00",
+    )  # fmt: skip
+    tracker.ok(
+        "case", "contact", "1", "--channel", "phone", "--agent", "Maria",
+        "--promise", "Provisional credit", "--due", "2026-03-16 09:00",
+    )  # fmt: skip
+    tracker.ok("case", "open", "Send forms")
+    tracker.ok(
+        "case", "promise", "2", "Mail the signed form", "--due", "2026-03-04 12:00", "--by", "me"
+    )
+
+
+def events(data: bytes) -> dict[str, Any]:
+    calendar = icalendar.Calendar.from_ical(data)
+    return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+
+
+def ics(tracker: Any, *args: str) -> bytes:
+    result = tracker("export", "ics", *args)
+    assert result.exit_code == 0, result.stderr
+    return bytes(result.stdout_bytes)
+
+
+def test_follow_ups_and_promises_become_events_with_alarms(tracker: Any, frozen: None) -> None:
+    build(tracker)
+    data = ics(tracker)
+    calendar = icalendar.Calendar.from_ical(data)
+    assert str(calendar["VERSION"]) == "2.0"
+    assert str(calendar["PRODID"]) == "-//tracker//export ics//EN"
+    found = sorted(
+        (event["DTSTART"].dt, str(event["SUMMARY"]), str(event["DESCRIPTION"]))
+        for event in calendar.walk("VEVENT")
+    )
+    assert found == [
+        (
+            datetime(2026, 3, 4, 12, 0, tzinfo=UTC),
+            "You promised the company (case 2): Mail the signed form",
+            "Case 2: Send forms\nPromise 2 due 2026-03-04T12:00:00+00:00\ntracker case show 2",
+        ),
+        (
+            datetime(2026, 3, 5, 9, 0, tzinfo=UTC),
+            "Follow up with American Express (case 1): check on the case",
+            "Case 1: Disputed charge at ACME\nOrganization: American Express\n"
+            "Follow-up due 2026-03-05T09:00:00+00:00\ntracker case show 1",
+        ),
+        (
+            datetime(2026, 3, 16, 9, 0, tzinfo=UTC),
+            "American Express promised (case 1): Provisional credit",
+            "Case 1: Disputed charge at ACME\nOrganization: American Express\n"
+            "Promise 1 due 2026-03-16T09:00:00+00:00\ntracker case show 1",
+        ),
+    ]
+    for event in calendar.walk("VEVENT"):
+        assert event["DTEND"].dt - event["DTSTART"].dt == timedelta(minutes=15)
+        assert event["DTSTAMP"].dt == T0
+        (alarm,) = event.walk("VALARM")
+        assert str(alarm["ACTION"]) == "DISPLAY"
+        assert alarm["TRIGGER"].dt == timedelta(0)
+        assert str(alarm["DESCRIPTION"]) == str(event["SUMMARY"])
+    assert b"PIN hint" not in data
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_uids_are_stable_across_exports(tracker: Any, frozen: None) -> None:
+    build(tracker)
+    first = ics(tracker)
+    assert ics(tracker) == first  # nothing changed: the same bytes
+    tracker.ok("case", "follow-up", "2", "2026-03-10 09:00", "Call again")
+    before, after = events(first), events(ics(tracker))
+    assert set(before) < set(after)
+    (added,) = set(after) - set(before)
+    assert added.startswith("follow-up-2.") and added.endswith("@tracker.local")
+    for uid, event in before.items():
+        assert event.to_ical() == after[uid].to_ical()
+
+
+def test_uids_name_the_item_and_the_store(tracker: Any, frozen: None) -> None:
+    build(tracker)
+    uids = sorted(events(ics(tracker)))
+    key = uids[0].split(".")[1].split("@")[0]
+    assert len(key) == 12
+    assert uids == [
+        f"follow-up-1.{key}@tracker.local",
+        f"promise-1.{key}@tracker.local",
+        f"promise-2.{key}@tracker.local",
+    ]
+
+
+def test_uids_survive_a_move_to_another_store(tracker: Any, frozen: None, tmp_path: Path) -> None:
+    build(tracker)
+    backup = tmp_path / "backup.json"
+    tracker.ok("export", "json", "-o", str(backup))
+    moved = f"sqlite:///{tmp_path / 'moved.db'}"
+    tracker.ok("--db", moved, "import", "json", str(backup))
+    assert ics(tracker, "--case", "1") == bytes(
+        tracker("--db", moved, "export", "ics", "--case", "1").stdout_bytes
+    )
+
+
+def test_another_store_gets_other_uids(tracker: Any, tmp_path: Path) -> None:
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    with time_machine.travel(T0, tick=False):
+        tracker.ok("case", "open", "Here", "--follow-up", "2026-03-05 09:00")
+    with time_machine.travel(T0 + timedelta(seconds=1), tick=False):
+        tracker.ok("--db", other, "case", "open", "There", "--follow-up", "2026-03-05 09:00")
+    here = set(events(ics(tracker)))
+    there = set(events(bytes(tracker("--db", other, "export", "ics").stdout_bytes)))
+    assert len(here) == len(there) == 1
+    assert here != there
+
+
+def test_only_what_is_still_pending_on_active_cases(tracker: Any, frozen: None) -> None:
+    build(tracker)
+    tracker.ok("promise", "kept", "1")
+    tracker.ok("case", "close", "2")
+    uids = sorted(events(ics(tracker)))
+    assert [uid.split(".")[0] for uid in uids] == ["follow-up-1"]
+    tracker.ok("case", "promise", "1", "Call back", "--due", "2026-03-03 10:00")
+    tracker.ok("promise", "cancel", "3")
+    tracker.ok("case", "promise", "1", "Write back", "--due", "2026-03-03 11:00")
+    tracker.ok("promise", "broken", "4")
+    assert sorted(events(ics(tracker))) == uids
+
+
+def test_one_case_and_since(tracker: Any, frozen: None) -> None:
+    build(tracker)
+    assert [u.split(".")[0] for u in sorted(events(ics(tracker, "--case", "2")))] == ["promise-2"]
+    since = sorted(events(ics(tracker, "--since", "2026-03-05 09:00")))
+    assert [u.split(".")[0] for u in since] == ["follow-up-1", "promise-1"]
+    assert tracker.fails(1, "export", "ics", "--case", "7") == "Error: no case 7"
+
+
+def test_a_due_time_at_the_end_of_the_calendar_still_exports(tracker: Any) -> None:
+    tracker.ok("case", "open", "Far away", "--follow-up", "9999-12-31 23:59")
+    (event,) = events(ics(tracker)).values()
+    assert event["DTSTART"].dt == event["DTEND"].dt == datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+
+
+def test_an_empty_store_gives_an_empty_calendar(tracker: Any) -> None:
+    calendar = icalendar.Calendar.from_ical(ics(tracker))
+    assert calendar.walk("VEVENT") == []
+
+
+def test_the_file_is_0600_and_written_whole(tracker: Any, frozen: None, tmp_path: Path) -> None:
+    build(tracker)
+    target = tmp_path / "follow-ups.ics"
+    old = os.umask(0o022)
+    try:
+        result = tracker("export", "ics", "-o", str(target))
+    finally:
+        os.umask(old)
+    assert result.stderr == f"Exported 3 calendar events to {target}.\n"
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    assert target.read_bytes() == ics(tracker)
+
+
+def test_only_the_ics_command_imports_icalendar(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from tracker.cli import cli\n"
+        "runner = CliRunner()\n"
+        "for args in (['export', 'csv'], ['export', 'json']):\n"
+        "    assert runner.invoke(cli, args).exit_code == 0\n"
+        "    assert 'icalendar' not in sys.modules, args\n"
+        "assert runner.invoke(cli, ['export', 'ics']).exit_code == 0\n"
+        "assert 'icalendar' in sys.modules\n"
+    )
+    env = {**os.environ, "TRACKER_HOME": str(tmp_path)}
+    env.pop("TRACKER_DB", None)
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)

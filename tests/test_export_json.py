@@ -1,0 +1,484 @@
+"""`tracker export json` and `tracker import json`: the whole store, exactly, and back."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from click.testing import CliRunner, Result
+
+import tracker.export as export_mod
+from tracker import cases as svc
+from tracker.cli import cli
+from tracker.db import Store
+from tracker.export import TABLE_ORDER
+from tracker.models import Base, ContactPoint, Reminder
+from tracker.redact import Masker
+
+T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[Callable[[float], None]]:
+    with time_machine.travel(T0, tick=False) as traveller:
+
+        def move(minutes: float) -> None:
+            traveller.move_to(T0 + timedelta(minutes=minutes))
+
+        yield move
+
+
+def build_history(tracker: Any, clock: Callable[[float], None], url: str) -> None:
+    """Two cases with every kind of row, an undone change and an undone case open."""
+    clock(0)
+    tracker.ok(
+        "case", "open", "Disputed charge at ACME", "--org", "American Express",
+        "--category", "dispute", "--account", "1005", "--amount", "1234567890.1234",
+        "--currency", "USD", "--merchant", "ACME Hardware", "--txn-date", "2026-02-27",
+        "--ref", "D-4471", "--note", "Statement shows it twice", "--follow-up", "2026-03-05 09:00",
+    )  # fmt: skip
+    clock(10.5)
+    tracker.ok(
+        "case", "contact", "1", "--channel", "phone", "--agent", "Maria", "--agent-id", "4471",
+        "--duration", "23m", "--ref", "CALL-1", "--summary", "Opened a dispute",
+        "--promise", "Provisional credit", "--due", "2026-03-16 09:00",
+    )  # fmt: skip
+    clock(20)
+    tracker.ok("promise", "kept", "1")
+    tracker.ok("undo")  # changes.reverted_by_id
+    clock(30)
+    tracker.ok(
+        "case", "open", "Lost card", "--org", "Bank Zwei", "--category", "lost_stolen",
+        "--amount", "0.10", "--currency", "EUR",
+    )  # fmt: skip
+    tracker.ok("case", "promise", "2", "Send the form", "--due", "2026-03-09 09:00", "--by", "me")
+    clock(40)
+    # Last, so that no later case reuses its id (SQLite would, PostgreSQL would not).
+    tracker.ok("case", "open", "Opened by mistake")
+    tracker.ok("undo")  # an `undone` event whose case is gone (case_id NULL)
+    store = Store(url)
+    with store.write() as session:
+        session.add(
+            ContactPoint(
+                organization_id=1, kind="phone", value="+1 800 528 2122", label="Disputes",
+                collect_calls=True, categories="dispute", level="frontline", position=1,
+            )
+        )  # fmt: skip
+        session.add(
+            Reminder(
+                key="follow_up:1", case_id=1, kind="follow_up", due_at=T0 + timedelta(days=3),
+                claimed_at=T0 + timedelta(days=3, seconds=1), claimed_by="host:123",
+                shown_at=T0 + timedelta(days=3, seconds=2), attempts=1,
+            )
+        )  # fmt: skip
+    store.dispose()
+
+
+def export_doc(tracker: Any, *args: str) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(tracker.ok(*args, "export", "json"))
+    return doc
+
+
+def without_time(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "exported_at"}
+
+
+@pytest.fixture
+def history(tracker: Any, clock: Callable[[float], None], db_url: str, tmp_path: Path) -> Path:
+    """The built history, exported to a file."""
+    build_history(tracker, clock, db_url)
+    file = tmp_path / "backup.json"
+    tracker.ok("export", "json", "-o", str(file))
+    return file
+
+
+def test_the_document_has_its_format_version_and_every_table(tracker: Any, history: Path) -> None:
+    doc = json.loads(history.read_text(encoding="utf-8"))
+    assert list(doc) == ["format", "version", "exported_at", "tables"]
+    assert (doc["format"], doc["version"]) == ("tracker-export", 1)
+    assert datetime.fromisoformat(doc["exported_at"]).tzinfo is not None
+    assert list(doc["tables"]) == list(TABLE_ORDER)
+    assert set(TABLE_ORDER) == set(Base.metadata.tables)
+    counts = {name: len(rows) for name, rows in doc["tables"].items()}
+    assert counts == {
+        "organizations": 2,
+        "contact_points": 1,
+        "cases": 2,
+        "changes": 8,
+        "interactions": 1,
+        "reference_numbers": 2,
+        "promises": 2,
+        "follow_ups": 1,
+        "notes": 1,
+        "events": 12,
+        "reminders": 1,
+    }
+
+
+def test_values_are_exact(tracker: Any, history: Path) -> None:
+    tables = json.loads(history.read_text(encoding="utf-8"))["tables"]
+    first, second = tables["cases"]
+    assert (first["amount"], second["amount"]) == ("1234567890.1234", "0.10")
+    assert first["opened_at"] == "2026-03-02T09:00:00.123456+00:00"
+    assert first["transaction_date"] == "2026-02-27"
+    assert tables["interactions"][0]["at"] == "2026-03-02T09:10:30.123456+00:00"
+    assert tables["interactions"][0]["duration_seconds"] == 1380
+    assert tables["contact_points"][0]["collect_calls"] is True
+    assert tables["changes"][2]["reverted_by_id"] == 4
+    assert tables["reminders"][0]["shown_at"] == "2026-03-05T09:00:02.123456+00:00"
+    orphan = [e for e in tables["events"] if e["case_id"] is None]
+    assert [e["type"] for e in orphan] == ["undone"]
+    assert tables["events"][0]["data"]["created"] == ["cases", 1]
+
+
+def test_export_import_export_gives_the_same_document(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    out = tracker.ok("--db", second, "import", "json", str(history))
+    assert out == (
+        "Imported 33 rows (2 organizations, 1 contact points, 2 cases, 8 changes, "
+        "1 interactions, 2 reference numbers, 2 promises, 1 follow ups, 1 notes, 12 events, "
+        "1 reminders).\n"
+    )
+    original = json.loads(history.read_text(encoding="utf-8"))
+    assert without_time(export_doc(tracker, "--db", second)) == without_time(original)
+
+
+def test_tracker_db_names_the_store_to_import_into(
+    tracker: Any, history: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = export_doc(tracker)
+    monkeypatch.setenv("TRACKER_DB", f"sqlite:///{tmp_path / 'moved.db'}")
+    tracker.ok("import", "json", str(history))
+    assert without_time(export_doc(tracker)) == without_time(original)
+
+
+def test_a_moved_store_carries_on_where_the_old_one_stopped(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    moved = f"sqlite:///{tmp_path / 'moved.db'}"
+    tracker.ok("--db", moved, "import", "json", str(history))
+    assert tracker.ok("--db", moved, "case", "open", "After the move") == (
+        "Opened case 3: After the move\n"
+    )
+    # Undo on both sides reverts the same change: the history came over intact.
+    assert tracker.ok("--db", moved, "undo") == "Undid case 3: Opened: After the move\n"
+    assert tracker.ok("--db", moved, "undo") == tracker.ok("undo")
+
+
+def test_importing_the_same_file_twice_adds_nothing(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    tracker.ok("--db", second, "import", "json", str(history))
+    before = export_doc(tracker, "--db", second)
+    again = tracker.ok("--db", second, "import", "json", str(history))
+    assert again == "Nothing to import: all 33 rows are already in the store.\n"
+    assert without_time(export_doc(tracker, "--db", second)) == without_time(before)
+
+
+def test_importing_into_the_store_it_came_from_adds_nothing(tracker: Any, history: Path) -> None:
+    assert tracker.ok("import", "json", str(history)).startswith("Nothing to import")
+
+
+def test_a_later_export_of_a_changed_case_conflicts_rather_than_merging(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    tracker.ok("--db", second, "import", "json", str(history))
+    tracker.ok("case", "note", "1", "A later note")  # the case row changes too
+    newer = tmp_path / "newer.json"
+    tracker.ok("export", "json", "-o", str(newer))
+    error = tracker.fails(1, "--db", second, "import", "json", str(newer))
+    assert error.startswith(
+        "Error: the store already has different data under the same ids (cases 1); "
+    )
+
+
+def test_new_rows_import_alongside_rows_already_there(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    doc = json.loads(history.read_text(encoding="utf-8"))
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    partial = {**doc, "tables": {**doc["tables"], "reminders": [], "contact_points": []}}
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    tracker.ok("--db", second, "import", "json", str(tmp_path / "partial.json"))
+    out = tracker.ok("--db", second, "import", "json", str(history))
+    assert out == "Imported 2 rows (1 contact points, 1 reminders); 31 already there.\n"
+
+
+def test_different_data_under_the_same_ids_refuses_the_whole_import(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    tracker.ok("--db", other, "case", "open", "Something else", "--org", "American Express")
+    before = export_doc(tracker, "--db", other)
+    error = tracker.fails(1, "--db", other, "import", "json", str(history))
+    assert error == (
+        "Error: the store already has different data under the same ids "
+        "(organizations 1; cases 1; changes 1; events 1); nothing was imported. "
+        "Import into an empty store (tracker --db URL import json FILE)"
+    )
+    assert without_time(export_doc(tracker, "--db", other)) == without_time(before)
+
+
+def test_a_clash_found_while_inserting_rolls_everything_back(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.db"
+    store = Store(f"sqlite:///{other}")
+    with store.write() as session:  # the same reminder key under another id
+        session.add(
+            Reminder(id=77, key="follow_up:1", kind="follow_up", due_at=T0, claimed_by="elsewhere")
+        )
+    store.dispose()
+    url = f"sqlite:///{other}"
+    before = export_doc(tracker, "--db", url)
+    error = tracker.fails(1, "--db", url, "import", "json", str(history))
+    assert error == (
+        "Error: the import conflicts with the store (UNIQUE constraint failed: reminders.key); "
+        "nothing was imported"
+    )
+    assert without_time(export_doc(tracker, "--db", url)) == without_time(before)
+
+
+def test_one_case_exports_with_what_it_needs_and_imports_alone(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    single = json.loads(tracker.ok("export", "json", "--case", "2"))
+    tables = single["tables"]
+    assert [c["id"] for c in tables["cases"]] == [2]
+    assert [o["name"] for o in tables["organizations"]] == ["Bank Zwei"]
+    assert tables["contact_points"] == []
+    assert {e["case_id"] for e in tables["events"]} == {2}
+    assert [c["id"] for c in tables["changes"]] == sorted(
+        {e["change_id"] for e in tables["events"]}
+    )
+    file = tmp_path / "case2.json"
+    file.write_text(json.dumps(single))
+    alone = f"sqlite:///{tmp_path / 'alone.db'}"
+    tracker.ok("--db", alone, "import", "json", str(file))
+    assert without_time(json.loads(tracker.ok("--db", alone, "export", "json"))) == without_time(
+        single
+    )
+
+
+def test_one_case_brings_the_undo_that_reverted_its_change(tracker: Any, history: Path) -> None:
+    changes = json.loads(tracker.ok("export", "json", "--case", "1"))["tables"]["changes"]
+    assert [(c["id"], c["command"], c["reverted_by_id"]) for c in changes] == [
+        (1, "case open Disputed charge at ACME", None),
+        (2, "case contact 1 --channel phone", None),
+        (3, "promise kept 1", 4),
+        (4, "undo", None),
+    ]
+
+
+def test_a_change_committed_during_the_export_is_not_half_in_it(
+    tracker: Any, history: Path, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_rows = export_mod.table_rows
+
+    def rows_with_a_write_in_between(session: Any, table: Any, *args: Any, **kw: Any) -> Any:
+        if table.name == "events":  # changes are written out already
+            other = Store(db_url)
+            with other.write() as writer:
+                svc.add_note(writer, svc.get_case(writer, 1), "written meanwhile", masker=Masker())
+            other.dispose()
+        return real_rows(session, table, *args, **kw)
+
+    monkeypatch.setattr(export_mod, "table_rows", rows_with_a_write_in_between)
+    doc = json.loads(tracker.ok("export", "json"))
+    assert "written meanwhile" not in json.dumps(doc)
+    monkeypatch.undo()
+    file = tmp_path / "during.json"
+    file.write_text(json.dumps(doc))
+    fresh = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert tracker.ok("--db", fresh, "import", "json", str(file)).startswith("Imported 33 rows")
+
+
+def test_card_numbers_in_an_edited_file_are_masked_on_the_way_in(
+    valid_export: str, tmp_path: Path
+) -> None:
+    card = "4111 1111 1111 1111"
+    doc = json.loads(valid_export)
+    doc["tables"]["cases"][0]["title"] = f"Card {card} blocked"
+    doc["tables"]["events"][0]["data"]["agent"] = f"CVV 123 and {card}"
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(doc))
+    result = run("import", "json", str(edited))
+    assert result.exit_code == 0
+    assert result.stderr == (
+        "Warning: masked 2 card numbers and 1 security code before saving "
+        "(only the last 4 digits are kept)\n"
+    )
+    tables = json.loads(run("export", "json").stdout)["tables"]
+    assert tables["cases"][0]["title"] == "Card •••• 1111 blocked"
+    assert tables["events"][0]["data"]["agent"] == "CVV ••• and •••• 1111"
+    store_file = Path(os.environ["TRACKER_HOME"]) / "tracker.db"
+    assert b"4111 1111" not in store_file.read_bytes()
+
+
+def test_a_missing_case_is_an_error(tracker: Any) -> None:
+    assert tracker.fails(1, "export", "json", "--case", "5") == "Error: no case 5"
+
+
+def test_a_sqlite_store_moves_to_postgresql(tracker: Any, history: Path, postgres_db: str) -> None:
+    tracker.ok("--db", postgres_db, "import", "json", str(history))
+    original = json.loads(history.read_text(encoding="utf-8"))
+    assert without_time(export_doc(tracker, "--db", postgres_db)) == without_time(original)
+    # The sequences were moved past the imported ids: new rows get fresh ones.
+    assert tracker.ok("--db", postgres_db, "case", "open", "On PostgreSQL") == (
+        "Opened case 3: On PostgreSQL\n"
+    )
+    tracker.ok("--db", postgres_db, "case", "note", "3", "works")
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    """The CLI on TRACKER_HOME's SQLite store (these tests need no second backend)."""
+    return CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def valid_export(tmp_path_factory: pytest.TempPathFactory) -> str:
+    url = f"sqlite:///{tmp_path_factory.mktemp('source') / 'source.db'}"
+    for args in (
+        ("case", "open", "Disputed", "--org", "ACME", "--amount", "9.99", "--ref", "R-1"),
+        ("case", "contact", "1", "--channel", "chat", "--promise", "Refund", "--due", "3d"),
+        ("promise", "kept", "1"),
+        ("undo",),
+    ):
+        assert run("--db", url, *args).exit_code == 0
+    return run("--db", url, "export", "json").stdout
+
+
+def edited(change: Callable[[dict[str, Any]], Any]) -> Callable[[str], str]:
+    def make(valid: str) -> str:
+        doc = json.loads(valid)
+        change(doc)
+        return json.dumps(doc)
+
+    return make
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    """Set doc["tables"][table][row][column] from "table.row.column"."""
+    table, row, column = path.split(".")
+
+    def change(doc: dict[str, Any]) -> None:
+        doc["tables"][table][int(row)][column] = value
+
+    return change
+
+
+BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
+    ("empty", lambda v: "", "bad.json is not valid JSON (line 1, column 1: Expecting value); "
+     "is the file complete?"),
+    ("not an object", lambda v: "[]", 'bad.json is not a tracker export (no "format": '
+     '"tracker-export")'),
+    ("other format", edited(lambda d: d.update(format="other")), 'bad.json is not a tracker '
+     'export (no "format": "tracker-export")'),
+    ("newer version", edited(lambda d: d.update(version=2)), "bad.json is a version 2 export; "
+     "this tracker reads version 1"),
+    ("version as text", edited(lambda d: d.update(version="1")), 'bad.json is a version "1" '
+     "export; this tracker reads version 1"),
+    ("no tables", edited(lambda d: d.pop("tables")), 'bad.json has no "tables" object; is the '
+     "file complete?"),
+    ("a table missing", edited(lambda d: d["tables"].pop("events")), "bad.json has no 'events' "
+     "table; is the file complete?"),
+    ("an unknown table", edited(lambda d: d["tables"].update(extra=[])), "bad.json has a table "
+     "this tracker does not know: extra"),
+    ("a table not a list", edited(lambda d: d["tables"].update(notes={})), "bad.json: 'notes' "
+     "must be a list of rows"),
+    ("a row not an object", edited(lambda d: d["tables"]["cases"].append(1)), "bad.json: cases "
+     "row 2 is not a JSON object"),
+    ("id as text", edited(_set("cases.0.id", "1")), "bad.json: cases row 1: 'id' must be an "
+     "integer"),
+    ("time without offset", edited(_set("cases.0.opened_at", "2026-03-02T09:00:00")),
+     "bad.json: cases row 1: 'opened_at' must be an ISO 8601 time with an offset"),
+    ("time not a time", edited(_set("events.0.at", "yesterday")), "bad.json: events row 1: "
+     "'at' must be an ISO 8601 time"),
+    ("amount as a float", edited(_set("cases.0.amount", 9.99)), "bad.json: cases row 1: "
+     "'amount' must be a string"),
+    ("amount not a number", edited(_set("cases.0.amount", "9,99")), "bad.json: cases row 1: "
+     "'amount' must be a decimal number as a string"),
+    ("bool as a number", edited(_set("changes.0.undoable", 1)), "bad.json: changes row 1: "
+     "'undoable' must be true or false"),
+    ("data not an object", edited(_set("events.0.data", [])), "bad.json: events row 1: 'data' "
+     "must be a JSON object"),
+    ("null where required", edited(_set("cases.0.title", None)), "bad.json: cases row 1: "
+     "'title' must not be null"),
+    ("text too long", edited(_set("cases.0.currency", "USDX")), "bad.json: cases row 1: "
+     "'currency' is longer than 3 characters"),
+    ("a column missing", edited(lambda d: d["tables"]["cases"][0].pop("status")), "bad.json: "
+     "cases row 1 has no 'status'"),
+    ("an unknown column", edited(_set("cases.0.cvv", "123")), "bad.json: cases row 1 has an "
+     "unknown column 'cvv'"),
+    ("a repeated id", edited(lambda d: d["tables"]["changes"].append(d["tables"]["changes"][0])),
+     "bad.json: changes row 5: id 1 is not a new positive id"),
+    ("exported_at not a time", edited(lambda d: d.update(exported_at=0)), 'bad.json: '
+     '"exported_at" must be an ISO 8601 time with an offset'),
+    ("a dangling reference", edited(_set("events.0.change_id", 999)), "bad.json: events row id "
+     "1: 'change_id' refers to changes 999, which is neither in the file nor in the store"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("make", "message"), [b[1:] for b in BAD_FILES], ids=[b[0] for b in BAD_FILES]
+)
+def test_a_bad_file_is_refused_and_nothing_is_written(
+    valid_export: str, tmp_path: Path, make: Callable[[str], str], message: str
+) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(make(valid_export), encoding="utf-8")
+    result = run("import", "json", str(bad))
+    assert (result.exit_code, result.stderr) == (2, f"Error: {message}\n")
+    tables = json.loads(run("export", "json").stdout)["tables"]
+    assert all(rows == [] for rows in tables.values())
+
+
+def test_a_truncated_file_is_refused(valid_export: str, tmp_path: Path) -> None:
+    bad = tmp_path / "half.json"
+    bad.write_text(valid_export[: len(valid_export) // 2], encoding="utf-8")
+    result = run("import", "json", str(bad))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: half.json is not valid JSON (line ")
+    assert result.stderr.endswith("; is the file complete?\n")
+
+
+def test_a_file_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.json"
+    bad.write_bytes('{"format": "tracker-export", "title": "Café"}'.encode("latin-1"))
+    result = run("import", "json", str(bad))
+    assert (result.exit_code, result.stderr) == (2, "Error: latin1.json is not UTF-8 text\n")
+
+
+def test_the_valid_file_itself_imports_from_stdin_too(valid_export: str) -> None:
+    result = run("import", "json", "-", input=valid_export)
+    assert result.stdout == (
+        "Imported 15 rows (1 organizations, 1 cases, 4 changes, 1 interactions, "
+        "1 reference numbers, 1 promises, 6 events).\n"
+    )
+
+
+def test_the_file_is_0600_under_umask_022(valid_export: str, tmp_path: Path) -> None:
+    run("import", "json", "-", input=valid_export)
+    target = tmp_path / "again.json"
+    old = os.umask(0o022)
+    try:
+        result = run("export", "json", "-o", str(target))
+    finally:
+        os.umask(old)
+    assert result.stderr == f"Exported 15 rows (1 cases) to {target}.\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert without_time(json.loads(target.read_text())) == without_time(json.loads(valid_export))

@@ -1,0 +1,254 @@
+"""`tracker export csv|json|ics` and `tracker import json`."""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime
+from typing import BinaryIO
+
+import click
+from sqlalchemy.orm import Session
+
+from tracker.cli.common import CASE_ID, WHEN, store, warn
+from tracker.errors import TrackerError
+
+# Fewer rows than this export in a blink: no progress bar.
+PROGRESS_MIN_ROWS = 5000
+
+CASE_OPTION = click.option(
+    "--case", "case_id", type=CASE_ID, metavar="CASE", help="Only this case."
+)
+OUTPUT_OPTION = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    default="-",
+    metavar="FILE",
+    help="Write to FILE (created 0600, replaced whole or not at all); default or '-': stdout.",
+)
+
+
+@click.group()
+def export() -> None:
+    """Export the history as CSV, the whole store as JSON, or what is due as iCalendar.
+
+    \b
+    Examples:
+      tracker export csv > history.csv
+      tracker export csv --case 1 -o case1.csv
+      tracker export csv --since 2026-01-01 -o 2026.csv
+      tracker export json -o backup.json
+      tracker export ics -o follow-ups.ics
+    """
+
+
+@contextmanager
+def _output(path: str) -> Iterator[BinaryIO]:
+    """stdout for '-'; a device or pipe written in place; a file written atomically, 0600."""
+    if path == "-":
+        sys.stdout.flush()
+        stdout = sys.stdout.buffer
+        yield stdout
+        stdout.flush()
+        return
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except FileNotFoundError:
+        special = False
+    except OSError as exc:
+        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
+    if special:
+        # Renaming a temporary file over /dev/null or a FIFO would replace it.
+        with open(path, "wb") as device:
+            yield device
+        return
+    from tracker.files import atomic_private_file
+
+    with ExitStack() as stack:
+        try:
+            handle = stack.enter_context(atomic_private_file(path))
+        except OSError as exc:
+            raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
+        yield handle
+
+
+@contextmanager
+def _progress(
+    output: str, count: Callable[[], int], label: str
+) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr for a long export to a file, when stderr is a terminal.
+
+    Never for stdout: the bar would mix with the data on a terminal, and a pipe gets
+    exactly the data. The count is asked for only when a bar could be shown.
+    """
+    if output == "-" or not _stderr_is_tty():
+        yield None
+        return
+    total = count()
+    if total < PROGRESS_MIN_ROWS:
+        yield None
+        return
+    with click.progressbar(length=total, label=label, file=sys.stderr) as bar:
+        yield bar.update
+
+
+def _stderr_is_tty() -> bool:
+    return sys.stderr.isatty()
+
+
+def _done(output: str, message: str) -> None:
+    if output != "-":
+        click.echo(message, err=True)
+
+
+def _require_case(session: Session, case_id: int | None) -> None:
+    if case_id is not None:
+        from tracker.cases import get_case
+
+        get_case(session, case_id)
+
+
+@export.command("csv")
+@CASE_OPTION
+@click.option("--since", type=WHEN, metavar="WHEN", help="Only events at or after WHEN.")
+@OUTPUT_OPTION
+def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
+    """Every case's history as CSV: one row per event, oldest first.
+
+    Columns: case_id, case_title, organization, category, event_at, event_type, channel,
+    agent, reference, summary, due_at, promise_status. UTF-8, RFC 4180 quoting, times in
+    UTC. A cell starting with = + - @ (or a tab or CR) gets a leading ' so that a
+    spreadsheet never runs it as a formula.
+
+    \b
+    Examples:
+      tracker export csv > history.csv
+      tracker export csv --case 1 -o case1.csv
+      tracker export csv --since 2026-01-01 -o 2026.csv
+    """
+    from tracker import export as ex
+
+    with store().read() as session:
+        ex.use_snapshot(session)
+        _require_case(session, case_id)
+        with (
+            _progress(
+                output,
+                lambda: ex.count_history(session, case_id=case_id, since=since),
+                "Exporting events",
+            ) as progress,
+            _output(output) as stream,
+        ):
+            count = ex.write_history_csv(
+                session, stream, case_id=case_id, since=since, progress=progress
+            )
+    _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
+
+
+@export.command("json")
+@CASE_OPTION
+@OUTPUT_OPTION
+def json_(case_id: int | None, output: str) -> None:
+    """The whole store (or one case) as JSON: every table, exact values, ids kept.
+
+    `tracker import json FILE` restores it, into an empty store or another machine's
+    (also the way from a SQLite store to a PostgreSQL one).
+
+    \b
+    Examples:
+      tracker export json -o backup.json
+      tracker export json --case 3 -o case3.json
+      tracker --db postgresql+psycopg://me@host/tracker import json backup.json
+    """
+    from tracker import export as ex
+    from tracker.models import utcnow
+
+    with store().read() as session:
+        ex.use_snapshot(session)
+        _require_case(session, case_id)
+        with (
+            _progress(
+                output, lambda: ex.count_store_rows(session, case_id=case_id), "Exporting rows"
+            ) as progress,
+            _output(output) as stream,
+        ):
+            counts = ex.write_json_export(
+                session, stream, now=utcnow(), case_id=case_id, progress=progress
+            )
+    total = sum(counts.values())
+    _done(output, f"Exported {total} rows ({counts['cases']} cases) to {output}.")
+
+
+@export.command("ics")
+@CASE_OPTION
+@click.option("--since", type=WHEN, metavar="WHEN", help="Only what is due at or after WHEN.")
+@OUTPUT_OPTION
+def ics(case_id: int | None, since: datetime | None, output: str) -> None:
+    """Pending follow-ups and promises as an iCalendar file, each with an alarm.
+
+    Only active cases, as in `tracker due`. Exporting again gives the same UIDs, so a
+    calendar that imports the new file updates its events instead of doubling them.
+
+    \b
+    Examples:
+      tracker export ics -o follow-ups.ics
+      tracker export ics --case 1 > case1.ics
+    """
+    from tracker import export as ex
+
+    with store().read() as session:
+        ex.use_snapshot(session)
+        _require_case(session, case_id)
+        with _output(output) as stream:
+            count = ex.write_ics(session, stream, case_id=case_id, since=since)
+    _done(output, f"Exported {count} calendar event{'s' if count != 1 else ''} to {output}.")
+
+
+@click.group("import")
+def import_() -> None:
+    """Import a JSON export (from `tracker export json`).
+
+    \b
+    Example:
+      tracker import json backup.json
+    """
+
+
+@import_.command("json")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+def import_json(file: str) -> None:
+    """Restore a JSON export: ids, history, promises and the reminders already shown.
+
+    Into an empty store it recreates everything as it was. Rows already in the store with
+    the same content are skipped, so importing a file twice adds nothing; a row whose id
+    holds something else refuses the whole import. A bad or incomplete file is refused.
+    Either everything is imported or nothing is. FILE '-' reads stdin.
+
+    \b
+    Examples:
+      tracker import json backup.json
+      tracker --db sqlite:///new.db import json backup.json
+    """
+    from tracker.importer import import_export, parse_export
+    from tracker.redact import Masker
+
+    if file == "-":
+        data = sys.stdin.buffer.read()
+    else:
+        with open(file, "rb") as handle:
+            data = handle.read()
+    masker = Masker()
+    parsed = parse_export(data, "-" if file == "-" else os.path.basename(file), masker)
+    with store().write() as session:
+        result = import_export(session, parsed)
+    warn(masker.warning)
+    if not result.total_added:
+        click.echo(f"Nothing to import: all {result.skipped} rows are already in the store.")
+        return
+    details = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in result.added.items() if n)
+    skipped = f"; {result.skipped} already there" if result.skipped else ""
+    click.echo(f"Imported {result.total_added} rows ({details}){skipped}.")
