@@ -6,10 +6,10 @@ Plain text, aligned; no colour library (start-up cost). Times are shown in local
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tracker.cases import promise_state
+from tracker.cases import FOLLOW_UP_TEXT, promise_state, was_undone
 from tracker.models import Case
 from tracker.serialize import promise_counts
 from tracker.when import format_local, humanize_delta
@@ -59,8 +59,14 @@ def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool)
     return table(headers, rows, aligned=aligned)
 
 
-def when_text(at: datetime, now: datetime) -> str:
-    return f"{format_local(at)} ({humanize_delta(at - now)})"
+def due_text(at: datetime, now: datetime) -> str:
+    """How soon or how late: "in 3 days", "2 days overdue", "due now"."""
+    delta = at - now
+    if delta > timedelta(0):
+        return humanize_delta(delta)
+    if -delta < timedelta(minutes=1):
+        return "due now"
+    return humanize_delta(delta).removesuffix(" ago") + " overdue"
 
 
 def money(case: Case) -> str | None:
@@ -76,7 +82,9 @@ def case_report(case: Case, now: datetime) -> str:
         ("Category", case.category),
         ("Status", f"{case.status} (level: {case.escalation_level})"),
         ("Opened", format_local(case.opened_at)),
+        ("Escalated", format_local(case.escalated_at) if case.escalated_at else None),
         ("Resolved", format_local(case.resolved_at) if case.resolved_at else None),
+        ("Closed", format_local(case.closed_at) if case.closed_at else None),
         ("Outcome", case.outcome),
         ("Account", f"ending {case.account_last4}" if case.account_last4 else None),
         ("Merchant", case.merchant),
@@ -102,20 +110,33 @@ def case_report(case: Case, now: datetime) -> str:
         rows = []
         for p in case.promises:
             state = promise_state(p, now)
+            if p.status == "pending":
+                due = f"due {format_local(p.due_at)} ({due_text(p.due_at, now)})"
+            else:
+                due = f"was due {format_local(p.due_at)}"
             rows.append(
                 [
                     f"#{p.id}",
                     state.upper() if state == "overdue" else state,
                     "company" if p.promised_by == "company" else "me",
-                    f"due {when_text(p.due_at, now)}",
+                    due,
                     p.text,
                 ]
             )
         lines += ["  " + line for line in table(["", "", "", "", ""], rows).splitlines()[1:]]
-    pending_follow_ups = [f for f in case.follow_ups if f.status == "pending"]
+    pending_follow_ups = sorted(
+        (f for f in case.follow_ups if f.status == "pending"), key=lambda f: (f.due_at, f.id)
+    )
     if pending_follow_ups:
         lines += ["", "Follow-ups"]
-        rows = [[f"#{f.id}", when_text(f.due_at, now), f.text or ""] for f in pending_follow_ups]
+        rows = [
+            [
+                f"#{f.id}",
+                f"{format_local(f.due_at)} ({due_text(f.due_at, now)})",
+                f.text or FOLLOW_UP_TEXT,
+            ]
+            for f in pending_follow_ups
+        ]
         lines += ["  " + line for line in table(["", "", ""], rows).splitlines()[1:]]
     if case.interactions:
         lines += ["", "Interactions"]
@@ -144,22 +165,37 @@ def case_report(case: Case, now: datetime) -> str:
     lines += ["", "Timeline"]
     rows = []
     for e in sorted(case.events, key=lambda e: (e.at, e.id)):
-        rows.append([format_local(e.at), e.type.replace("_", " "), _clip(e.summary, 90)])
+        kind = e.type.replace("_", " ")
+        summary = e.summary
+        if e.type in ("promise_made", "follow_up_set") and e.data.get("due_at"):
+            summary += f" (due {format_local(datetime.fromisoformat(e.data['due_at']))})"
+        if was_undone(e):
+            kind += " (undone)"
+        rows.append([format_local(e.at), kind, _clip(summary, 100)])
     lines += ["  " + line for line in table(["", "", ""], rows).splitlines()[1:]]
     return "\n".join(lines)
 
 
+DUE_KINDS = {
+    "follow_up": "follow-up",
+    "promise": "company promise",
+    "my_promise": "my promise",
+    "threshold": "threshold",
+}
+
+
 def due_table(items: Sequence[Any], now: datetime, *, aligned: bool) -> str:
-    headers = ["WHEN", "", "CASE", "KIND", "WHAT"]
+    headers = ["DUE AT", "DUE", "CASE", "TITLE", "KIND", "WHAT"]
     rows = []
     for item in items:
         rows.append(
             [
                 format_local(item.due_at),
-                humanize_delta(item.due_at - now),
-                f"{item.case_id} {_clip(item.case_title, 30)}",
-                item.kind.replace("_", " "),
-                item.text,
+                due_text(item.due_at, now),
+                str(item.case_id),
+                _clip(item.case_title, 30) if aligned else item.case_title,
+                DUE_KINDS.get(item.kind, item.kind.replace("_", " ")),
+                f"{item.text}. Next: {item.suggestion}" if item.suggestion else item.text,
             ]
         )
     return table(headers, rows, aligned=aligned)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import click
 
@@ -19,24 +20,35 @@ from tracker.models import utcnow
     metavar="DUR",
     help="Also list what falls due within this time.",
 )
+@click.option(
+    "--policy",
+    "policy_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Escalation policy file laid over the built-in policies "
+    "(default: policy.toml in the config folder, if any).",
+)
 @json_option
-def due(within: timedelta, as_json: bool) -> None:
+def due(within: timedelta, policy_file: Path | None, as_json: bool) -> None:
     """What is due or overdue across active cases, soonest first.
 
-    Follow-ups, the company's promises and your own, and crossed escalation thresholds,
-    with the case and how late or how soon.
+    Follow-ups, the company's promises and your own, and crossed escalation thresholds
+    (with the next step they suggest), with the case and how late or how soon.
 
     \b
     Examples:
       tracker due
       tracker due --within 2w
+      tracker due --policy ~/my-policy.toml
       tracker due --json
     """
     from tracker.due import due_items
+    from tracker.policy import load_policies
 
+    policies = load_policies(policy_file)
     now = utcnow()
     with store().read() as session:
-        items = due_items(session, now, within)
+        items = due_items(session, now, within, policies=policies)
     if as_json:
         from tracker.serialize import iso
 
