@@ -13,11 +13,9 @@ from pathlib import Path
 
 import pytest
 from servers import NotificationServer
-from test_daemon import TRACKER, DaemonProcess, wait_until
+from test_daemon import TRACKER, DaemonProcess
 
 from tracker.models import utcnow
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> str:
