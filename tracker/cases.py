@@ -28,6 +28,7 @@ from tracker.models import (
     STATUSES,
     Case,
     Change,
+    ContactPoint,
     Event,
     FollowUp,
     Interaction,
@@ -35,9 +36,11 @@ from tracker.models import (
     Organization,
     Promise,
     Reference,
+    Reminder,
     utcnow,
 )
 from tracker.redact import Masker
+from tracker.when import format_local
 
 # The case fields a change can alter; undo puts them back from the first event's snapshot.
 CASE_STATE_FIELDS = (
@@ -52,7 +55,11 @@ CASE_STATE_FIELDS = (
     "last_interaction_at",
 )
 PROMISE_STATE_FIELDS = ("status", "status_at")
+# What a follow-up set without text reminds of.
+FOLLOW_UP_TEXT = "check on the case"
 MAX_TITLE = 500
+# A contact's --at may run this far ahead of the clock (a slightly fast watch), no more.
+FUTURE_SLACK = timedelta(minutes=5)
 
 
 # --------------------------------------------------------------------------- validation
@@ -73,6 +80,8 @@ def parse_amount(text: str) -> Decimal:
         raise UsageError(f"invalid amount '{text}': give a number such as 129.99") from None
     if not amount.is_finite():
         raise UsageError(f"invalid amount '{text}': give a number such as 129.99")
+    if amount <= 0:
+        raise UsageError(f"invalid amount '{text}': give the amount as a positive number")
     if amount.as_tuple().exponent < -4 or abs(amount) >= Decimal("1e15"):  # type: ignore[operator]
         raise UsageError(f"invalid amount '{text}': at most 4 decimals and 15 digits")
     return amount
@@ -200,19 +209,24 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Cas
     return case
 
 
+def organization_key(name: str) -> str:
+    """How organizations are matched: case-insensitively."""
+    return name.strip().casefold()
+
+
 def find_organization(session: Session, name: str) -> Organization | None:
-    key = name.strip().casefold()
+    key = organization_key(name)
     return session.scalars(select(Organization).where(Organization.name_key == key)).one_or_none()
 
 
 def get_or_create_organization(
     session: Session, name: str, masker: Masker
 ) -> tuple[Organization, bool]:
-    cleaned = _text(name, "organization name", masker, limit=200)
+    cleaned = _text(name, "the organization name", masker, limit=200)
     found = find_organization(session, cleaned)
     if found is not None:
         return found, False
-    org = Organization(name=cleaned, name_key=cleaned.casefold())
+    org = Organization(name=cleaned, name_key=organization_key(cleaned))
     session.add(org)
     session.flush()
     return org, True
@@ -403,9 +417,14 @@ def log_interaction(
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
         raise UsageError("--promise and --due go together")
+    now = now or utcnow()
+    at = at or now
+    if at > now + FUTURE_SLACK:
+        raise UsageError(
+            f"the contact time {format_local(at)} is in the future; --at says when it happened"
+        )
     _require_active(case, "log a contact")
     log = begin_change(session, f"case contact {case.id} --channel {channel}", now=now)
-    at = at or log.now
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -427,7 +446,8 @@ def log_interaction(
     headline = f"{channel.replace('_', ' ').capitalize()} {arrow} the company{who}"
     if interaction.summary:
         headline += f": {interaction.summary}"
-    ref_values = [ref for ref in refs]
+    # Masked once here, so the masker counts each card once and the event shows no card.
+    ref_values = [_text(ref, "the reference number", masker, limit=200) for ref in refs]
     log.record(
         case,
         "interaction",
@@ -437,7 +457,7 @@ def log_interaction(
         channel=channel,
         direction=direction,
         agent=interaction.agent_name,
-        reference=", ".join(masker(r.strip()) for r in ref_values) or None,
+        reference=", ".join(ref_values) or None,
     )
     for ref in ref_values:
         add_reference(
@@ -569,7 +589,7 @@ def set_follow_up(
     log.record(
         case,
         "follow_up_set",
-        f"Follow-up: {follow_up.text or 'check on the case'}",
+        f"Follow-up: {follow_up.text or FOLLOW_UP_TEXT}",
         created=("follow_ups", follow_up.id),
         follow_up_id=follow_up.id,
         due_at=due,
@@ -651,6 +671,8 @@ def reopen(session: Session, case: Case, *, now: datetime | None = None) -> Case
     case.status = "open"
     case.resolved_at = None
     case.closed_at = None
+    # The outcome belonged to the resolution being reopened; the history keeps it.
+    case.outcome = None
     log.touch(case)
     settle_status(case, session)
     return case
@@ -680,7 +702,11 @@ _UNDO_TABLES: dict[str, type[Any]] = {
 
 
 def undo(session: Session, *, now: datetime | None = None) -> str:
-    """Revert the last undoable change, in this transaction; returns what was reverted."""
+    """Revert the last undoable change, in this transaction; returns what was reverted.
+
+    The answer reads "case 3: Opened: ... (with 1 reference)"; the `undone` event written
+    in case 3's own timeline leaves out the "case 3: ".
+    """
     change = session.scalars(
         select(Change)
         .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
@@ -698,7 +724,7 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     for event in events:
         if event.case_id is not None and "case_before" in event.data:
             snapshots.setdefault(event.case_id, event.data["case_before"])
-    what = _describe(change, events)
+    removed_orgs: list[str] = []
     for event in reversed(events):
         data = event.data
         if "promise_before" in data:
@@ -710,11 +736,16 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
         if created:
             table, row_id = created
             session.execute(delete(_UNDO_TABLES[table]).where(_UNDO_TABLES[table].id == row_id))
+            _forget_reminders(session, table, row_id)
         org_id = data.get("created_organization")
         if org_id is not None:
-            session.flush()
-            if not session.scalar(select(exists().where(Case.organization_id == org_id))):
-                session.execute(delete(Organization).where(Organization.id == org_id))
+            removed = _remove_unused_organization(session, org_id)
+            if removed is not None:
+                removed_orgs.append(removed)
+    what = _describe(change, events, removed_orgs)
+    # Flush first: expiring drops unflushed changes (the promise states set above), and the
+    # rows removed with SQL DELETE must not linger in the session.
+    session.flush()
     session.expire_all()
     log = begin_change(session, "undo", now=now, undoable=False)
     change.reverted_by_id = log.change.id
@@ -727,6 +758,7 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
             setattr(case, name, _from_json(name, value))
         log.record(case, "undone", f"Undid: {what}", snapshot={}, reverted_change=change.id)
         recorded = True
+    prefix = f"case {case_ids[0]}: " if case_ids else ""
     if not recorded:
         # The undo removed the case itself; the history of that keeps no case.
         session.add(
@@ -735,22 +767,73 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
                 case_id=None,
                 at=log.now,
                 type="undone",
-                summary=f"Undid: {what}",
+                summary=f"Undid {prefix}{what}",
                 data={"reverted_change": change.id},
             )
         )
-    return what
+    return prefix + what
 
 
-def _describe(change: Change, events: Sequence[Event]) -> str:
+def _forget_reminders(session: Session, table: str, row_id: int) -> None:
+    """Drop the reminder claims of a removed follow-up or promise.
+
+    SQLite hands a removed row's id to the next row, and a stale claim on "follow_up:7"
+    would keep the new follow-up 7 from ever firing.
+    """
+    if table == "follow_ups":
+        session.execute(delete(Reminder).where(Reminder.key == f"follow_up:{row_id}"))
+    elif table == "promises":
+        session.execute(delete(Reminder).where(Reminder.key.startswith(f"promise:{row_id}:")))
+
+
+def _remove_unused_organization(session: Session, org_id: int) -> str | None:
+    """Remove an organization a command created on the fly, unless something uses it now."""
+    session.flush()
+    org = session.get(Organization, org_id)
+    if org is None:
+        return None
+    if any(
+        session.scalar(select(exists().where(column == org_id)))
+        for column in (Case.organization_id, ContactPoint.organization_id)
+    ):
+        return None
+    name = org.name
+    session.delete(org)
+    session.flush()
+    return name
+
+
+_TABLE_NOUNS = {
+    "notes": ("note", "notes"),
+    "interactions": ("contact", "contacts"),
+    "reference_numbers": ("reference", "references"),
+    "promises": ("promise", "promises"),
+    "follow_ups": ("follow-up", "follow-ups"),
+}
+
+
+def _describe(change: Change, events: Sequence[Event], removed_orgs: Sequence[str]) -> str:
+    """The first event's summary, then what else the same command added."""
     if not events:
         return change.command
-    parts = [events[0].summary]
-    if len(events) > 1:
-        parts.append(f"(and {len(events) - 1} more change{'s' if len(events) > 2 else ''})")
-    case_id = events[0].case_id
-    prefix = f"case {case_id}: " if case_id is not None else ""
-    return prefix + " ".join(parts)
+    counts: dict[str, int] = {}
+    for event in events[1:]:
+        created = event.data.get("created")
+        if created and created[0] in _TABLE_NOUNS:
+            counts[created[0]] = counts.get(created[0], 0) + 1
+    extras = [
+        f"{count} {_TABLE_NOUNS[table][0 if count == 1 else 1]}" for table, count in counts.items()
+    ]
+    extras += [f"the new organization {name}" for name in removed_orgs]
+    # A note's event is just its first line; say what it was.
+    text = f"Note: {events[0].summary}" if events[0].type == "note" else events[0].summary
+    if extras:
+        text += f" (with {_join(extras)})"
+    return text
+
+
+def _join(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # --------------------------------------------------------------------------- queries
@@ -778,7 +861,7 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None
         stmt = stmt.where(Case.status == choice(flt.status, STATUSES, "status"))
     if flt.organization:
         stmt = stmt.join(Organization, Case.organization_id == Organization.id).where(
-            Organization.name_key == flt.organization.strip().casefold()
+            Organization.name_key == organization_key(flt.organization)
         )
     if flt.category:
         stmt = stmt.where(Case.category == choice(flt.category, CATEGORIES, "category"))
@@ -801,7 +884,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.promises),
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
-            selectinload(Case.events),
+            selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()
     if case is None:
@@ -819,6 +902,11 @@ def overdue_counts(session: Session, case_ids: Sequence[int], now: datetime) -> 
         .group_by(Promise.case_id)
     )
     return {case_id: count for case_id, count in rows}
+
+
+def was_undone(event: Event) -> bool:
+    """Whether `tracker undo` later reverted the command that wrote this event."""
+    return event.change.reverted_by_id is not None
 
 
 def is_overdue(promise: Promise, now: datetime) -> bool:

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
-from tracker.cases import promise_state
+from tracker.cases import promise_state, was_undone
 from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Reference
 
 
@@ -104,6 +104,7 @@ def event_dict(event: Event) -> dict[str, Any]:
         "at": iso(event.at),
         "type": event.type,
         "summary": event.summary,
+        "undone": was_undone(event),
     }
     for key, value in event.data.items():
         if key not in _PRIVATE_EVENT_KEYS:

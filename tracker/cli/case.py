@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 import click
+from click.core import ParameterSource
 
 from tracker import cases as svc
 from tracker.cli.common import (
@@ -23,7 +24,7 @@ from tracker.cli.common import (
     warn,
 )
 from tracker.models import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES, utcnow
-from tracker.redact import Masker
+from tracker.redact import Masker, mask
 
 CATEGORY = ChoiceType("category", CATEGORIES)
 CHANNEL = ChoiceType("channel", CHANNELS)
@@ -159,16 +160,23 @@ def _emit_case(case_id: int) -> None:
         emit_json(case_detail(svc.load_case_detail(session, case_id), now))
 
 
+EDITOR_HINT = "# Write the note above this line; this line is not saved."
+
+
+def _stdin_is_tty() -> bool:
+    return sys.stdin.isatty()
+
+
 def _read_note(text: str | None) -> str:
     if text is not None and text != "-":
         return text
-    stdin = sys.stdin
-    if text == "-" or not stdin.isatty():
-        return stdin.read()
-    edited = click.edit("\n# Write the note above. Lines starting with # are ignored.\n")
+    if text == "-" or not _stdin_is_tty():
+        return sys.stdin.read()
+    edited = click.edit(f"\n{EDITOR_HINT}\n")
     if edited is None:
         return ""
-    return "\n".join(line for line in edited.splitlines() if not line.startswith("#"))
+    # Only the hint goes: a note may well have lines starting with "#" ("#4471 called").
+    return "\n".join(line for line in edited.splitlines() if line.strip() != EDITOR_HINT)
 
 
 @case.command("note")
@@ -199,13 +207,13 @@ def note(case_id: int, text: str | None) -> None:
 @case.command("list")
 @click.option(
     "--status",
-    metavar="S|all",
-    help="open, waiting, escalated, resolved, closed, or all (default: the active ones).",
+    type=ChoiceType("status", (*STATUSES, "all")),
+    help="Only this status, or all (default: open, waiting and escalated).",
 )
 @click.option("--org", "organization", metavar="NAME", help="Only this organization's cases.")
 @click.option("--category", type=CATEGORY, help="Only this category.")
 @click.option("--overdue", is_flag=True, help="Only cases with a promise past its due time.")
-@click.option("--limit", type=click.IntRange(min=1), help="At most N cases.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
 @json_option
 def list_(
     status: str | None,
@@ -223,10 +231,8 @@ def list_(
       tracker case list --status all --org "American Express"
       tracker case list --overdue --json
     """
-    if status is not None and status.lower() != "all":
-        status = svc.choice(status, STATUSES, "status")
     flt = svc.CaseFilter(
-        status=status.lower() if status else None,
+        status=status,
         organization=organization,
         category=category,
         overdue=overdue,
@@ -242,12 +248,13 @@ def list_(
             emit_json([case_summary(c, overdue=counts.get(c.id, 0)) for c in found])
             return
         if not found:
-            click.echo(
-                "No cases."
-                if status is None and not (organization or category or overdue)
-                else "No cases match.",
-                err=not stdout_is_tty(),
-            )
+            if organization or category or overdue or status not in (None, "all"):
+                message = "No cases match."
+            elif status is None:
+                message = "No active cases (--status all shows resolved and closed ones)."
+            else:
+                message = "No cases."
+            click.echo(message, err=not stdout_is_tty())
             return
         from tracker.render import case_table
 
@@ -329,6 +336,9 @@ def contact(
           --promise "Provisional credit posts to the account" --due 10bd
       tracker case contact 1 --channel chat --at "yesterday 14:00" --summary "No news"
     """
+    source = click.get_current_context().get_parameter_source("promised_by")
+    if promise is None and source is not ParameterSource.DEFAULT:
+        raise click.UsageError("--promised-by goes with --promise")
     masker = Masker()
     with store().write() as session:
         found = svc.get_case(session, case_id, for_update=True)
@@ -350,12 +360,17 @@ def contact(
             promised_by=promised_by,
         )
         interaction_id = logged.id
-        promise_ids = [p.id for p in found.promises if p.interaction_id == interaction_id]
+        made = [(p.id, p.due_at) for p in found.promises if p.interaction_id == interaction_id]
         status = found.status
     warn(masker.warning)
+    from tracker.when import format_local
+
     click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
-    for pid in promise_ids:
-        click.echo(f"Promise {pid} recorded; case {case_id} is {status}.")
+    for promise_id, due_at in made:
+        click.echo(
+            f"Promise {promise_id} recorded, due {format_local(due_at)}; "
+            f"case {case_id} is {status}."
+        )
 
 
 @case.command("ref")
@@ -379,7 +394,8 @@ def ref(case_id: int, ref: str, kind: str) -> None:
     with store().write() as session:
         found = svc.get_case(session, case_id, for_update=True)
         added = svc.add_reference(session, found, ref, masker=masker, kind=kind)
-        value = added.value if added else masker(ref.strip())
+        # The masker has already counted this one: mask the echo without it.
+        value = added.value if added else mask(ref.strip())
     warn(masker.warning)
     if added is None:
         click.echo(f"Case {case_id} already has reference {value}.")

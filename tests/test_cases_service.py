@@ -1,0 +1,243 @@
+"""The case services (tracker.cases) called directly, with the clock injected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker import cases as svc
+from tracker.db import Store
+from tracker.errors import Conflict, UsageError
+from tracker.models import ContactPoint, Event, Organization, Reminder
+from tracker.redact import Masker
+
+NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+CARD = "4111 1111 1111 1111"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    st = Store(f"sqlite:///{tmp_path / 'service.db'}")
+    yield st
+    st.dispose()
+
+
+def open_case(session: Session, title: str = "x", **kwargs: object) -> svc.Case:
+    return svc.open_case(session, title=title, masker=Masker(), now=NOW, **kwargs)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("129.99", "129.99"), (" 0.10 ", "0.10"), ("1,234.5", "1234.5"), ("7", "7")],
+)
+def test_parse_amount_keeps_the_exact_decimal(text: str, expected: str) -> None:
+    assert str(svc.parse_amount(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("abc", "give a number such as 129.99"),
+        ("NaN", "give a number such as 129.99"),
+        ("Infinity", "give a number such as 129.99"),
+        ("0", "give the amount as a positive number"),
+        ("-12.50", "give the amount as a positive number"),
+        ("1.23456", "at most 4 decimals and 15 digits"),
+        ("1e15", "at most 4 decimals and 15 digits"),
+    ],
+)
+def test_parse_amount_refuses(text: str, reason: str) -> None:
+    with pytest.raises(UsageError, match=reason):
+        svc.parse_amount(text)
+
+
+def test_parse_last4_and_currency() -> None:
+    assert svc.parse_last4(" 1005 ") == "1005"
+    assert svc.parse_currency(" eur") == "EUR"
+    for bad in ("12", "12345", "１２３４", "abcd"):
+        with pytest.raises(UsageError):
+            svc.parse_last4(bad)
+    for bad in ("EURO", "E1R", "€"):
+        with pytest.raises(UsageError):
+            svc.parse_currency(bad)
+
+
+def test_choice_normalizes_case_and_dashes() -> None:
+    assert svc.choice("In-Person", ("phone", "in_person"), "channel") == "in_person"
+    with pytest.raises(UsageError, match="unknown channel 'fax'; choose one of: phone, in_person"):
+        svc.choice("fax", ("phone", "in_person"), "channel")
+
+
+# --------------------------------------------------------------------------- organizations
+
+
+def test_organizations_match_ignoring_case(store: Store) -> None:
+    with store.write() as session:
+        first, created = svc.get_or_create_organization(session, " American Express ", Masker())
+        assert (first.name, created) == ("American Express", True)
+        again, created = svc.get_or_create_organization(session, "AMERICAN EXPRESS", Masker())
+        assert (again.id, created) == (first.id, False)
+        assert svc.find_organization(session, "american express") is first
+
+
+# --------------------------------------------------------------------------- status rule
+
+
+def test_waiting_follows_the_company_promises(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        mine = svc.make_promise(session, case, "Receipts", NOW, masker=Masker(), promised_by="me")
+        assert case.status == "open"
+        theirs = svc.make_promise(session, case, "Credit", NOW, masker=Masker(), now=NOW)
+        assert case.status == "waiting"
+        svc.set_promise_status(session, mine.id, "kept", now=NOW)
+        assert case.status == "waiting"
+        svc.set_promise_status(session, theirs.id, "broken", now=NOW)
+        assert case.status == "open"
+
+
+def test_promise_states_are_computed_from_the_clock(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        promise = svc.make_promise(
+            session, case, "Credit", NOW + timedelta(days=1), masker=Masker()
+        )
+        assert svc.promise_state(promise, NOW) == "pending"
+        assert svc.promise_state(promise, NOW + timedelta(days=2)) == "overdue"
+        later = NOW + timedelta(days=2)
+        assert svc.overdue_counts(session, [case.id], later) == {case.id: 1}
+        assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=NOW) == []
+        assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=later) == [case]
+        svc.set_promise_status(session, promise.id, "kept", now=later)
+        assert svc.promise_state(promise, later) == "kept"
+
+
+def test_promise_status_errors(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        promise = svc.make_promise(session, case, "Credit", NOW, masker=Masker())
+        with pytest.raises(UsageError, match="unknown promise state 'done'"):
+            svc.set_promise_status(session, promise.id, "done")
+        svc.set_promise_status(session, promise.id, "cancel")
+        with pytest.raises(Conflict, match=f"promise {promise.id} is already cancelled"):
+            svc.set_promise_status(session, promise.id, "cancelled")
+
+
+# --------------------------------------------------------------------------- contacts
+
+
+def test_a_contact_may_be_a_few_minutes_ahead_of_the_clock_not_more(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        svc.log_interaction(
+            session, case, channel="phone", masker=Masker(), at=NOW + timedelta(minutes=4), now=NOW
+        )
+        with pytest.raises(UsageError, match="is in the future"):
+            svc.log_interaction(
+                session,
+                case,
+                channel="phone",
+                masker=Masker(),
+                at=NOW + timedelta(minutes=6),
+                now=NOW,
+            )
+
+
+def test_a_card_in_a_contact_reference_is_masked_and_counted_once(store: Store) -> None:
+    masker = Masker()
+    with store.write() as session:
+        case = open_case(session)
+        svc.log_interaction(
+            session, case, channel="phone", masker=masker, refs=[f" {CARD} "], now=NOW
+        )
+        event = session.scalars(select(Event).where(Event.type == "interaction")).one()
+        assert event.data["reference"] == "•••• 1111"
+        assert [r.value for r in case.references] == ["•••• 1111"]
+    assert masker.cards == 1
+
+
+def test_a_contact_on_a_closed_case_is_refused(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        svc.close(session, case, now=NOW)
+        with pytest.raises(Conflict, match="case 1 is closed; reopen it first"):
+            svc.log_interaction(session, case, channel="phone", masker=Masker(), now=NOW)
+
+
+# --------------------------------------------------------------------------- undo
+
+
+def test_undo_forgets_the_reminder_claims_of_what_it_removes(store: Store) -> None:
+    """A claim left behind would silence the next follow-up or promise given the same id."""
+    with store.write() as session:
+        case = open_case(session)
+        follow_up = svc.set_follow_up(session, case, NOW, None, masker=Masker(), now=NOW)
+        promise = svc.make_promise(session, case, "Credit", NOW, masker=Masker(), now=NOW)
+        keys = [
+            f"follow_up:{follow_up.id}",
+            f"promise:{promise.id}:due",
+            f"promise:{promise.id}:overdue",
+            f"promise:{promise.id + 1}:due",
+        ]
+        for key in keys:
+            session.add(Reminder(key=key, case_id=case.id, kind="x", due_at=NOW, claimed_by="test"))
+    with store.write() as session:
+        assert svc.undo(session, now=NOW) == "case 1: The company promised: Credit"
+        assert svc.undo(session, now=NOW) == "case 1: Follow-up: check on the case"
+    with store.read() as session:
+        left = session.scalars(select(Reminder.key)).all()
+    assert left == [f"promise:{promise.id + 1}:due"]
+
+
+def test_undo_of_an_open_keeps_an_organization_given_contact_points_since(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session, organization="New Bank")
+        assert case.organization is not None
+        session.add(
+            ContactPoint(organization_id=case.organization.id, kind="phone", value="+1 800 1")
+        )
+    with store.write() as session:
+        assert svc.undo(session, now=NOW) == "case 1: Opened: x"
+    with store.read() as session:
+        assert session.scalars(select(Organization.name)).all() == ["New Bank"]
+
+
+def test_undo_describes_everything_one_command_added(store: Store) -> None:
+    with store.write() as session:
+        open_case(
+            session,
+            refs=["A", "B", "C"],
+            note="n",
+            follow_up=NOW,
+            organization="Org",
+            amount=Decimal("5"),
+        )
+    with store.write() as session:
+        assert svc.undo(session, now=NOW) == (
+            "case 1: Opened: x (with 3 references, 1 note, 1 follow-up and the new "
+            "organization Org)"
+        )
+
+
+def test_was_undone_follows_the_change(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        svc.add_note(session, case, "note", masker=Masker(), now=NOW)
+    with store.write() as session:
+        svc.undo(session, now=NOW)
+    with store.read() as session:
+        detail = svc.load_case_detail(session, 1)
+        assert [(e.type, svc.was_undone(e)) for e in detail.events] == [
+            ("opened", False),
+            ("note", True),
+            ("undone", False),
+        ]

@@ -1,0 +1,288 @@
+"""`tracker undo`: every command's change reverts exactly, in one go, and is recorded."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from conftest import Tracker
+from sqlalchemy import create_engine, text
+
+NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
+DATA_TABLES = (
+    "organizations",
+    "cases",
+    "interactions",
+    "reference_numbers",
+    "promises",
+    "follow_ups",
+    "notes",
+)
+
+
+@pytest.fixture
+def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
+
+
+def query(db_url: str, sql: str) -> list[tuple[Any, ...]]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def data_counts(db_url: str) -> dict[str, int]:
+    return {t: query(db_url, f"SELECT count(*) FROM {t}")[0][0] for t in DATA_TABLES}
+
+
+def state(tracker: Tracker, case_id: int) -> dict[str, Any] | None:
+    """`case show --json` without the history (which undo appends to), or None."""
+    result = tracker("case", "show", str(case_id), "--json")
+    if result.exit_code == 1 and result.stderr == f"Error: no case {case_id}\n":
+        return None
+    assert result.exit_code == 0, result.stderr
+    shown: dict[str, Any] = json.loads(result.stdout)
+    del shown["events"]
+    return shown
+
+
+def events(tracker: Tracker, case_id: int = 1) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = tracker.json("case", "show", str(case_id))["events"]
+    return found
+
+
+@dataclass(frozen=True)
+class Scenario:
+    setup: tuple[tuple[str, ...], ...]
+    command: tuple[str, ...]
+    reverted: str  # what `tracker undo` says it reverted, after "Undid case N: "
+    case_id: int = 1
+
+
+OPEN = ("case", "open", "Disputed charge", "--org", "American Express")
+PROMISE = ("case", "promise", "1", "Callback", "--due", "2d")
+SCENARIOS = {
+    "open, creating its organization": Scenario(
+        setup=(OPEN,),
+        command=tuple(
+            shlex.split(
+                'case open "Lost card" --org "Brand New Bank" --category lost_stolen '
+                "--amount 5 --ref R-1 --note first --follow-up 3d"
+            )
+        ),
+        reverted=(
+            "Opened: Lost card (with 1 reference, 1 note, 1 follow-up and the new "
+            "organization Brand New Bank)"
+        ),
+        case_id=2,
+    ),
+    "open, with a known organization": Scenario(
+        setup=(OPEN,),
+        command=("case", "open", "Second", "--org", "AMERICAN EXPRESS"),
+        reverted="Opened: Second",
+        case_id=2,
+    ),
+    "note": Scenario(
+        setup=(OPEN,), command=("case", "note", "1", "A note\nline 2"), reverted="Note: A note"
+    ),
+    "contact with refs and a promise": Scenario(
+        setup=(OPEN,),
+        command=tuple(
+            shlex.split(
+                'case contact 1 --channel phone --at "2026-11-25 10:00" --agent Maria '
+                "--ref CALL-1 --ref DSP-2 --summary talked --promise Credit --due 10bd"
+            )
+        ),
+        reverted="Phone to the company with Maria: talked (with 2 references and 1 promise)",
+    ),
+    "ref": Scenario(
+        setup=(OPEN,),
+        command=("case", "ref", "1", "X-1", "--kind", "dispute"),
+        reverted="Reference X-1 (dispute)",
+    ),
+    "promise": Scenario(setup=(OPEN,), command=PROMISE, reverted="The company promised: Callback"),
+    "follow-up": Scenario(
+        setup=(OPEN,),
+        command=("case", "follow-up", "1", "1d", "Check"),
+        reverted="Follow-up: Check",
+    ),
+    "promise kept": Scenario(
+        setup=(OPEN, PROMISE), command=("promise", "kept", "1"), reverted="Promise 1 kept: Callback"
+    ),
+    "promise broken": Scenario(
+        setup=(OPEN, PROMISE),
+        command=("promise", "broken", "1"),
+        reverted="Promise 1 broken: Callback",
+    ),
+    "promise cancel": Scenario(
+        setup=(OPEN, PROMISE),
+        command=("promise", "cancel", "1"),
+        reverted="Promise 1 cancelled: Callback",
+    ),
+    "escalate with a note": Scenario(
+        setup=(OPEN, PROMISE),
+        command=("case", "escalate", "1", "--note", "No callback"),
+        reverted="Escalated from frontline to supervisor: No callback (with 1 note)",
+    ),
+    "escalate again": Scenario(
+        setup=(OPEN, ("case", "escalate", "1")),
+        command=("case", "escalate", "1", "--to", "regulator"),
+        reverted="Escalated from supervisor to regulator",
+    ),
+    "resolve": Scenario(
+        setup=(OPEN, PROMISE),
+        command=("case", "resolve", "1", "--outcome", "Credit posted"),
+        reverted="Resolved: Credit posted",
+    ),
+    "reopen": Scenario(
+        setup=(OPEN, PROMISE, ("case", "resolve", "1", "--outcome", "Credit posted")),
+        command=("case", "reopen", "1"),
+        reverted="Reopened (was resolved)",
+    ),
+    "close": Scenario(
+        setup=(OPEN, ("case", "escalate", "1")), command=("case", "close", "1"), reverted="Closed"
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(SCENARIOS))
+def test_undo_restores_exactly_the_state_before_and_says_so(
+    tracker: Tracker, clock: time_machine.Traveller, db_url: str, name: str
+) -> None:
+    scenario = SCENARIOS[name]
+    for args in scenario.setup:
+        tracker.ok(*args)
+        clock.shift(timedelta(hours=1))
+    before = state(tracker, scenario.case_id)
+    before_case1 = state(tracker, 1)
+    counts = data_counts(db_url)
+    kept = {e["id"] for e in events(tracker)}
+    tracker.ok(*scenario.command)
+    clock.shift(timedelta(hours=1))
+    assert state(tracker, scenario.case_id) != before
+    added = {e["id"] for e in events(tracker)} - kept
+
+    out = tracker.ok("undo")
+
+    assert out == f"Undid case {scenario.case_id}: {scenario.reverted}\n"
+    assert state(tracker, scenario.case_id) == before
+    assert state(tracker, 1) == before_case1
+    assert data_counts(db_url) == counts
+    if scenario.case_id == 1:
+        # The history keeps the undone events, marked, and the undo itself.
+        history = events(tracker)
+        assert {e["id"] for e in history if e["undone"]} == added
+        assert len(history) == len(kept) + len(added) + 1
+        assert history[-1]["type"] == "undone"
+        assert history[-1]["summary"] == f"Undid: {scenario.reverted}"
+        undone_at = NOW + timedelta(hours=len(scenario.setup) + 1)
+        assert history[-1]["at"] == undone_at.isoformat()
+
+
+def test_undo_with_nothing_to_undo(tracker: Tracker, clock: object) -> None:
+    assert tracker.fails(1, "undo") == "Error: nothing to undo"
+
+    tracker.ok("case", "open", "x")
+    tracker.ok("undo")
+
+    assert tracker.fails(1, "undo") == "Error: nothing to undo"
+
+
+def test_undo_twice_reverts_two_changes_last_first(
+    tracker: Tracker, clock: time_machine.Traveller
+) -> None:
+    tracker.ok("case", "open", "one")
+    tracker.ok("case", "open", "two")
+    tracker.ok("case", "note", "2", "on two")
+    tracker.ok("case", "note", "1", "on one")
+
+    assert tracker.ok("undo") == "Undid case 1: Note: on one\n"
+    assert tracker.ok("undo") == "Undid case 2: Note: on two\n"
+
+    assert state(tracker, 1)["notes"] == []  # type: ignore[index]
+    assert state(tracker, 2)["notes"] == []  # type: ignore[index]
+    assert tracker.ok("undo") == "Undid case 2: Opened: two\n"
+    assert tracker.ok("undo") == "Undid case 1: Opened: one\n"
+    assert tracker.json("case", "list", "--status", "all") == []
+    assert tracker.fails(1, "undo") == "Error: nothing to undo"
+
+
+def test_the_undo_itself_is_recorded_and_not_undone_again(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    tracker.ok("case", "open", "x")
+    tracker.ok("case", "note", "1", "keep me")
+    tracker.ok("case", "note", "1", "drop me")
+
+    tracker.ok("undo")
+
+    changes = query(db_url, "SELECT id, command, undoable, reverted_by_id FROM changes ORDER BY id")
+    assert [(c[1], bool(c[2]), c[3]) for c in changes] == [
+        ("case open x", True, None),
+        ("case note 1", True, None),
+        ("case note 1", True, 4),
+        ("undo", False, None),
+    ]
+    assert tracker.ok("undo") == "Undid case 1: Note: keep me\n"
+
+
+def test_an_undone_open_leaves_a_record_without_a_case(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    tracker.ok("case", "open", "Gone soon", "--org", "New Org")
+
+    tracker.ok("undo")
+
+    rows = query(db_url, "SELECT case_id, type, summary FROM events")
+    assert rows == [
+        (None, "undone", "Undid case 1: Opened: Gone soon (with the new organization New Org)")
+    ]
+
+
+def test_undone_events_are_marked_in_the_readable_timeline(tracker: Tracker, clock: object) -> None:
+    tracker.ok("case", "open", "x")
+    tracker.ok("case", "close", "1")
+    tracker.ok("undo")
+
+    timeline = tracker.ok("case", "show", "1").split("Timeline\n")[1]
+
+    assert timeline == (
+        "  2026-11-26 14:00  opened           Opened: x\n"
+        "  2026-11-26 14:00  closed (undone)  Closed\n"
+        "  2026-11-26 14:00  undone           Undid: Closed\n"
+    )
+
+
+def test_a_failed_command_is_not_what_undo_reverts(tracker: Tracker, clock: object) -> None:
+    tracker.ok("case", "open", "x")
+    tracker.ok("case", "ref", "1", "R-1")
+    tracker.ok("case", "close", "1")
+    tracker.fails(1, "case", "contact", "1", "--channel", "phone")
+    tracker.ok("case", "ref", "1", "R-1")  # already there: no change
+
+    assert tracker.ok("undo") == "Undid case 1: Closed\n"
+    assert tracker.ok("undo") == "Undid case 1: Reference R-1 (other)\n"
+
+
+def test_undo_puts_back_the_waiting_status(tracker: Tracker, clock: object) -> None:
+    tracker.ok("case", "open", "x")
+    tracker.ok("case", "promise", "1", "Callback", "--due", "1d")
+    tracker.ok("promise", "cancel", "1")
+    assert state(tracker, 1)["status"] == "open"  # type: ignore[index]
+
+    tracker.ok("undo")
+
+    shown = state(tracker, 1)
+    assert shown is not None
+    assert shown["status"] == "waiting"
+    assert (shown["promises"][0]["status"], shown["promises"][0]["status_at"]) == ("pending", None)
