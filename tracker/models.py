@@ -29,7 +29,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002"
 
 CATEGORIES = (
     "lost_stolen",
@@ -389,3 +389,9 @@ class Reminder(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+
+
+# SQLite must never hand out a deleted row's id again (undo deletes rows): AUTOINCREMENT on
+# every table (migration 0002). PostgreSQL sequences never reuse ids.
+for _table in Base.metadata.tables.values():
+    _table.dialect_options["sqlite"]["autoincrement"] = True
