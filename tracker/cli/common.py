@@ -128,7 +128,24 @@ class ChoiceType(click.ParamType):  # type: ignore[type-arg]
 WHEN = WhenType()
 DURATION = DurationType()
 DATE = DateType()
-CASE_ID = click.IntRange(min=1)
+class IdType(click.ParamType):  # type: ignore[type-arg]
+    """A positive whole number naming a case or a promise."""
+
+    def __init__(self, what: str) -> None:
+        self.name = what
+        self.what = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().lstrip("#")
+        if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 18:
+            self.fail(f"'{value}' is not a {self.what} number (e.g. 1)", param, ctx)
+        return int(text)
+
+
+CASE_ID = IdType("case")
+PROMISE_ID = IdType("promise")
 
 
 def json_option(func: F) -> F:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli.common import store
+from tracker.cli.common import PROMISE_ID, store
 
 
 @click.group()
@@ -29,7 +29,7 @@ def _mark(promise_id: int, state: str) -> None:
 
 
 @promise.command()
-@click.argument("promise_id", type=click.IntRange(min=1), metavar="PROMISE_ID")
+@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
 def kept(promise_id: int) -> None:
     """The promise was kept.
 
@@ -41,7 +41,7 @@ def kept(promise_id: int) -> None:
 
 
 @promise.command()
-@click.argument("promise_id", type=click.IntRange(min=1), metavar="PROMISE_ID")
+@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
 def broken(promise_id: int) -> None:
     """The promise was broken: its due time passed and it was not kept.
 
@@ -53,7 +53,7 @@ def broken(promise_id: int) -> None:
 
 
 @promise.command()
-@click.argument("promise_id", type=click.IntRange(min=1), metavar="PROMISE_ID")
+@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
 def cancel(promise_id: int) -> None:
     """The promise no longer applies.
 
