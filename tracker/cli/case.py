@@ -171,7 +171,12 @@ def _read_note(text: str | None) -> str:
     if text is not None and text != "-":
         return text
     if text == "-" or not _stdin_is_tty():
-        return sys.stdin.read()
+        # Bytes, decoded leniently: a note piped from a file in another encoding is kept
+        # (with U+FFFD for what is not UTF-8) rather than lost to a decoding error.
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:
+            return sys.stdin.read()
+        return str(buffer.read().decode("utf-8", errors="replace"))
     edited = click.edit(f"\n{EDITOR_HINT}\n")
     if edited is None:
         return ""
