@@ -382,10 +382,12 @@ def add_reference(
     )
     session.add(ref)
     session.flush()
+    # Given during a contact logged after the fact: the history puts it at the contact's time.
     log.record(
         case,
         "reference_added",
         f"Reference {value} ({kind})",
+        at=interaction.at if interaction else None,
         created=("reference_numbers", ref.id),
         reference=value,
         kind=kind,
@@ -461,7 +463,13 @@ def log_interaction(
     )
     for ref in ref_values:
         add_reference(
-            session, case, ref, masker=masker, kind="call", interaction=interaction, log=log
+            session,
+            case,
+            ref,
+            masker=masker,
+            kind="call" if channel == "phone" else "other",
+            interaction=interaction,
+            log=log,
         )
     if promise is not None and promise_due is not None:
         make_promise(
@@ -513,6 +521,7 @@ def make_promise(
         case,
         "promise_made",
         f"{who} promised: {text}",
+        at=interaction.at if interaction else None,
         created=("promises", promise.id),
         promise_id=promise.id,
         due_at=due,
