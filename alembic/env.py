@@ -64,15 +64,13 @@ def run_migrations_online() -> None:
 
 
 def run_on_engine(engine: Engine) -> None:
-    with engine.connect() as conn:
-        if engine.dialect.name == "sqlite":
-            # Batch rebuilds drop tables: foreign keys must be off, and the pragma only
-            # takes effect outside a transaction.
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
-        with conn.begin():
-            run_on(conn)
-        if engine.dialect.name == "sqlite":
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+    # The same connection setup as the tracker command's (foreign keys off on SQLite during
+    # batch rebuilds, back on afterwards even if a migration fails; foreign_key_check before
+    # the commit).
+    from tracker.migrate import migration_connection
+
+    with migration_connection(engine) as conn:
+        run_on(conn)
 
 
 def run_migrations_offline() -> None:

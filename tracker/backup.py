@@ -24,7 +24,10 @@ def backup_store(url: str, target: Path) -> Path:
         )
     if not source.exists():
         raise StoreError(f"no store at {source}")
-    target = target.expanduser()
+    try:
+        target = target.expanduser()
+    except RuntimeError:  # "~someone" who has no home folder here
+        raise UsageError(f"cannot find the home folder in {target}") from None
     if target.resolve() == source.resolve():
         raise UsageError("the backup must not overwrite the store itself")
     if target.is_dir():

@@ -44,7 +44,8 @@ def _prepare_sqlite_file(path: Path) -> None:
     # Created 0600 before SQLite opens it, so the -wal and -shm files inherit the mode;
     # the folder 0700 since it holds a year of someone's dealings with their bank.
     if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700)
+        # exist_ok: two processes may create a new store at the same moment.
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
     if not path.exists():
         fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
         os.close(fd)

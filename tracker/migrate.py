@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from alembic import command
 from tracker.errors import StoreError
@@ -51,21 +53,40 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
                 f"this store is at schema revision {current}, newer than this version of "
                 "tracker understands; upgrade tracker"
             ) from None
+    with migration_connection(engine) as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction, set up for schema changes; committed at the end.
+
+    On SQLite, foreign keys are off while it is open: a batch table rebuild drops and
+    re-creates a table, and with foreign keys on the drop would cascade and delete every
+    row that references it (a case's notes, events, promises). foreign_key_check runs
+    before the commit instead, so a migration cannot leave a broken reference behind.
+    """
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as conn:
         if sqlite:
-            # A batch table rebuild drops and re-creates tables: with foreign keys on, the
-            # drop would cascade and delete rows. The pragma is a no-op inside a transaction,
-            # so it goes to the driver before SQLAlchemy begins one.
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            # The pragma is a no-op inside a transaction, so it goes to the driver before
+            # SQLAlchemy begins one.
+            _driver_execute(conn, "PRAGMA foreign_keys = OFF")
         try:
             with conn.begin():
-                config.attributes["connection"] = conn
-                command.upgrade(config, revision)
+                yield conn
                 if sqlite:
                     broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if broken:
                         raise StoreError(f"migration left broken references: {broken[:3]}")
         finally:
             if sqlite:
-                conn.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+                # The connection goes back to the pool: it must not keep foreign keys off.
+                _driver_execute(conn, "PRAGMA foreign_keys = ON")
+
+
+def _driver_execute(conn: Connection, statement: str) -> None:
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    driver.execute(statement)

@@ -1,0 +1,379 @@
+"""Hypothesis drives the CLI with arbitrary arguments: it always answers with exit 0, 1 or 2
+and no traceback, and the store stays sound.
+
+Arguments are drawn from the real command tree (each command's own options and arguments,
+plus unknown options) and filled with hostile values: NUL, lone surrogates (what Python makes
+of undecodable bytes in argv), right-to-left text, a 1 MB note, huge numbers, dates at the
+edges of the calendar. TRACKER_FUZZ_EXAMPLES sets the example count (default 200, ~1-2 s
+per backend; thousands for a long hunt).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from conftest import Tracker
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracker.cli import cli
+
+EXAMPLES = int(os.environ.get("TRACKER_FUZZ_EXAMPLES", "200"))
+
+# Left out: `daemon run` never returns, `daemon install` writes service files into the
+# real home folder; `daemon status` stays in.
+SKIPPED = {("daemon", "run"), ("daemon", "install")}
+# Unknown options, stray separators, and --help wherever it lands.
+STRAY_TOKENS = ["--bogus", "-Z", "--json=maybe", "--", "-", "--no-such-option=1", "--help"]
+MEGABYTE = "Rückruf versprochen. " * 50_000
+WORDS = [
+    "",
+    " ",
+    "\x00",
+    "note\x00with NUL",
+    "\ud800",
+    "lone \udcff surrogate",
+    "\u202eright-to-left override\u202c",
+    "שלום, העסקה בוטלה",
+    "مرحبا",
+    "e\u0301\u200d\ufeff",
+    "😀" * 50,
+    MEGABYTE,
+    "4111 1111 1111 1111",
+    "CVV 123",
+    '=HYPERLINK("x")',
+    "\r\n\t",
+    "usd",
+    "phone",
+    "dispute",
+    "all",
+]
+NUMBERS = [
+    "0",
+    "1",
+    "2",
+    "3",
+    "-1",
+    "007",
+    "1e309",
+    "NaN",
+    "-Infinity",
+    "99999999999999999999999999",
+    "9223372036854775808",
+    "2147483648",
+    "129.99",
+    "0.00001",
+    "1,000.00",
+]
+TIMES = [
+    "9999-12-31",
+    "9999-12-31 23:59",
+    "0001-01-01",
+    "0001-01-01 00:00",
+    "1970-01-01T00:00:00+14:00",
+    "2026-02-29",
+    "2024-02-29 24:00",
+    "now",
+    "tomorrow 9am",
+    "in 3 days",
+    "10bd",
+    "99999bd",
+    "9999999w",
+    "eom",
+    "fri",
+    "next monday",
+    "-3d",
+    "15m",
+    "1h30m",
+]
+TEXT = st.one_of(
+    st.sampled_from(WORDS + NUMBERS + TIMES),
+    st.text(max_size=40),
+    st.text(st.characters(codec="utf-8"), max_size=20),
+)
+IDS = st.one_of(st.sampled_from(["1", "2", "3", *NUMBERS]), TEXT)
+TIME = st.one_of(st.sampled_from(TIMES), TEXT)
+# File arguments: names inside the test's folder only (never an absolute path, never NUL).
+FILE_NAME = st.one_of(
+    st.sampled_from(
+        ["-", "out.csv", "out.json", "ünï cödé.ics", "missing.json", ".", "sub/x", "~nobody-x/y"]
+    ),
+    st.text(st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=12),
+)
+NOTIFIERS = st.sampled_from(["console", "nonsense", "command:", "CONSOLE"])
+
+
+def _leaves(group: click.Group, prefix: tuple[str, ...]) -> dict[tuple[str, ...], click.Command]:
+    ctx = click.Context(group)
+    found: dict[tuple[str, ...], click.Command] = {}
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        assert command is not None, f"tracker {' '.join((*prefix, name))} does not load"
+        path = (*prefix, name)
+        if isinstance(command, click.Group):
+            found.update(_leaves(command, path))
+        elif path not in SKIPPED:
+            found[path] = command
+    return found
+
+
+LEAVES = _leaves(cli, ())
+
+
+def _values(param: click.Parameter) -> st.SearchStrategy[str]:
+    if isinstance(param.type, click.Path):
+        return FILE_NAME
+    if param.name == "notifier_spec":
+        return NOTIFIERS
+    if isinstance(param.type, click.IntRange | click.FloatRange):
+        return IDS
+    if param.type.name in ("when", "date", "duration"):
+        return TIME
+    choices = getattr(param.type, "choices", None)
+    if choices:
+        return st.one_of(st.sampled_from([str(c) for c in choices]), TEXT)
+    return TEXT
+
+
+@st.composite
+def invocations(draw: st.DrawFn) -> tuple[list[str], bytes | None]:
+    """A command line for one of tracker's commands, and the bytes on its stdin."""
+    path = draw(st.sampled_from(sorted(LEAVES)))
+    command = LEAVES[path]
+    args: list[str] = []
+    for param in command.params:
+        if isinstance(param, click.Argument) and draw(st.integers(0, 9)) < 9:
+            args.append(draw(_values(param)))
+    options = [p for p in command.params if isinstance(p, click.Option)]
+    for _ in range(draw(st.integers(0, 5))):
+        if not options or draw(st.integers(0, 9)) == 9:
+            args.insert(draw(st.integers(0, len(args))), draw(st.sampled_from(STRAY_TOKENS)))
+            continue
+        option = draw(st.sampled_from(options))
+        args.append(draw(st.sampled_from(option.opts)))
+        if not option.is_flag and draw(st.integers(0, 9)) < 9:
+            args.append(draw(_values(option)))
+    stdin = draw(st.one_of(st.none(), st.sampled_from(WORDS), st.text(max_size=40)))
+    # stdin is bytes: a lone surrogate stands for bytes that are not UTF-8.
+    return [*path, *args], None if stdin is None else stdin.encode("utf-8", "surrogatepass")
+
+
+def _huge_number(args: list[str]) -> bool:
+    return any(re.fullmatch(r"\s*[+-]?[0-9]+\s*", a) and abs(int(a)) >= 2**31 for a in args)
+
+
+def _nul(args: list[str]) -> bool:
+    return any("\x00" in a for a in args)
+
+
+class History:
+    """What this fuzz run has typed so far: the store keeps it across examples."""
+
+    def __init__(self) -> None:
+        self.far_future = False
+        self.known_bugs_met: set[str] = set()
+
+
+# Crashes the fuzzer found in code these tests do not own (reported to the lead, with a
+# traceback). While one is listed, exactly that failure, for exactly that input, is accepted;
+# each has a strict xfail test at the bottom of this file, which fails once the bug is fixed:
+# then delete the entry and the test's xfail mark.
+KNOWN_BUGS: dict[str, tuple[Any, tuple[str, ...]]] = {
+    # An id or --limit past the database's integer range reaches the query.
+    "huge-integers": (
+        lambda args, history: _huge_number(args),
+        (
+            "unexpected failure (OverflowError: Python int too large to convert to SQLite",
+            "unexpected failure (DataError: (psycopg.errors.NumericValueOutOfRange)",
+        ),
+    ),
+    # PostgreSQL refuses NUL in a lookup (`case list --org`, `org show`); argv cannot
+    # carry NUL, but files and stdin can.
+    "nul-in-postgresql-lookups": (
+        lambda args, history: _nul(args),
+        ("unexpected failure (DataError: (psycopg.DataError) PostgreSQL text fields cannot",),
+    ),
+    # Texts longer than their column (`case contact --agent` 200, `--agent-id` 100, `--via`
+    # 500; `org add --website` 500) are not checked: PostgreSQL refuses them, SQLite keeps
+    # them (so such a SQLite store cannot move to PostgreSQL).
+    "over-long-text-on-postgresql": (
+        lambda args, history: any(len(a) > 100 for a in args),
+        ("unexpected failure (DataError: (psycopg.errors.StringDataRightTruncation)",),
+    ),
+    # `--policy ~someone/x.toml` for a user with no home folder: Path.expanduser raises
+    # RuntimeError (tracker/policy.py; the same in config.py for TRACKER_HOME=~someone).
+    "unknown-user-home": (
+        lambda args, history: any(a.startswith("~") for a in args),
+        ("unexpected failure (RuntimeError: Could not determine home directory.)",),
+    ),
+    # A due time near 9999-12-31 is accepted; then `due`, `remind check`, `daemon status`
+    # and `export ics` fail on every run (policy.Span.after, export.render_ics).
+    "far-future-due-times": (
+        lambda args, history: history.far_future,
+        ("unexpected failure (OverflowError: date value out of range)",),
+    ),
+}
+
+
+def _known_bug(args: list[str], output: str, history: History) -> str | None:
+    for name, (applies, signatures) in KNOWN_BUGS.items():
+        if applies(args, history) and any(sig in output for sig in signatures):
+            return name
+    return None
+
+
+def _assert_handled(
+    tracker: Tracker, args: list[str], stdin: bytes | None, history: History
+) -> None:
+    history.far_future |= any("9999" in a for a in args)
+    result = tracker(*args, input=stdin)  # type: ignore[arg-type]
+    output = result.stdout + result.stderr
+    shown = [a if len(a) < 80 else f"<{len(a)} chars>" for a in args]
+    known = _known_bug(args, output, history) if result.exit_code == 1 else None
+    if known is not None:
+        history.known_bugs_met.add(known)
+        return
+    assert result.exit_code in (0, 1, 2), (shown, result.exit_code, output[-2000:])
+    assert "Traceback" not in output, (shown, output[-2000:])
+    assert "unexpected failure" not in output, (shown, output[-2000:])
+    if result.exit_code != 0:
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+        assert errors, (shown, result.exit_code, output[-2000:])
+
+
+def test_the_cli_survives_arbitrary_arguments(
+    tracker: Tracker, backend: str, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where -o FILE and db backup FILE land
+    tracker.ok("case", "open", "Disputed charge", "--org", "American Express", "--note", "n")
+    tracker.ok("case", "contact", "1", "--channel", "phone", "--promise", "Credit", "--due", "3d")
+    tracker.ok("case", "open", "Lost card", "--follow-up", "tomorrow 9am")
+    history = History()
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+            HealthCheck.large_base_example,
+        ],
+    )
+    @given(st.lists(invocations(), min_size=1, max_size=3))
+    def run(session: list[tuple[list[str], bytes | None]]) -> None:
+        for args, stdin in session:
+            _assert_handled(tracker, args, stdin, history)
+
+    run()
+    print(f"{backend}: known bugs met: {sorted(history.known_bugs_met) or 'none'}")
+    # The store is sound and still answers (what is in it depends on the `undo`s drawn).
+    assert isinstance(tracker.json("case", "list", "--status", "all"), list)
+    tracker.ok("case", "open", "After the fuzzing")
+    if backend == "sqlite":
+        path = db_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+        conn.close()
+
+
+# --------------------------------------------------------------------------- known bugs
+# One test per crash the fuzzer found, with its input (xfail while its KNOWN_BUGS entry
+# stands). Each asserts only what the contract says (exit 0, or one clean `Error:` line with
+# exit 1 or 2), not a message.
+
+
+def _clean(tracker: Tracker, *args: str) -> int:
+    result = tracker(*args)
+    output = result.stdout + result.stderr
+    assert "unexpected failure" not in output and "Traceback" not in output, output[-500:]
+    if result.exit_code != 0:
+        assert result.exit_code in (1, 2), output
+        assert next(ln for ln in result.stderr.splitlines() if ln.strip()).startswith("Error: ")
+    return result.exit_code
+
+
+@pytest.mark.xfail(strict=True, reason="known bug huge-integers (see KNOWN_BUGS)")
+def test_an_id_past_the_integer_range_is_a_clean_error(tracker: Tracker) -> None:
+    tracker.ok("case", "open", "Disputed charge")
+    for args in (
+        ("case", "show", "99999999999999999999999"),
+        ("case", "note", "2147483648", "x"),
+        ("promise", "kept", "9223372036854775808"),
+        ("case", "list", "--limit", "99999999999999999999"),
+    ):
+        assert _clean(tracker, *args) in (1, 2)
+
+
+def test_undecodable_bytes_in_an_argument_are_a_clean_error_or_kept(tracker: Tracker) -> None:
+    # `tracker case open $'\xff'` in a UTF-8 shell: Python passes '\udcff'.
+    _clean(tracker, "case", "open", "caf\udce9")
+    _clean(tracker, "case", "list", "--org", "\udcff")
+
+
+def test_nul_in_a_lookup_is_a_clean_answer(
+    tracker: Tracker, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="known bug nul-in-postgresql-lookups")
+        )
+    _clean(tracker, "case", "list", "--org", "a\x00b")
+    _clean(tracker, "org", "show", "a\x00b")
+
+
+def test_an_organization_name_with_double_spaces_is_one_organization(tracker: Tracker) -> None:
+    assert _clean(tracker, "org", "add", "Acme  Bank") == 0
+    assert _clean(tracker, "org", "add", "Acme  Bank", "--country", "GB") == 0
+    tracker.ok("case", "open", "Disputed charge", "--org", "Acme  Bank")
+    assert len(tracker.json("org", "list")) == 1
+
+
+@pytest.mark.xfail(strict=True, reason="known bug far-future-due-times (see KNOWN_BUGS)")
+def test_a_due_time_at_the_end_of_the_calendar_breaks_nothing(tracker: Tracker) -> None:
+    tracker.ok("case", "open", "Disputed charge")
+    _clean(tracker, "case", "promise", "1", "Credit", "--due", "9999-12-31 23:59")
+    _clean(tracker, "case", "follow-up", "1", "9999-12-31 23:59")
+    for args in (
+        ("due",),
+        ("remind", "check", "--notifier", "console"),
+        ("daemon", "status"),
+        ("export", "ics"),
+    ):
+        assert _clean(tracker, *args) == 0, args
+
+
+@pytest.mark.xfail(strict=True, reason="known bug unknown-user-home (see KNOWN_BUGS)")
+def test_a_path_in_the_home_of_an_unknown_user_is_a_clean_error(tracker: Tracker) -> None:
+    for args in (
+        ("due", "--policy", "~no-such-user-here/policy.toml"),
+        ("daemon", "status", "--policy", "~no-such-user-here/policy.toml"),
+        ("remind", "check", "--notifier", "console", "--policy", "~no-such-user-here/p.toml"),
+    ):
+        assert _clean(tracker, *args) in (1, 2), args
+
+
+def test_a_text_longer_than_its_column_is_refused_or_kept_on_every_backend(
+    tracker: Tracker, backend: str, request: pytest.FixtureRequest
+) -> None:
+    if backend == "postgresql":
+        request.applymarker(
+            pytest.mark.xfail(strict=True, reason="known bug over-long-text-on-postgresql")
+        )
+    tracker.ok("case", "open", "Disputed charge")
+    long = "y" * 600
+    for args in (
+        ("case", "contact", "1", "--channel", "phone", "--agent", long),
+        ("case", "contact", "1", "--channel", "phone", "--agent-id", long),
+        ("case", "contact", "1", "--channel", "phone", "--via", long),
+        ("org", "add", "Acme Bank", "--website", long),
+    ):
+        _clean(tracker, *args)
