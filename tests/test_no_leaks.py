@@ -257,12 +257,6 @@ notes = "{point_notes}"
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug (reported): tracker.directory stores organization names, notes and websites "
-    "(`org add`) and contact-point labels and notes (`org import`) without masking; "
-    "`org add` also prints the unmasked name",
-)
 def test_the_directory_never_holds_a_card_number(tracker_home: Path, tmp_path: Path) -> None:
     seed = _seed()
     s = Secrets(seed)

@@ -112,10 +112,15 @@ def _text(value: str, what: str, masker: Masker, *, limit: int | None = None) ->
     return masker(cleaned)
 
 
-def _optional_text(value: str | None, masker: Masker) -> str | None:
+def _optional_text(
+    value: str | None, masker: Masker, *, what: str = "", limit: int | None = None
+) -> str | None:
     if value is None:
         return None
     cleaned = value.replace("\x00", "").strip()
+    if limit is not None and len(cleaned) > limit:
+        # The column's size: PostgreSQL would refuse it, and a SQLite store must stay movable.
+        raise UsageError(f"{what} is too long ({len(cleaned)} characters; at most {limit})")
     return masker(cleaned) if cleaned else None
 
 
@@ -210,8 +215,8 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Cas
 
 
 def organization_key(name: str) -> str:
-    """How organizations are matched: case-insensitively."""
-    return name.strip().casefold()
+    """How organizations are matched: ignoring case and runs of white space."""
+    return " ".join(name.split()).casefold()
 
 
 def find_organization(session: Session, name: str) -> Organization | None:
@@ -432,9 +437,9 @@ def log_interaction(
         at=at,
         channel=channel,
         direction=direction,
-        via=_optional_text(via, masker),
-        agent_name=_optional_text(agent_name, masker),
-        agent_id=_optional_text(agent_id, masker),
+        via=_optional_text(via, masker, what="--via", limit=500),
+        agent_name=_optional_text(agent_name, masker, what="--agent", limit=200),
+        agent_id=_optional_text(agent_id, masker, what="--agent-id", limit=100),
         duration_seconds=int(duration.total_seconds()) if duration else None,
         summary=_optional_text(summary, masker),
         created_at=log.now,

@@ -9,11 +9,21 @@ APP_NAME = "tracker"
 DB_FILENAME = "tracker.db"
 
 
+def expand_user(path: str | os.PathLike[str]) -> Path:
+    """`~/x` and `~someone/x`, with a clear error when that user has no home folder."""
+    try:
+        return Path(path).expanduser()
+    except RuntimeError:
+        from tracker.errors import UsageError
+
+        raise UsageError(f"cannot find the home folder in '{os.fspath(path)}'") from None
+
+
 def data_dir() -> Path:
     """The folder for the default store: TRACKER_HOME, else the platform's user data folder."""
     home = os.environ.get("TRACKER_HOME")
     if home:
-        return Path(home).expanduser()
+        return expand_user(home)
     # platformdirs costs ~15 ms: only pay it when no override is set.
     from platformdirs import user_data_dir
 
@@ -24,7 +34,7 @@ def config_dir() -> Path:
     """Where a user's policy file lives: TRACKER_HOME, else the platform's config folder."""
     home = os.environ.get("TRACKER_HOME")
     if home:
-        return Path(home).expanduser()
+        return expand_user(home)
     from platformdirs import user_config_dir
 
     return Path(user_config_dir(APP_NAME, appauthor=False))

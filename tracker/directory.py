@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.cases import find_organization
+from tracker.cases import find_organization, organization_key
 from tracker.errors import NotFound, UsageError
 from tracker.models import (
     ACTIVE_STATUSES,
@@ -30,6 +30,7 @@ from tracker.models import (
     Organization,
     utcnow,
 )
+from tracker.redact import Masker
 
 ORG_KEYS = {"name", "country", "website", "notes", "contact"}
 CONTACT_KEYS = {
@@ -131,10 +132,13 @@ class OrganizationSpec:
     contacts: tuple[ContactSpec, ...] = ()
 
 
-def load_directory(path: str | os.PathLike[str]) -> list[OrganizationSpec]:
+def load_directory(
+    path: str | os.PathLike[str], masker: Masker | None = None
+) -> list[OrganizationSpec]:
     """Read and validate a directory file; UsageError (naming the file and entry) if bad.
 
-    Everything is checked before anything is stored, so a bad entry imports nothing.
+    Everything is checked before anything is stored, so a bad entry imports nothing. Every
+    text passes the card-number masker, as typed text does.
     """
     import tomllib
 
@@ -161,13 +165,33 @@ def load_directory(path: str | os.PathLike[str]) -> list[OrganizationSpec]:
     seen: dict[str, int] = {}
     for number, raw in enumerate(orgs, start=1):
         where = f"{shown}: organization {number}"
-        spec = _organization(raw, where)
-        key = spec.name.casefold()
+        spec = _masked(_organization(raw, where), masker or Masker())
+        key = organization_key(spec.name)
         if key in seen:
             raise UsageError(f"{where} ({spec.name}) repeats organization {seen[key]}")
         seen[key] = number
         specs.append(spec)
     return specs
+
+
+def _masked(spec: OrganizationSpec, masker: Masker) -> OrganizationSpec:
+    contacts = tuple(
+        replace(
+            c,
+            value=masker(c.value),
+            label=masker(c.label),
+            hours=masker(c.hours),
+            notes=masker(c.notes),
+        )
+        for c in spec.contacts
+    )
+    return replace(
+        spec,
+        name=masker(spec.name),
+        website=masker(spec.website),
+        notes=masker(spec.notes),
+        contacts=contacts,
+    )
 
 
 def _names(keys: Iterable[str]) -> str:
@@ -325,7 +349,7 @@ def import_directory(
         org = find_organization(session, spec.name)
         result = ImportResult(name=spec.name, created=org is None)
         if org is None:
-            org = Organization(name=spec.name, name_key=spec.name.casefold(), created_at=now)
+            org = Organization(name=spec.name, name_key=organization_key(spec.name), created_at=now)
             session.add(org)
         for name in ("name", "country", "website", "notes"):
             value = getattr(spec, name)
@@ -378,7 +402,7 @@ def import_directory(
 def get_organization(session: Session, name: str) -> Organization:
     org = session.scalars(
         select(Organization)
-        .where(Organization.name_key == name.strip().casefold())
+        .where(Organization.name_key == organization_key(name))
         .options(selectinload(Organization.contact_points))
     ).one_or_none()
     if org is None:
@@ -393,9 +417,17 @@ def add_organization(
     country: str | None = None,
     website: str | None = None,
     notes: str | None = None,
+    masker: Masker | None = None,
 ) -> tuple[Organization, bool]:
     """Create the organization, or update the fields given; returns (org, created)."""
-    cleaned = name.strip()  # the same key `case open --org` uses
+    masker = masker or Masker()
+    cleaned = masker(name.strip())
+    website = masker(website)
+    notes = masker(notes)
+    if website is not None and len(website.strip()) > 500:
+        raise UsageError(
+            f"the website is too long ({len(website.strip())} characters; at most 500)"
+        )
     if not cleaned:
         raise UsageError("the organization name must not be empty")
     if len(cleaned) > 200:
@@ -406,7 +438,7 @@ def add_organization(
     org = find_organization(session, cleaned)
     created = org is None
     if org is None:
-        org = Organization(name=cleaned, name_key=cleaned.casefold(), created_at=now)
+        org = Organization(name=cleaned, name_key=organization_key(cleaned), created_at=now)
         session.add(org)
     for attr, value in (
         ("country", parse_country(country)),

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tracker.config import expand_user
 from tracker.errors import UsageError
 from tracker.models import CATEGORIES, LEVELS
 
@@ -255,7 +256,7 @@ def load_policies(path: str | Path | None = None) -> Policies:
     """
     layers = [_parse(builtin_text(), "built-in policies")]
     if path is not None:
-        chosen = Path(path).expanduser()
+        chosen = expand_user(path)
         if not chosen.is_file():
             raise PolicyError(f"policy file {chosen} does not exist")
     else:

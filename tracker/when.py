@@ -566,6 +566,9 @@ def _when(text: str, now: datetime, tz: tzinfo) -> datetime | None:
     return _localize(wall, tz, strict=True)
 
 
+_MAX_DISTANCE = timedelta(days=36525)
+
+
 def parse_when(text: str, now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
     """The aware UTC instant that `WHEN` ``text`` means (forms: see the module docstring).
 
@@ -587,6 +590,10 @@ def parse_when(text: str, now: datetime | None = None, tz: tzinfo | None = None)
         raise WhenError(f"'{shown}' is out of range; {WHEN_HINT}") from None
     if result is None:
         raise WhenError(f"cannot read '{shown}' as a time; {WHEN_HINT}")
+    if abs(result - now_utc) > _MAX_DISTANCE:
+        # Reminders, exports and policy arithmetic add days to due times; a date at the end
+        # of the calendar would overflow there. No customer-service case spans a century.
+        raise WhenError(f"'{shown}' is more than 100 years away; {WHEN_HINT}")
     return result
 
 

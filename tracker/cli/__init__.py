@@ -46,7 +46,7 @@ class LazyGroup(click.Group):
             args = sys.argv[1:]
         # Arguments that were not valid UTF-8 reach Python as lone surrogates, which no
         # store can encode: make them U+FFFD once, here, for every command.
-        if any(isinstance(a, str) and not a.isascii() for a in args):
+        if any(isinstance(a, str) and (not a.isascii() or "\x00" in a) for a in args):
             from tracker.redact import storable
 
             args = [storable(a) if isinstance(a, str) else a for a in args]
@@ -148,8 +148,11 @@ def run_safely(invoke: Any) -> int:
     except Exception as exc:  # the last line of defence: no traceback reaches the user
         if os.environ.get("TRACKER_DEBUG"):
             raise
+        # A database error's text carries the whole SQL statement: show the driver's reason.
+        reason = getattr(exc, "orig", None) or exc
+        first = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
         click.echo(
-            f"Error: unexpected failure ({type(exc).__name__}: {_one_line(str(exc))}); "
+            f"Error: unexpected failure ({type(reason).__name__}: {first[:300]}); "
             "set TRACKER_DEBUG=1 for details",
             err=True,
         )

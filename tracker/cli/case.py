@@ -14,6 +14,7 @@ from tracker.cli.common import (
     CASE_ID,
     DATE,
     DURATION,
+    MAX_ID,
     WHEN,
     ChoiceType,
     ValidatedType,
@@ -218,7 +219,12 @@ def note(case_id: int, text: str | None) -> None:
 @click.option("--org", "organization", metavar="NAME", help="Only this organization's cases.")
 @click.option("--category", type=CATEGORY, help="Only this category.")
 @click.option("--overdue", is_flag=True, help="Only cases with a promise past its due time.")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N cases.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="At most N cases.",
+)
 @json_option
 def list_(
     status: str | None,
@@ -236,6 +242,8 @@ def list_(
       tracker case list --status all --org "American Express"
       tracker case list --overdue --json
     """
+    if limit is not None:
+        limit = min(limit, MAX_ID)  # a limit past any store's size is no limit
     flt = svc.CaseFilter(
         status=status,
         organization=organization,

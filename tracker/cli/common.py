@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from tracker.db import Store
-from tracker.errors import UsageError
+from tracker.errors import NotFound, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,6 +128,8 @@ class ChoiceType(click.ParamType):  # type: ignore[type-arg]
 WHEN = WhenType()
 DURATION = DurationType()
 DATE = DateType()
+
+
 class IdType(click.ParamType):  # type: ignore[type-arg]
     """A positive whole number naming a case or a promise."""
 
@@ -139,11 +141,14 @@ class IdType(click.ParamType):  # type: ignore[type-arg]
         if isinstance(value, int):
             return value
         text = str(value).strip().lstrip("#")
-        if not (text.isascii() and text.isdigit()) or int(text) < 1 or len(text) > 18:
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
             self.fail(f"'{value}' is not a {self.what} number (e.g. 1)", param, ctx)
+        if int(text) > MAX_ID:  # past any id a store hands out (and its integer column)
+            raise NotFound(f"no {self.what} {text}")
         return int(text)
 
 
+MAX_ID = 2**31 - 1
 CASE_ID = IdType("case")
 PROMISE_ID = IdType("promise")
 

@@ -221,6 +221,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
       tracker daemon install
       tracker --db postgresql://me@db/tracker daemon install --poll 10
     """
+    from tracker.config import expand_user
     from tracker.daemon import ENABLE_HINT, install_unit, tracker_command
     from tracker.notify import make_notifier
 
@@ -238,7 +239,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     if poll != 30.0:
         argv += ["--poll", f"{poll:g}"]
     if policy_file is not None:
-        argv += ["--policy", str(policy_file.expanduser().absolute())]
+        argv += ["--policy", str(expand_user(policy_file).absolute())]
     path = install_unit(argv, env)
     click.echo(f"Wrote {path}")
     click.echo("Enable and start it with:")

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tracker.cli.common import emit_json, json_option, stdout_is_tty, store
+from tracker.cli.common import emit_json, json_option, stdout_is_tty, store, warn
 
 if TYPE_CHECKING:
     from tracker.models import Organization
@@ -44,12 +44,15 @@ def add(name: str, country: str | None, website: str | None, notes: str | None) 
       tracker org add "American Express" --country US
     """
     from tracker.directory import add_organization
+    from tracker.redact import Masker
 
+    masker = Masker()
     with store().write() as session:
         found, created = add_organization(
-            session, name, country=country, website=website, notes=notes
+            session, name, country=country, website=website, notes=notes, masker=masker
         )
         shown = found.name
+    warn(masker.warning)
     click.echo(f"{'Added' if created else 'Updated'} organization {shown}.")
 
 
@@ -175,8 +178,11 @@ def import_(path: str, prune: bool) -> None:
       tracker org import my-banks.toml --prune
     """
     from tracker.directory import import_directory, load_directory
+    from tracker.redact import Masker
 
-    specs = load_directory(path)
+    masker = Masker()
+    specs = load_directory(path, masker)
+    warn(masker.warning)
     with store().write() as session:
         results = import_directory(session, specs, prune=prune)
     for r in results:
