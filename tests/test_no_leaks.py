@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
 from conftest import Tracker
 from procs.support import TRACKER
 
