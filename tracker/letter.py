@@ -22,24 +22,11 @@ from sqlalchemy.orm import Session
 from tracker.cases import load_case_detail
 from tracker.errors import UsageError
 from tracker.models import ACTIVE_STATUSES, Case, Change, ContactPoint, Event, Interaction, Promise
+from tracker.when import MONTHS
 
 KINDS = ("complaint", "billing-error")
 WIDTH = 76  # plain text: fits a printed page and an e-mail body
 
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
 
 _WE_CONTACTED = {
     "phone": "I called you",
@@ -147,7 +134,7 @@ class _Doc:
 
 
 def _day(value: date) -> str:
-    return f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
+    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
 
 
 def _local_day(value: datetime, tz: tzinfo) -> str:

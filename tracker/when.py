@@ -132,7 +132,7 @@ _UNITS = {
     "workdays": "bd",
 }
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_MONTHS = (
+MONTHS = (
     "January",
     "February",
     "March",
@@ -308,7 +308,7 @@ def _make_date(year: int, month: int, day: int, shown: str) -> date:
         raise WhenError(f"invalid date '{shown}': month must be in 1..12")
     last = _days_in_month(year, month)
     if not 1 <= day <= last:
-        raise WhenError(f"invalid date '{shown}': {_MONTHS[month - 1]} {year} has {last} days")
+        raise WhenError(f"invalid date '{shown}': {MONTHS[month - 1]} {year} has {last} days")
     return date(year, month, day)
 
 
