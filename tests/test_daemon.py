@@ -342,3 +342,22 @@ def test_the_daemon_process_stops_cleanly_within_a_second(
     assert f"INFO stopping ({signal.Signals(sig).name})" in daemon.stderr
     assert log[-1].endswith("tracker daemon stopped")
     assert running_pid(database_url()) is None
+
+
+def test_a_reminder_falling_due_during_a_pass_is_shown_by_the_same_fire_job(
+    cli: Tracker, store: Store
+) -> None:
+    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, cli, "case", "follow-up", "1", "2026-11-26 14:30", "first")
+    at(NOW, cli, "case", "open", "Refund", "--org", "Amex")
+    at(NOW, cli, "case", "follow-up", "2", "2026-11-26 14:31", "second")
+    clock = Clock(NOW + timedelta(minutes=30))
+
+    class Slow(Recorder):  # showing takes two minutes: the second falls due meanwhile
+        def notify(self, title: str, body: str) -> None:
+            super().notify(title, body)
+            clock.now += timedelta(minutes=2)
+
+    recorder = Slow()
+    Daemon(store, recorder, policies=load_policies(), clock=clock).fire()
+    assert len(recorder.shown) == 2

@@ -906,16 +906,33 @@ def load_case_detail(session: Session, case_id: int) -> Case:
     return case
 
 
+# Case ids per IN (...): each is a bound parameter, and some SQLite builds allow 32766 at most.
+_IDS_PER_QUERY = 500
+
+
 def overdue_counts(session: Session, case_ids: Sequence[int], now: datetime) -> dict[int, int]:
-    """How many pending promises are past due, per case, in one query."""
+    """How many pending promises are past due, per case."""
     if not case_ids:
         return {}
-    rows = session.execute(
-        select(Promise.case_id, func.count())
-        .where(Promise.case_id.in_(case_ids), overdue_promise_clause(now))
-        .group_by(Promise.case_id)
-    )
-    return {case_id: count for case_id, count in rows}
+    if len(case_ids) > _IDS_PER_QUERY:
+        # A long list (`case list --status all`): every overdue promise of the store, once.
+        wanted = set(case_ids)
+        rows = session.execute(
+            select(Promise.case_id, func.count())
+            .where(overdue_promise_clause(now))
+            .group_by(Promise.case_id)
+        )
+        return {case_id: count for case_id, count in rows if case_id in wanted}
+    # A page of cases: their promises by the case_id index, counted here. With the status
+    # in the query SQLite picks the status index and reads every overdue promise of the
+    # store (50k of them in a store of 100k cases) to count those of 50 cases.
+    counts: dict[int, int] = {}
+    for case_id, status, due_at in session.execute(
+        select(Promise.case_id, Promise.status, Promise.due_at).where(Promise.case_id.in_(case_ids))
+    ):
+        if status == "pending" and due_at < now:
+            counts[case_id] = counts.get(case_id, 0) + 1
+    return counts
 
 
 def was_undone(event: Event) -> bool:

@@ -42,6 +42,7 @@ from tracker.when import local_zone
 log = logging.getLogger("tracker.daemon")
 
 UNIT_NAME = "tracker-daemon.service"
+MAX_PASSES = 10  # back to back in one fire job, before the scheduler gets the next one
 ENABLE_HINT = "systemctl --user daemon-reload && systemctl --user enable --now tracker-daemon"
 
 # Job functions live at module level and take only an id (APScheduler's advice: they stay
@@ -209,8 +210,9 @@ class Daemon:
         with self.store.read() as session:
             return session.scalar(select(func.max(Change.id))) or 0
 
-    def reschedule(self) -> datetime | None:
-        """Put the fire job at the instant the next occurrence is ready (or remove it)."""
+    def reschedule(self, *, not_before: datetime | None = None) -> datetime | None:
+        """Put the fire job at the instant the next occurrence is ready (or remove it), and not
+        before `not_before`."""
         with self._work:
             try:
                 # Read the counter first: a change after this read moves it, and the next
@@ -232,7 +234,7 @@ class Daemon:
                 self.scheduler.add_job(
                     _fire_job,
                     "date",
-                    run_date=max(at, self.clock()),
+                    run_date=max(at, not_before or self.clock()),
                     args=[self.id],
                     id="fire",
                     replace_existing=True,
@@ -253,31 +255,45 @@ class Daemon:
             self.scheduler.remove_job("fire")
 
     def fire(self) -> None:
-        """Run one pass at the clock's now, then schedule the next."""
+        """Run one pass at the clock's now, then schedule the next.
+
+        A fire job added while this one runs, for a time that has come before this one ends,
+        would be skipped (max_instances is 1), and nothing would fire until the store
+        changed. On a large store a pass takes seconds, so the next occurrence may well fall
+        due meanwhile: then the next pass runs here at once, and the job goes a second out.
+        """
         with self._work:
-            try:
-                report = run_pass(
-                    self.store,
-                    self.notifier,
-                    policies=self.policies,
-                    owner=self.id,
-                    now=self.clock(),
-                    first_retry=self.first_retry,
-                )
-            except Exception:
-                log.exception("the reminder pass failed; trying again at the next poll")
-                self._counter = None
-            else:
-                for notice in report.shown:
-                    log.info("showed: %s — %s", notice.title, notice.body)
-                for notice, error, retry_at in report.failed:
-                    log.warning(
-                        "could not show the reminder for case %s (%s); retrying %s",
-                        notice.case_id,
-                        error,
-                        _stamp(retry_at),
-                    )
-            self.reschedule()
+            for _ in range(MAX_PASSES):
+                passed = self._pass()
+                at = self.reschedule(not_before=self.clock() + timedelta(seconds=1))
+                if not passed or at is None or at > self.clock():
+                    return
+
+    def _pass(self) -> bool:
+        """One reminder pass, logged; False if it failed."""
+        try:
+            report = run_pass(
+                self.store,
+                self.notifier,
+                policies=self.policies,
+                owner=self.id,
+                now=self.clock(),
+                first_retry=self.first_retry,
+            )
+        except Exception:
+            log.exception("the reminder pass failed; trying again at the next poll")
+            self._counter = None
+            return False
+        for notice in report.shown:
+            log.info("showed: %s — %s", notice.title, notice.body)
+        for notice, error, retry_at in report.failed:
+            log.warning(
+                "could not show the reminder for case %s (%s); retrying %s",
+                notice.case_id,
+                error,
+                _stamp(retry_at),
+            )
+        return True
 
     def poll(self) -> None:
         """Cheap: notice a changed store (or policy file) and compute the schedule again."""

@@ -9,6 +9,7 @@ BEGIN so that `case list` never waits for the write lock.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,8 @@ from tracker.models import SCHEMA_REVISION
 
 BUSY_TIMEOUT_MS = 5000
 _READONLY = "tracker_readonly"
+# Every engine made here, while it lives: see close_all.
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def is_sqlite(engine: Engine) -> bool:
@@ -79,7 +82,9 @@ def make_engine(url: str) -> Engine:
             ) from None
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed, pool_pre_ping=True)
+        _ENGINES.add(engine)
+        return engine
     if backend != "sqlite":
         raise StoreError(f"unsupported database URL '{parsed.render_as_string()}'")
     path = sqlite_path(url)
@@ -88,6 +93,7 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed)
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
+    _ENGINES.add(engine)
     return engine
 
 
@@ -143,6 +149,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def close_all() -> None:
+    """Close every engine's connections, as the garbage collector would at exit (on SQLite
+    the last one to close folds the WAL back into the database file)."""
+    for engine in list(_ENGINES):
+        engine.dispose()
 
 
 @contextmanager

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy.orm import Session
 
 from tracker.models import ACTIVE_STATUSES, Case, FollowUp, Organization, Promise
 from tracker.policy import (
@@ -23,7 +24,8 @@ from tracker.policy import (
 )
 
 
-@dataclass(frozen=True)
+# slots: a large store has tens of thousands of these (and of the reminders' occurrences).
+@dataclass(frozen=True, slots=True)
 class DueItem:
     """One thing due on a case: a follow-up, a promise, or a crossed escalation threshold."""
 
@@ -56,7 +58,10 @@ def due_items(
 ) -> list[DueItem]:
     """Pending follow-ups and promises due, and thresholds crossed, by now + within, on active
     cases, soonest first. `policies` defaults to the built-in ones plus the user's file."""
-    horizon = now + within
+    try:
+        horizon = now + within
+    except OverflowError:  # `--within 9999999w`: as far as the calendar goes
+        horizon = datetime.max.replace(tzinfo=UTC)
     return pending_items(session, horizon, policies=policies, suggest_until=horizon)
 
 
@@ -79,27 +84,73 @@ def pending_items(
     return items
 
 
+# Both queries below start from the active cases (by their status index) and read their
+# promises and follow-ups by case id; the status and due time are checked here. With those
+# in the query, SQLite starts from the status index of promises or follow-ups instead, and
+# reads every pending one left on resolved and closed cases too: a cost that grows with the
+# whole history (50k promises in a store of 100k cases) where this one grows with the
+# active cases only. tests/test_query_plans.py holds the plans to that.
+
+
 def _follow_ups(session: Session, horizon: datetime | None) -> list[DueItem]:
     stmt = (
-        select(FollowUp, Case.title, Organization.name)
+        select(
+            FollowUp.id,
+            FollowUp.case_id,
+            FollowUp.due_at,
+            FollowUp.text,
+            FollowUp.status,
+            Case.title,
+            Organization.name,
+        )
         .join(Case, FollowUp.case_id == Case.id)
         .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(FollowUp.status == "pending", _active_case())
+        .where(_active_case())
     )
-    if horizon is not None:
-        stmt = stmt.where(FollowUp.due_at <= horizon)
     return [
         DueItem(
             kind="follow_up",
-            case_id=follow_up.case_id,
+            case_id=case_id,
             case_title=title,
             organization=org,
-            due_at=follow_up.due_at,
-            text=follow_up.text or "check on the case",
-            item_id=follow_up.id,
+            due_at=due_at,
+            text=text or "check on the case",
+            item_id=follow_up_id,
         )
-        for follow_up, title, org in session.execute(stmt)
+        for follow_up_id, case_id, due_at, text, status, title, org in session.execute(stmt)
+        if status == "pending" and (horizon is None or due_at <= horizon)
     ]
+
+
+FactsRow = Row[*tuple[Any, ...]]
+
+StepCache = dict[tuple[int | None, str, str, str], str]
+"""contact_step's answers by (organization, category, level, action): a due list of thousands
+of cases at a few organizations asks the directory the same few questions."""
+
+# Plain rows, not ORM objects: the daemon computes this after every change, over every
+# active case, and rows are cheaper to make and to hold than objects in an identity map.
+_CASE_FACTS = (
+    Case.id,
+    Case.title,
+    Organization.name.label("organization"),
+    Case.organization_id,
+    Case.category,
+    Case.policy,
+    Case.escalation_level,
+    Case.opened_at,
+    Case.last_interaction_at,
+    Case.escalated_at,
+)
+_PROMISE_FACTS = (
+    Promise.id,
+    Promise.case_id,
+    Promise.text,
+    Promise.promised_by,
+    Promise.due_at,
+    Promise.status,
+    Promise.status_at,
+)
 
 
 def _promises_and_thresholds(
@@ -108,21 +159,25 @@ def _promises_and_thresholds(
     policies: Policies,
     suggest_until: datetime | None,
 ) -> list[DueItem]:
-    cases = list(
-        session.scalars(select(Case).where(_active_case()).options(selectinload(Case.organization)))
-    )
-    promises: dict[int, list[Promise]] = defaultdict(list)
-    for promise in session.scalars(
-        select(Promise)
+    cases = session.execute(
+        select(*_CASE_FACTS)
+        .outerjoin(Organization, Case.organization_id == Organization.id)
+        .where(_active_case())
+    ).all()
+    promises: dict[int, list[FactsRow]] = defaultdict(list)
+    for promise in session.execute(
+        select(*_PROMISE_FACTS)
         .join(Case, Promise.case_id == Case.id)
-        .where(Promise.status.in_(("pending", "broken")), _active_case())
+        .where(_active_case())
         .order_by(Promise.id)
     ):
-        promises[promise.case_id].append(promise)
+        if promise.status in ("pending", "broken"):
+            promises[promise.case_id].append(promise)
 
+    steps: StepCache = {}
     items: list[DueItem] = []
     for case in cases:
-        org = case.organization.name if case.organization else None
+        org = case.organization
         policy = policies.for_case(case.category, case.policy)
         broken: list[datetime] = []
         for promise in promises.get(case.id, ()):
@@ -166,7 +221,7 @@ def _promises_and_thresholds(
                     due_at=crossing.at,
                     text=crossing.threshold.why,
                     suggestion=(
-                        threshold_suggestion(session, case, crossing)
+                        _suggestion_for(session, case, crossing, steps)
                         if suggest_until is not None and crossing.at <= suggest_until
                         else None
                     ),
@@ -177,20 +232,41 @@ def _promises_and_thresholds(
     return items
 
 
-def threshold_suggestion(session: Session, case: Case, crossing: Crossing) -> str:
+def _suggestion_for(session: Session, case: FactsRow, crossing: Crossing, steps: StepCache) -> str:
+    level = crossing.target or case.escalation_level
+    what = action(crossing)
+    step = steps.get((case.organization_id, case.category, level, what))
+    if step is None:  # the directory wants the case itself: load it on a miss only
+        loaded = session.get(Case, case.id)
+        assert loaded is not None
+        step = contact_step(session, loaded, level, what, steps)
+    return suggestion(crossing, step)
+
+
+def threshold_suggestion(
+    session: Session, case: Case, crossing: Crossing, steps: StepCache | None = None
+) -> str:
     """The next step a crossed threshold suggests, with the contact for its rung."""
     level = crossing.target or case.escalation_level
-    return suggestion(crossing, contact_step(session, case, level, action(crossing)))
+    return suggestion(crossing, contact_step(session, case, level, action(crossing), steps))
 
 
-def contact_step(session: Session, case: Case, level: str, what: str) -> str:
+def contact_step(
+    session: Session, case: Case, level: str, what: str, steps: StepCache | None = None
+) -> str:
     """'ask for a supervisor, call +1 800-528-2122', with the directory's point for `level`."""
+    key = (case.organization_id, case.category, level, what)
+    if steps is not None and key in steps:
+        return steps[key]
     from tracker.directory import describe_contact, suggested_contact  # ~20 ms: when needed
 
     point = suggested_contact(session, case, level)
     if point is None:
-        return what
-    contact = describe_contact(point)
-    if point.level == "regulator" and what == LEVEL_ACTIONS["regulator"]:
-        return contact  # a regulator's entry says it all: "file a complaint with ..."
-    return f"{what}, {contact}"
+        step = what
+    elif point.level == "regulator" and what == LEVEL_ACTIONS["regulator"]:
+        step = describe_contact(point)  # a regulator's entry says it all: "file a complaint ..."
+    else:
+        step = f"{what}, {describe_contact(point)}"
+    if steps is not None:
+        steps[key] = step
+    return step

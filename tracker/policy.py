@@ -159,7 +159,7 @@ class Policies:
         return self.policies[self.categories.get(category, self.default)]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseFacts:
     """What thresholds look at. ``broken_at``: when each promise counts as broken, sorted.
 
@@ -188,7 +188,7 @@ class CaseFacts:
         return self.broken_at[0] if self.broken_at else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Crossing:
     threshold: Threshold
     at: datetime

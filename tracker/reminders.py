@@ -27,14 +27,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.db import Store
-from tracker.due import DueItem, contact_step, pending_items, threshold_suggestion
+from tracker.due import DueItem, StepCache, contact_step, pending_items, threshold_suggestion
 from tracker.errors import TrackerError
-from tracker.models import Case, FollowUp, Reminder, utcnow
+from tracker.models import Case, Change, FollowUp, Reminder, utcnow
 from tracker.notify import Notifier, NotifyError
 from tracker.policy import LEVEL_ACTIONS, Policies
 from tracker.redact import mask
@@ -149,7 +149,7 @@ def backoff(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
     return min(first * (1 << doublings), max(MAX_RETRY, first))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ClaimState:
     claimed_at: datetime
     shown_at: datetime | None
@@ -187,7 +187,7 @@ def claim_states(session: Session, keys: Sequence[str]) -> dict[str, ClaimState]
 # --------------------------------------------------------------------------- occurrences
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Occurrence:
     key: str
     kind: str  # follow_up, promise_due, promise_overdue, threshold
@@ -221,7 +221,7 @@ def occurrences(items: Iterable[DueItem]) -> list[Occurrence]:
     return found
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Upcoming:
     """An occurrence not yet shown, and when it is ready to be (due, or its retry time)."""
 
@@ -232,10 +232,16 @@ class Upcoming:
 
 
 def upcoming(
-    session: Session, policies: Policies, *, lease: timedelta = DEFAULT_LEASE
+    session: Session,
+    policies: Policies,
+    *,
+    lease: timedelta = DEFAULT_LEASE,
+    horizon: datetime | None = None,
 ) -> list[Upcoming]:
-    """Every occurrence not yet shown, soonest ready first."""
-    found = occurrences(pending_items(session, None, policies=policies))
+    """Every occurrence not yet shown (due by `horizon`, if given), soonest ready first."""
+    found = occurrences(pending_items(session, horizon, policies=policies))
+    if horizon is not None:
+        found = [o for o in found if o.due_at <= horizon]
     states = claim_states(session, [o.key for o in found])
     result: list[Upcoming] = []
     for occurrence in found:
@@ -290,7 +296,9 @@ def describe(occurrence: Occurrence, now: datetime) -> str:
     return f"{item.text}{mine} {verb} {when}"
 
 
-def next_step(session: Session, occurrence: Occurrence, case: Case | None) -> str | None:
+def next_step(
+    session: Session, occurrence: Occurrence, case: Case | None, steps: StepCache | None = None
+) -> str | None:
     """What to do about it, with the directory's contact point for that rung when known."""
     item = occurrence.item
     if item.kind == "my_promise":
@@ -300,16 +308,16 @@ def next_step(session: Session, occurrence: Occurrence, case: Case | None) -> st
     if occurrence.kind == "threshold":
         if item.suggestion is not None or item.crossing is None:
             return item.suggestion
-        return threshold_suggestion(session, case, item.crossing)
+        return threshold_suggestion(session, case, item.crossing, steps)
     level = case.escalation_level
     if occurrence.kind == "promise_overdue":
         from tracker.cases import next_level
 
         level = next_level(level) or level
-        return contact_step(session, case, level, LEVEL_ACTIONS[level])
+        return contact_step(session, case, level, LEVEL_ACTIONS[level], steps)
     if occurrence.kind == "promise_due":
-        return contact_step(session, case, level, "check that it was done")
-    return contact_step(session, case, level, LEVEL_ACTIONS[level])
+        return contact_step(session, case, level, "check that it was done", steps)
+    return contact_step(session, case, level, LEVEL_ACTIONS[level], steps)
 
 
 def _strength(occurrence: Occurrence) -> tuple[int, datetime]:
@@ -317,7 +325,9 @@ def _strength(occurrence: Occurrence) -> tuple[int, datetime]:
     return (0 if mine else _STEP_RANK[occurrence.kind], occurrence.due_at)
 
 
-def compose(session: Session, group: Sequence[Occurrence], now: datetime) -> Notice:
+def compose(
+    session: Session, group: Sequence[Occurrence], now: datetime, steps: StepCache | None = None
+) -> Notice:
     """One notification for the occurrences of one case (several are coalesced)."""
     first = group[0].item
     case = session.get(Case, first.case_id)
@@ -331,7 +341,7 @@ def compose(session: Session, group: Sequence[Occurrence], now: datetime) -> Not
     ]
     headline = _HEADLINES[told[0][0].kind] if len(told) == 1 else f"{len(told)} reminders"
     strongest = max(group, key=_strength)
-    step = next_step(session, strongest, case)
+    step = next_step(session, strongest, case, steps)
     org = first.organization or f"Case {first.case_id}"
     what = "; ".join(line for _, line in told)
     body = f"{what[:1].upper()}{what[1:]} (case {first.case_id}: {first.case_title})."
@@ -358,7 +368,66 @@ class PassReport:
 def _ready(
     session: Session, policies: Policies, now: datetime, lease: timedelta
 ) -> list[Occurrence]:
-    return [u.occurrence for u in upcoming(session, policies, lease=lease) if u.at <= now]
+    # Only what is due by now can be ready: occurrences further ahead are not computed.
+    found = upcoming(session, policies, lease=lease, horizon=now)
+    return [u.occurrence for u in found if u.at <= now]
+
+
+def change_counter(session: Session) -> int:
+    """The store's change counter: every command adds a row to `changes`."""
+    return session.scalar(select(func.max(Change.id))) or 0
+
+
+def claim_all(
+    session: Session,
+    found: Sequence[Occurrence],
+    *,
+    owner: str,
+    now: datetime,
+    lease: timedelta = DEFAULT_LEASE,
+) -> list[Occurrence]:
+    """Claim each occurrence (see claim); returns those this caller may show, in order.
+
+    Keys never claimed before, nearly all of them, are inserted in one statement: one by
+    one, a daemon starting on a store with thousands of overdue reminders spent 20 s here.
+    """
+    states = claim_states(session, [o.key for o in found])
+    fresh = {o.key: o for o in found if o.key not in states}
+    taken: set[str] = set()
+    if fresh:
+        rows = [
+            {
+                "key": o.key,
+                "case_id": o.case_id,
+                "kind": o.kind,
+                "due_at": o.due_at,
+                "claimed_at": now,
+                "claimed_by": owner,
+                "attempts": 1,
+            }
+            for o in fresh.values()
+        ]
+        try:
+            with session.begin_nested():
+                session.execute(insert(Reminder), rows)
+            taken.update(fresh)
+        except IntegrityError:  # another claimant got one of them first (PostgreSQL)
+            fresh = {}
+    for occurrence in found:
+        if occurrence.key in fresh:
+            continue
+        if claim(
+            session,
+            occurrence.key,
+            case_id=occurrence.case_id,
+            kind=occurrence.kind,
+            due_at=occurrence.due_at,
+            owner=owner,
+            now=now,
+            lease=lease,
+        ):
+            taken.add(occurrence.key)
+    return [o for o in found if o.key in taken]
 
 
 def run_pass(
@@ -379,28 +448,21 @@ def run_pass(
     owner = owner or owner_id()
     report = PassReport()
     with store.read() as session:
-        if not _ready(session, policies, now, lease):
+        counter = change_counter(session)
+        ready = _ready(session, policies, now, lease)
+        if not ready:
             return report
     with store.write() as session:
-        # Computed again inside the write transaction: what a command just changed counts.
-        claimed = [
-            o
-            for o in _ready(session, policies, now, lease)
-            if claim(
-                session,
-                o.key,
-                case_id=o.case_id,
-                kind=o.kind,
-                due_at=o.due_at,
-                owner=owner,
-                now=now,
-                lease=lease,
-            )
-        ]
+        # What a command changed meanwhile counts: computed again if the counter moved. (If
+        # it did not, the answer is the same; claims made meanwhile are claim's business.)
+        if change_counter(session) != counter:
+            ready = _ready(session, policies, now, lease)
+        claimed = claim_all(session, ready, owner=owner, now=now, lease=lease)
         groups: dict[int, list[Occurrence]] = {}
         for occurrence in claimed:
             groups.setdefault(occurrence.case_id, []).append(occurrence)
-        notices = [compose(session, group, now) for group in groups.values()]
+        steps: StepCache = {}
+        notices = [compose(session, group, now, steps) for group in groups.values()]
         tries = {
             key: state.attempts
             for key, state in claim_states(session, [o.key for o in claimed]).items()

@@ -1,0 +1,66 @@
+"""The everyday commands start without the heavy packages (python -X importtime tells).
+
+Alembic, APScheduler, plyer, psycopg, icalendar, phonenumbers and rich cost 30-300 ms each
+to import (RECIPES.md); `--help`, `case note`, `case list`, `case show` and `due` need none
+of them on a SQLite store at the schema head. A module imported at the top of a file that
+these commands load would show up here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers")
+COMMANDS = [
+    ["--help"],
+    ["case", "--help"],
+    ["case", "note", "1", "Called again, no news."],
+    ["case", "list"],
+    ["case", "list", "--limit", "50", "--json"],
+    ["case", "show", "1"],
+    ["due"],
+]
+
+
+def run(home: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
+    flags = ["-X", "importtime"] if importtime else []
+    env = {**os.environ, "TRACKER_HOME": str(home), "TZ": "UTC"}
+    env.pop("TRACKER_DB", None)
+    return subprocess.run(
+        [sys.executable, *flags, "-m", "tracker", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level packages in an -X importtime report."""
+    names = re.findall(r"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)\s*$", stderr, re.MULTILINE)
+    assert names, "no -X importtime report"
+    return {name.split(".")[0] for name in names}
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One store with one case for the module, made (and migrated: Alembic) once."""
+    folder = tmp_path_factory.mktemp("home")
+    run(folder, "case", "open", "Disputed charge at ACME", "--org", "American Express")
+    return folder
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_an_everyday_command_imports_no_heavy_package(home: Path, args: list[str]) -> None:
+    heavy = imported(run(home, *args, importtime=True).stderr) & set(HEAVY)
+    assert not heavy, f"tracker {' '.join(args)} imports {', '.join(sorted(heavy))}"
+
+
+def test_help_does_not_import_sqlalchemy(home: Path) -> None:
+    assert "sqlalchemy" not in imported(run(home, "--help", importtime=True).stderr)
