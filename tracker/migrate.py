@@ -8,6 +8,7 @@ from pathlib import Path
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine
 
 from alembic import command
@@ -48,7 +49,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if current is not None:
         try:
             scripts.get_revision(current)
-        except Exception:
+        except CommandError:  # a revision these scripts do not know: a newer tracker wrote it
             raise StoreError(
                 f"this store is at schema revision {current}, newer than this version of "
                 "tracker understands; upgrade tracker"
