@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from tracker.cli.common import app, emit_json, json_option, store
+from tracker.cli.common import F, app, emit_json, json_option, store
 from tracker.errors import TrackerError
 from tracker.models import utcnow
 
@@ -58,23 +59,26 @@ def daemon() -> None:
     """
 
 
+DEFAULT_SECONDS = 30.0
+
+
+def seconds_option(name: str, help: str) -> Callable[[F], F]:
+    """--poll and --retry: a number of seconds, at least 0.1, 30 by default."""
+    return click.option(
+        name,
+        type=click.FloatRange(min=0.1),
+        default=DEFAULT_SECONDS,
+        show_default=True,
+        metavar="SECONDS",
+        help=help,
+    )
+
+
 @daemon.command("run")
 @notifier_option
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How often to look for changes made by other commands.",
-)
-@click.option(
-    "--retry",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Wait before showing a failed notification again (doubles each time, up to 10 min).",
+@seconds_option("--poll", "How often to look for changes made by other commands.")
+@seconds_option(
+    "--retry", "Wait before showing a failed notification again (doubles each time, up to 10 min)."
 )
 @policy_option
 def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None) -> None:
@@ -201,14 +205,7 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
 
 @daemon.command("install")
 @notifier_option
-@click.option(
-    "--poll",
-    type=click.FloatRange(min=0.1),
-    default=30.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="Passed on to `tracker daemon run`.",
-)
+@seconds_option("--poll", "Passed on to `tracker daemon run`.")
 @policy_option
 def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     """Write a systemd user unit that runs the daemon, and say how to enable it.
@@ -236,7 +233,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     argv += ["daemon", "run"]
     if notifier_spec != "plyer":
         argv += ["--notifier", notifier_spec]
-    if poll != 30.0:
+    if poll != DEFAULT_SECONDS:
         argv += ["--poll", f"{poll:g}"]
     if policy_file is not None:
         argv += ["--policy", str(expand_user(policy_file).absolute())]
