@@ -8,12 +8,15 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import update_wrapper
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from tracker.db import Store
 from tracker.errors import NotFound, UsageError
+from tracker.views import View
+from tracker.views import choose as choose_view
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,6 +158,41 @@ PROMISE_ID = IdType("promise")
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON only.")(func)
+
+
+def view_option(func: F) -> F:
+    """--json, handed to the command as its view (tracker.views): text or JSON, chosen once."""
+
+    def to_view(ctx: click.Context, param: click.Parameter, value: bool) -> View:
+        return choose_view(value)
+
+    return click.option(
+        "--json", "view", is_flag=True, callback=to_view, help="Print JSON only."
+    )(func)
+
+
+def policy_option(func: F) -> F:
+    """--policy FILE: an escalation policy file laid over the built-in policies."""
+    return click.option(
+        "--policy",
+        "policy_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="Escalation policy file laid over the built-in policies "
+        "(default: policy.toml in the config folder, if any).",
+    )(func)
+
+
+def output_option(help: str) -> Callable[[F], F]:
+    """-o/--output FILE, '-' (the default) for stdout."""
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, allow_dash=True),
+        default="-",
+        metavar="FILE",
+        help=help,
+    )
 
 
 def _default(value: Any) -> Any:
