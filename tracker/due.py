@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, select
+from sqlalchemy import ColumnElement, Row, and_, select
 from sqlalchemy.orm import Session
 
 from tracker.models import ACTIVE_STATUSES, Case, FollowUp, Organization, Promise
@@ -40,13 +40,16 @@ class DueItem:
     rule: str | None = None  # a threshold's id
     overdue_at: datetime | None = None  # a promise: when it counts as overdue (policy's grace)
     crossing: Crossing | None = field(default=None, compare=False, repr=False)
+    # When the follow-up or promise last changed (the calendar's DTSTAMP).
+    modified_at: datetime | None = None
 
     def overdue(self, now: datetime) -> bool:
         return self.due_at < now
 
 
-def _active_case() -> ColumnElement[bool]:
-    return Case.status.in_(ACTIVE_STATUSES)
+def _active_case(case_id: int | None = None) -> ColumnElement[bool]:
+    active = Case.status.in_(ACTIVE_STATUSES)
+    return active if case_id is None else and_(active, Case.id == case_id)
 
 
 def due_items(
@@ -71,15 +74,20 @@ def pending_items(
     *,
     policies: Policies | None = None,
     suggest_until: datetime | None = None,
+    case_id: int | None = None,
+    thresholds: bool = True,
 ) -> list[DueItem]:
-    """Like due_items, up to `horizon` (None: however far ahead).
+    """Like due_items, up to `horizon` (None: however far ahead), of one case if given.
 
     Only thresholds crossed by `suggest_until` get their suggestion (it looks up the
     directory); the daemon asks for none, and makes those it shows from `crossing`.
+    thresholds=False leaves them out (the calendar shows follow-ups and promises only).
     """
     policies = policies if policies is not None else load_policies()
-    items = _follow_ups(session, horizon)
-    items += _promises_and_thresholds(session, horizon, policies, suggest_until)
+    items = _follow_ups(session, horizon, case_id)
+    items += _promises_and_thresholds(
+        session, horizon, policies, suggest_until, case_id, thresholds
+    )
     items.sort(key=lambda item: (item.due_at, item.case_id, item.kind, item.rule or ""))
     return items
 
@@ -92,7 +100,7 @@ def pending_items(
 # active cases only. tests/test_query_plans.py holds the plans to that.
 
 
-def _follow_ups(session: Session, horizon: datetime | None) -> list[DueItem]:
+def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None) -> list[DueItem]:
     stmt = (
         select(
             FollowUp.id,
@@ -100,12 +108,13 @@ def _follow_ups(session: Session, horizon: datetime | None) -> list[DueItem]:
             FollowUp.due_at,
             FollowUp.text,
             FollowUp.status,
+            FollowUp.created_at,
             Case.title,
             Organization.name,
         )
         .join(Case, FollowUp.case_id == Case.id)
         .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(_active_case())
+        .where(_active_case(case_id))
     )
     return [
         DueItem(
@@ -116,8 +125,11 @@ def _follow_ups(session: Session, horizon: datetime | None) -> list[DueItem]:
             due_at=due_at,
             text=text or "check on the case",
             item_id=follow_up_id,
+            modified_at=created_at,
         )
-        for follow_up_id, case_id, due_at, text, status, title, org in session.execute(stmt)
+        for follow_up_id, case_id, due_at, text, status, created_at, title, org in session.execute(
+            stmt
+        )
         if status == "pending" and (horizon is None or due_at <= horizon)
     ]
 
@@ -150,6 +162,7 @@ _PROMISE_FACTS = (
     Promise.due_at,
     Promise.status,
     Promise.status_at,
+    Promise.created_at,
 )
 
 
@@ -158,17 +171,19 @@ def _promises_and_thresholds(
     horizon: datetime | None,
     policies: Policies,
     suggest_until: datetime | None,
+    case_id: int | None = None,
+    thresholds: bool = True,
 ) -> list[DueItem]:
     cases = session.execute(
         select(*_CASE_FACTS)
         .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(_active_case())
+        .where(_active_case(case_id))
     ).all()
     promises: dict[int, list[FactsRow]] = defaultdict(list)
     for promise in session.execute(
         select(*_PROMISE_FACTS)
         .join(Case, Promise.case_id == Case.id)
-        .where(_active_case())
+        .where(_active_case(case_id))
         .order_by(Promise.id)
     ):
         if promise.status in ("pending", "broken"):
@@ -199,8 +214,11 @@ def _promises_and_thresholds(
                     text=promise.text,
                     item_id=promise.id,
                     overdue_at=policy.promise_grace.after(promise.due_at),
+                    modified_at=promise.status_at or promise.created_at,
                 )
             )
+        if not thresholds:
+            continue
         facts = CaseFacts(
             case_id=case.id,
             level=case.escalation_level,
