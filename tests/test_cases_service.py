@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker import cases as svc
+from tracker import directory, history, values
 from tracker.db import Store
 from tracker.errors import Conflict, UsageError
 from tracker.models import ContactPoint, Event, Organization, Reminder
@@ -40,7 +41,7 @@ def open_case(session: Session, title: str = "x", **kwargs: object) -> svc.Case:
     [("129.99", "129.99"), (" 0.10 ", "0.10"), ("1,234.5", "1234.5"), ("7", "7")],
 )
 def test_parse_amount_keeps_the_exact_decimal(text: str, expected: str) -> None:
-    assert str(svc.parse_amount(text)) == expected
+    assert str(values.parse_amount(text)) == expected
 
 
 @pytest.mark.parametrize(
@@ -57,24 +58,24 @@ def test_parse_amount_keeps_the_exact_decimal(text: str, expected: str) -> None:
 )
 def test_parse_amount_refuses(text: str, reason: str) -> None:
     with pytest.raises(UsageError, match=reason):
-        svc.parse_amount(text)
+        values.parse_amount(text)
 
 
 def test_parse_last4_and_currency() -> None:
-    assert svc.parse_last4(" 1005 ") == "1005"
-    assert svc.parse_currency(" eur") == "EUR"
+    assert values.parse_last4(" 1005 ") == "1005"
+    assert values.parse_currency(" eur") == "EUR"
     for bad in ("12", "12345", "１２３４", "abcd"):
         with pytest.raises(UsageError):
-            svc.parse_last4(bad)
+            values.parse_last4(bad)
     for bad in ("EURO", "E1R", "€"):
         with pytest.raises(UsageError):
-            svc.parse_currency(bad)
+            values.parse_currency(bad)
 
 
 def test_choice_normalizes_case_and_dashes() -> None:
-    assert svc.choice("In-Person", ("phone", "in_person"), "channel") == "in_person"
+    assert values.choice("In-Person", ("phone", "in_person"), "channel") == "in_person"
     with pytest.raises(UsageError, match="unknown channel 'fax'; choose one of: phone, in_person"):
-        svc.choice("fax", ("phone", "in_person"), "channel")
+        values.choice("fax", ("phone", "in_person"), "channel")
 
 
 # --------------------------------------------------------------------------- organizations
@@ -82,11 +83,11 @@ def test_choice_normalizes_case_and_dashes() -> None:
 
 def test_organizations_match_ignoring_case(store: Store) -> None:
     with store.write() as session:
-        first, created = svc.get_or_create_organization(session, " American Express ", Masker())
+        first, created = directory.ensure_organization(session, " American Express ", Masker())
         assert (first.name, created) == ("American Express", True)
-        again, created = svc.get_or_create_organization(session, "AMERICAN EXPRESS", Masker())
+        again, created = directory.ensure_organization(session, "AMERICAN EXPRESS", Masker())
         assert (again.id, created) == (first.id, False)
-        assert svc.find_organization(session, "american express") is first
+        assert directory.find_organization(session, "american express") is first
 
 
 # --------------------------------------------------------------------------- status rule
@@ -111,14 +112,14 @@ def test_promise_states_are_computed_from_the_clock(store: Store) -> None:
         promise = svc.make_promise(
             session, case, "Credit", NOW + timedelta(days=1), masker=Masker()
         )
-        assert svc.promise_state(promise, NOW) == "pending"
-        assert svc.promise_state(promise, NOW + timedelta(days=2)) == "overdue"
+        assert promise.state(NOW) == "pending"
+        assert promise.state(NOW + timedelta(days=2)) == "overdue"
         later = NOW + timedelta(days=2)
         assert svc.overdue_counts(session, [case.id], later) == {case.id: 1}
         assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=NOW) == []
         assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=later) == [case]
         svc.set_promise_status(session, promise.id, "kept", now=later)
-        assert svc.promise_state(promise, later) == "kept"
+        assert promise.state(later) == "kept"
 
 
 def test_promise_status_errors(store: Store) -> None:
@@ -191,8 +192,8 @@ def test_undo_forgets_the_reminder_claims_of_what_it_removes(store: Store) -> No
         for key in keys:
             session.add(Reminder(key=key, case_id=case.id, kind="x", due_at=NOW, claimed_by="test"))
     with store.write() as session:
-        assert svc.undo(session, now=NOW) == "case 1: The company promised: Credit"
-        assert svc.undo(session, now=NOW) == "case 1: Follow-up: check on the case"
+        assert history.undo(session, now=NOW) == "case 1: The company promised: Credit"
+        assert history.undo(session, now=NOW) == "case 1: Follow-up: check on the case"
     with store.read() as session:
         left = session.scalars(select(Reminder.key)).all()
     assert left == [f"promise:{promise.id + 1}:due"]
@@ -206,7 +207,7 @@ def test_undo_of_an_open_keeps_an_organization_given_contact_points_since(store:
             ContactPoint(organization_id=case.organization.id, kind="phone", value="+1 800 1")
         )
     with store.write() as session:
-        assert svc.undo(session, now=NOW) == "case 1: Opened: x"
+        assert history.undo(session, now=NOW) == "case 1: Opened: x"
     with store.read() as session:
         assert session.scalars(select(Organization.name)).all() == ["New Bank"]
 
@@ -222,7 +223,7 @@ def test_undo_describes_everything_one_command_added(store: Store) -> None:
             amount=Decimal("5"),
         )
     with store.write() as session:
-        assert svc.undo(session, now=NOW) == (
+        assert history.undo(session, now=NOW) == (
             "case 1: Opened: x (with 3 references, 1 note, 1 follow-up and the new "
             "organization Org)"
         )
@@ -233,10 +234,10 @@ def test_was_undone_follows_the_change(store: Store) -> None:
         case = open_case(session)
         svc.add_note(session, case, "note", masker=Masker(), now=NOW)
     with store.write() as session:
-        svc.undo(session, now=NOW)
+        history.undo(session, now=NOW)
     with store.read() as session:
         detail = svc.load_case_detail(session, 1)
-        assert [(e.type, svc.was_undone(e)) for e in detail.events] == [
+        assert [(e.type, e.undone) for e in detail.events] == [
             ("opened", False),
             ("note", True),
             ("undone", False),

@@ -13,7 +13,7 @@ import time_machine
 from conftest import Tracker
 from sqlalchemy import create_engine, text
 
-from tracker.models import CATEGORIES
+from tracker.vocabulary import CATEGORIES
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
@@ -416,7 +416,7 @@ def test_list_is_an_aligned_table_on_a_terminal(
     tracker: Tracker, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _open_three(tracker, clock)
-    monkeypatch.setattr("tracker.cli.case.stdout_is_tty", lambda: True)
+    monkeypatch.setattr("tracker.views.base.stdout_is_tty", lambda: True)
 
     out = tracker.ok("case", "list")
 

@@ -519,7 +519,7 @@ def test_due_is_aligned_on_a_terminal(
     case1: Tracker, clock: time_machine.Traveller, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case1.ok("case", "follow-up", "1", "1d", "Call again")
-    monkeypatch.setattr("tracker.cli.due.stdout_is_tty", lambda: True)
+    monkeypatch.setattr("tracker.views.base.stdout_is_tty", lambda: True)
 
     assert case1.ok("due") == (
         "DUE AT            DUE       CASE  TITLE            KIND       WHAT\n"

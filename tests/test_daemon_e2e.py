@@ -123,7 +123,7 @@ def test_reminders_missed_while_stopped_arrive_once_together_at_start(
     assert [(n.summary, n.body) for n in shown] == [
         (
             "American Express: 3 reminders",
-            "Provisional credit was due 3 days ago; follow-up due 2 hours ago: first; "
+            "Provisional credit is overdue (due 3 days ago); follow-up due 2 hours ago: first; "
             "follow-up due 1 hour ago: second (case 1: Disputed charge at ACME). Next step: ask "
             "for a supervisor, call +1 800-528-2122.",
         )

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from conftest import Tracker
 
+from tracker.advice import describe_contact, suggested_contact
 from tracker.config import database_url
 from tracker.db import Store
-from tracker.directory import describe_contact, format_phone, suggested_contact
+from tracker.directory import format_phone
 from tracker.models import Case
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -191,7 +192,7 @@ def test_a_bad_phone_number_names_file_and_entry_and_imports_nothing(
         (
             "[[organization]]\nname = 'X'\n[[organization.contact]]\nkind = 'fax'\nvalue = '1'\n",
             "organization 1 (X), contact 1: unknown kind 'fax'; choose one of: phone, chat, "
-            "mail, app, web, email, social",
+            "mail, app, email, social, web",
         ),
         (
             "[[organization]]\nname = 'X'\n[[organization.contact]]\nkind = 'web'\n",

@@ -22,8 +22,8 @@ from procs.support import sqlite_problems
 import tracker.migrate
 from alembic import command
 from tracker import cases as svc
-from tracker.db import Store, make_engine, stored_revision
-from tracker.migrate import alembic_config, migration_connection, script_location
+from tracker.db import Store, make_engine
+from tracker.migrate import alembic_config, migration_connection, script_location, stored_revision
 from tracker.models import SCHEMA_REVISION, Reminder, utcnow
 from tracker.redact import Masker
 

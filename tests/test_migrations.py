@@ -17,9 +17,9 @@ from pytest_alembic.tests import (
 from pytest_alembic.tests.experimental import test_downgrade_leaves_no_trace
 from sqlalchemy import Engine
 
-from tracker.db import Store, make_engine, stored_revision
+from tracker.db import Store, make_engine
 from tracker.errors import StoreError
-from tracker.migrate import head_revision, script_location
+from tracker.migrate import head_revision, script_location, stored_revision
 from tracker.models import SCHEMA_REVISION
 
 __all__ = [

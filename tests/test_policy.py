@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import time_machine
 
+from tracker.advice import suggestion
 from tracker.db import Store
 from tracker.models import Case, ContactPoint
 from tracker.policy import (
@@ -21,7 +22,6 @@ from tracker.policy import (
     Span,
     crossings,
     load_policies,
-    suggestion,
 )
 
 NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday

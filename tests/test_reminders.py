@@ -13,8 +13,8 @@ import pytest
 import time_machine
 from sqlalchemy import select
 
+from tracker.advice import describe_contact
 from tracker.db import Store
-from tracker.directory import describe_contact
 from tracker.due import DueItem
 from tracker.models import Case, ContactPoint, FollowUp, Reminder
 from tracker.notify import NotifyError
@@ -244,7 +244,7 @@ def test_a_company_promise_fires_when_due_and_again_when_overdue(
     # The general policy's grace is a day; the next step is the next rung, with its line.
     assert fire(store, recorder, policies, due + timedelta(hours=23)) == []
     assert fire(store, recorder, policies, due + timedelta(days=3)) == [
-        "Provisional credit was due 3 days ago (case 1: Disputed charge at ACME). "
+        "Provisional credit is overdue (due 3 days ago) (case 1: Disputed charge at ACME). "
         "Next step: ask for a supervisor, call +1 800-000-0001."
     ]
     assert recorder.shown[-1][0] == "American Express: promise overdue"
@@ -280,7 +280,7 @@ def test_reminders_missed_while_down_are_coalesced_into_one_per_case(
     # The promise, both due and overdue by now, is told once, as overdue.
     assert bodies[0] == (
         "Follow-up due 1 day ago: first; follow-up due 1 day ago: second; "
-        "Provisional credit was due 1 day ago (case 1: Disputed charge at ACME). "
+        "Provisional credit is overdue (due 1 day ago) (case 1: Disputed charge at ACME). "
         "Next step: ask for a supervisor, call +1 800-000-0001."
     )
     assert fire(store, recorder, policies, later + MIN) == []
@@ -449,7 +449,7 @@ def test_an_overdue_promise_at_complaint_level_points_to_the_regulator(
     (body,) = fire(store, recorder, policies, NOW + timedelta(days=3))
     # The directory's regulator entry already says what to do; it is not said twice.
     assert body == (
-        "Final response was due 2 days ago (case 1: Lost card). "
+        "Final response is overdue (due 2 days ago) (case 1: Lost card). "
         f"Next step: {expected.removesuffix('.')}."
     )
     assert expected.startswith("file a complaint with the regulator")

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tracker.db import sqlite_path
-from tracker.errors import StoreError, UsageError
+from tracker.errors import DatabaseBusy, StoreError, UsageError
 
 
 def backup_store(url: str, target: Path) -> Path:
@@ -56,8 +56,6 @@ def backup_store(url: str, target: Path) -> Path:
     except sqlite3.OperationalError as exc:
         partial.unlink(missing_ok=True)
         if "locked" in str(exc) or "busy" in str(exc):
-            from tracker.errors import DatabaseBusy
-
             raise DatabaseBusy() from None
         raise StoreError(f"backup failed: {exc}") from None
     except BaseException:

@@ -1,34 +1,40 @@
-"""Case services: open, note, contact, reference, promise, follow-up, escalate, resolve, undo.
+"""The case lifecycle: open, note, contact, reference, promise, follow-up, escalate,
+resolve, reopen, close; and the queries the views read.
 
 Each function takes the session of a transaction the caller framed and never commits.
-Every change to a case writes one event in that transaction; one command's events share a
-Change, which is what `tracker undo` reverts.
+Every change to a case writes one event in that transaction (tracker.history), and one
+command's events share a Change, which is what `tracker undo` reverts.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
 
-from sqlalchemy import Select, and_, delete, exists, func, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.errors import Conflict, NotFound, UsageError
+from tracker.directory import ensure_organization, organization_key
+from tracker.errors import CaseNotActive, Conflict, NotFound, UsageError
+from tracker.history import (
+    PROMISE_STATE_FIELDS,
+    ChangeLog,
+    Contacted,
+    Escalated,
+    FollowUpSet,
+    NoteAdded,
+    Opened,
+    PromiseMade,
+    PromiseMarked,
+    ReferenceAdded,
+    Resolved,
+    StatusChanged,
+    begin_change,
+)
 from tracker.models import (
-    ACTIVE_STATUSES,
-    CATEGORIES,
-    CHANNELS,
-    DIRECTIONS,
-    LEVELS,
-    PROMISE_PARTIES,
-    REFERENCE_KINDS,
-    STATUSES,
     Case,
-    Change,
-    ContactPoint,
     Event,
     FollowUp,
     Interaction,
@@ -36,168 +42,27 @@ from tracker.models import (
     Organization,
     Promise,
     Reference,
-    Reminder,
     utcnow,
 )
 from tracker.redact import Masker
+from tracker.values import MAX_TITLE, choice, optional_text, required_text
+from tracker.vocabulary import (
+    ACTIVE_STATUSES,
+    CATEGORIES,
+    CHANNEL,
+    CHANNELS,
+    DIRECTIONS,
+    FOLLOW_UP_TEXT,
+    LEVELS,
+    PROMISE_PARTIES,
+    REFERENCE_KINDS,
+    STATUSES,
+    next_level,
+)
 from tracker.when import format_local
 
-# The case fields a change can alter; undo puts them back from the first event's snapshot.
-CASE_STATE_FIELDS = (
-    "status",
-    "escalation_level",
-    "escalated_at",
-    "resolved_at",
-    "closed_at",
-    "outcome",
-    "updated_at",
-    "last_activity_at",
-    "last_interaction_at",
-)
-PROMISE_STATE_FIELDS = ("status", "status_at")
-# What a follow-up set without text reminds of.
-FOLLOW_UP_TEXT = "check on the case"
-MAX_TITLE = 500
 # A contact's --at may run this far ahead of the clock (a slightly fast watch), no more.
 FUTURE_SLACK = timedelta(minutes=5)
-
-
-# --------------------------------------------------------------------------- validation
-
-
-def choice(value: str, allowed: Sequence[str], what: str) -> str:
-    normalized = value.strip().lower().replace("-", "_")
-    if normalized not in allowed:
-        raise UsageError(f"unknown {what} '{value}'; choose one of: {', '.join(allowed)}")
-    return normalized
-
-
-def parse_amount(text: str) -> Decimal:
-    cleaned = text.strip().replace(",", "")
-    try:
-        amount = Decimal(cleaned)
-    except InvalidOperation:
-        raise UsageError(f"invalid amount '{text}': give a number such as 129.99") from None
-    if not amount.is_finite():
-        raise UsageError(f"invalid amount '{text}': give a number such as 129.99")
-    if amount <= 0:
-        raise UsageError(f"invalid amount '{text}': give the amount as a positive number")
-    if amount.as_tuple().exponent < -4 or abs(amount) >= Decimal("1e15"):  # type: ignore[operator]
-        raise UsageError(f"invalid amount '{text}': at most 4 decimals and 15 digits")
-    return amount
-
-
-def parse_currency(text: str) -> str:
-    code = text.strip().upper()
-    if len(code) != 3 or not code.isascii() or not code.isalpha():
-        raise UsageError(f"invalid currency '{text}': give a 3-letter ISO code such as USD")
-    return code
-
-
-def parse_last4(text: str) -> str:
-    digits = text.strip()
-    if len(digits) != 4 or not digits.isascii() or not digits.isdigit():
-        raise UsageError(
-            f"invalid account '{text}': give only the last 4 digits of the card or account"
-        )
-    return digits
-
-
-def _text(value: str, what: str, masker: Masker, *, limit: int | None = None) -> str:
-    cleaned = value.replace("\x00", "").strip()
-    if not cleaned:
-        raise UsageError(f"{what} must not be empty")
-    if limit is not None and len(cleaned) > limit:
-        raise UsageError(f"{what} is too long ({len(cleaned)} characters; at most {limit})")
-    return masker(cleaned)
-
-
-def _optional_text(
-    value: str | None, masker: Masker, *, what: str = "", limit: int | None = None
-) -> str | None:
-    if value is None:
-        return None
-    cleaned = value.replace("\x00", "").strip()
-    if limit is not None and len(cleaned) > limit:
-        # The column's size: PostgreSQL would refuse it, and a SQLite store must stay movable.
-        raise UsageError(f"{what} is too long ({len(cleaned)} characters; at most {limit})")
-    return masker(cleaned) if cleaned else None
-
-
-# --------------------------------------------------------------------------- history
-
-
-@dataclass
-class ChangeLog:
-    """The events of one command. Snapshots the case before its first event, for undo."""
-
-    session: Session
-    change: Change
-    now: datetime
-    _snapshotted: set[int] = field(default_factory=set)
-
-    def snapshot(self, case: Case) -> dict[str, Any] | None:
-        if case.id in self._snapshotted:
-            return None
-        self._snapshotted.add(case.id)
-        return {name: _jsonable(getattr(case, name)) for name in CASE_STATE_FIELDS}
-
-    def record(
-        self,
-        case: Case,
-        type_: str,
-        summary: str,
-        *,
-        at: datetime | None = None,
-        created: tuple[str, int] | None = None,
-        snapshot: dict[str, Any] | None = None,
-        **details: Any,
-    ) -> Event:
-        """Append one event; call it before changing the case so the snapshot is the old state."""
-        data: dict[str, Any] = {k: _jsonable(v) for k, v in details.items() if v is not None}
-        before = snapshot if snapshot is not None else self.snapshot(case)
-        if before is not None:
-            data["case_before"] = before
-        if created is not None:
-            data["created"] = list(created)
-        event = Event(
-            change=self.change,
-            case_id=case.id,
-            at=at or self.now,
-            type=type_,
-            summary=summary,
-            data=data,
-        )
-        self.session.add(event)
-        return event
-
-    def touch(self, case: Case) -> None:
-        case.updated_at = self.now
-        case.last_activity_at = max(case.last_activity_at, self.now)
-
-
-def begin_change(
-    session: Session, command: str, *, now: datetime | None = None, undoable: bool = True
-) -> ChangeLog:
-    now = now or utcnow()
-    change = Change(at=now, command=command[:200], undoable=undoable)
-    session.add(change)
-    session.flush()
-    return ChangeLog(session=session, change=change, now=now)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, date | Decimal):
-        return str(value)
-    return value
-
-
-def _from_json(name: str, value: Any) -> Any:
-    if value is not None and name.endswith("_at"):
-        return datetime.fromisoformat(value)
-    return value
 
 
 # --------------------------------------------------------------------------- lookups
@@ -214,35 +79,9 @@ def get_case(session: Session, case_id: int, *, for_update: bool = False) -> Cas
     return case
 
 
-def organization_key(name: str) -> str:
-    """How organizations are matched: ignoring case and runs of white space."""
-    return " ".join(name.split()).casefold()
-
-
-def find_organization(session: Session, name: str) -> Organization | None:
-    key = organization_key(name)
-    return session.scalars(select(Organization).where(Organization.name_key == key)).one_or_none()
-
-
-def get_or_create_organization(
-    session: Session, name: str, masker: Masker
-) -> tuple[Organization, bool]:
-    cleaned = _text(name, "the organization name", masker, limit=200)
-    found = find_organization(session, cleaned)
-    if found is not None:
-        return found, False
-    org = Organization(name=cleaned, name_key=organization_key(cleaned))
-    session.add(org)
-    session.flush()
-    return org, True
-
-
 def _require_active(case: Case, action: str) -> None:
     if case.status not in ACTIVE_STATUSES:
-        raise Conflict(
-            f"case {case.id} is {case.status}; reopen it first (tracker case reopen {case.id}) "
-            f"to {action}"
-        )
+        raise CaseNotActive(case.id, case.status, action)
 
 
 # --------------------------------------------------------------------------- status rule
@@ -285,15 +124,15 @@ def open_case(
     follow_up: datetime | None = None,
     now: datetime | None = None,
 ) -> Case:
-    title = _text(title, "the title", masker, limit=MAX_TITLE)
+    title = required_text(title, "the title", masker, limit=MAX_TITLE)
     category = choice(category, CATEGORIES, "category")
     if amount is None and currency is not None:
-        raise UsageError("--currency needs --amount")
+        raise UsageError("a currency needs an amount")
     log = begin_change(session, f"case open {title}", now=now)
     org = None
     org_created = False
     if organization is not None:
-        org, org_created = get_or_create_organization(session, organization, masker)
+        org, org_created = ensure_organization(session, organization, masker, now=log.now)
     case = Case(
         title=title,
         organization=org,
@@ -306,20 +145,21 @@ def open_case(
         account_last4=account_last4,
         amount=amount,
         currency=currency,
-        merchant=_optional_text(merchant, masker),
+        merchant=optional_text(merchant, masker, what="the merchant"),
         transaction_date=transaction_date,
     )
     session.add(case)
     session.flush()
     log.record(
         case,
-        "opened",
+        Opened(
+            created=("cases", case.id),
+            organization=org.name if org else None,
+            created_organization=org.id if org_created and org else None,
+            category=category,
+        ),
         f"Opened: {title}",
         snapshot={},
-        created=("cases", case.id),
-        organization=org.name if org else None,
-        created_organization=org.id if org_created and org else None,
-        category=category,
     )
     log.snapshot(case)
     for ref in refs:
@@ -350,7 +190,7 @@ def add_note(
     session.add(note)
     session.flush()
     first_line = cleaned.strip().splitlines()[0]
-    log.record(case, "note", first_line[:200], created=("notes", note.id))
+    log.record(case, NoteAdded(created=("notes", note.id)), first_line[:200])
     log.touch(case)
     return note
 
@@ -370,7 +210,7 @@ def add_reference(
     now: datetime | None = None,
 ) -> Reference | None:
     """Record a reference number; one already on the case is not added twice (returns None)."""
-    value = _text(value, "the reference number", masker, limit=200)
+    value = required_text(value, "the reference number", masker, limit=200)
     kind = choice(kind, REFERENCE_KINDS, "reference kind")
     existing = session.scalars(
         select(Reference).where(Reference.case_id == case.id, Reference.value == value)
@@ -390,12 +230,9 @@ def add_reference(
     # Given during a contact logged after the fact: the history puts it at the contact's time.
     log.record(
         case,
-        "reference_added",
+        ReferenceAdded(created=("reference_numbers", ref.id), reference=value, kind=kind),
         f"Reference {value} ({kind})",
         at=interaction.at if interaction else None,
-        created=("reference_numbers", ref.id),
-        reference=value,
-        kind=kind,
     )
     log.touch(case)
     return ref
@@ -423,12 +260,12 @@ def log_interaction(
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
-        raise UsageError("--promise and --due go together")
+        raise UsageError("a promise needs a due time, and a due time a promise")
     now = now or utcnow()
     at = at or now
     if at > now + FUTURE_SLACK:
         raise UsageError(
-            f"the contact time {format_local(at)} is in the future; --at says when it happened"
+            f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
     log = begin_change(session, f"case contact {case.id} --channel {channel}", now=now)
@@ -437,11 +274,11 @@ def log_interaction(
         at=at,
         channel=channel,
         direction=direction,
-        via=_optional_text(via, masker, what="--via", limit=500),
-        agent_name=_optional_text(agent_name, masker, what="--agent", limit=200),
-        agent_id=_optional_text(agent_id, masker, what="--agent-id", limit=100),
+        via=optional_text(via, masker, what="the number or address", limit=500),
+        agent_name=optional_text(agent_name, masker, what="the agent's name", limit=200),
+        agent_id=optional_text(agent_id, masker, what="the agent's id", limit=100),
         duration_seconds=int(duration.total_seconds()) if duration else None,
-        summary=_optional_text(summary, masker),
+        summary=optional_text(summary, masker, what="the summary"),
         created_at=log.now,
     )
     session.add(interaction)
@@ -450,21 +287,22 @@ def log_interaction(
     if interaction.agent_id:
         who += f" (id {interaction.agent_id})"
     arrow = "to" if direction == "out" else "from"
-    headline = f"{channel.replace('_', ' ').capitalize()} {arrow} the company{who}"
+    headline = f"{CHANNEL[channel].label} {arrow} the company{who}"
     if interaction.summary:
         headline += f": {interaction.summary}"
     # Masked once here, so the masker counts each card once and the event shows no card.
-    ref_values = [_text(ref, "the reference number", masker, limit=200) for ref in refs]
+    ref_values = [required_text(ref, "the reference number", masker, limit=200) for ref in refs]
     log.record(
         case,
-        "interaction",
+        Contacted(
+            created=("interactions", interaction.id),
+            channel=channel,
+            direction=direction,
+            agent=interaction.agent_name,
+            reference=", ".join(ref_values) or None,
+        ),
         headline[:500],
         at=at,
-        created=("interactions", interaction.id),
-        channel=channel,
-        direction=direction,
-        agent=interaction.agent_name,
-        reference=", ".join(ref_values) or None,
     )
     for ref in ref_values:
         add_reference(
@@ -472,7 +310,7 @@ def log_interaction(
             case,
             ref,
             masker=masker,
-            kind="call" if channel == "phone" else "other",
+            kind=CHANNEL[channel].reference_kind,
             interaction=interaction,
             log=log,
         )
@@ -506,8 +344,8 @@ def make_promise(
     log: ChangeLog | None = None,
     now: datetime | None = None,
 ) -> Promise:
-    text = _text(text, "the promise", masker, limit=2000)
-    promised_by = choice(promised_by, PROMISE_PARTIES, "promiser (--by)")
+    text = required_text(text, "the promise", masker, limit=2000)
+    promised_by = choice(promised_by, PROMISE_PARTIES, "promiser")
     _require_active(case, "record a promise")
     log = log or begin_change(session, f"case promise {case.id}", now=now)
     promise = Promise(
@@ -524,14 +362,15 @@ def make_promise(
     who = "The company" if promised_by == "company" else "I"
     log.record(
         case,
-        "promise_made",
+        PromiseMade(
+            created=("promises", promise.id),
+            promise_id=promise.id,
+            due_at=due,
+            promise_status="pending",
+            promised_by=promised_by,
+        ),
         f"{who} promised: {text}",
         at=interaction.at if interaction else None,
-        created=("promises", promise.id),
-        promise_id=promise.id,
-        due_at=due,
-        promise_status="pending",
-        promised_by=promised_by,
     )
     log.touch(case)
     settle_status(case, session)
@@ -561,16 +400,22 @@ def set_promise_status(
         raise Conflict(f"promise {promise_id} is already {new}")
     case = get_case(session, promise.case_id, for_update=True)
     log = begin_change(session, f"promise {status} {promise_id}", now=now)
-    before = {name: _jsonable(getattr(promise, name)) for name in PROMISE_STATE_FIELDS}
+    before = {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name in PROMISE_STATE_FIELDS
+        for value in [getattr(promise, name)]
+    }
     log.record(
         case,
-        f"promise_{new}",
+        PromiseMarked(
+            promise_id=promise.id,
+            promise_before=before,
+            due_at=promise.due_at,
+            promise_status=new,
+            promised_by=promise.promised_by,
+        ),
         f"Promise {promise.id} {new}: {promise.text}",
-        promise_id=promise.id,
-        promise_before=before,
-        due_at=promise.due_at,
-        promise_status=new,
-        promised_by=promise.promised_by,
+        type_=f"promise_{new}",
     )
     promise.status = new
     promise.status_at = log.now
@@ -594,7 +439,7 @@ def set_follow_up(
     follow_up = FollowUp(
         case_id=case.id,
         due_at=due,
-        text=_optional_text(text, masker),
+        text=optional_text(text, masker, what="the follow-up"),
         status="pending",
         created_at=log.now,
     )
@@ -602,22 +447,14 @@ def set_follow_up(
     session.flush()
     log.record(
         case,
-        "follow_up_set",
+        FollowUpSet(created=("follow_ups", follow_up.id), follow_up_id=follow_up.id, due_at=due),
         f"Follow-up: {follow_up.text or FOLLOW_UP_TEXT}",
-        created=("follow_ups", follow_up.id),
-        follow_up_id=follow_up.id,
-        due_at=due,
     )
     log.touch(case)
     return follow_up
 
 
 # --------------------------------------------------------------------------- lifecycle
-
-
-def next_level(level: str) -> str | None:
-    index = LEVELS.index(level)
-    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
 def escalate(
@@ -637,15 +474,19 @@ def escalate(
     else:
         target = choice(to, LEVELS, "escalation level")
         if target == "frontline":
-            raise UsageError("escalate moves up: choose supervisor, complaint or regulator")
+            raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
     log = begin_change(session, f"case escalate {case.id} --to {target}", now=now)
-    reason = _optional_text(note, masker)
+    reason = optional_text(note, masker, what="the reason")
     summary = f"Escalated from {case.escalation_level} to {target}"
     if reason:
         summary += f": {reason}"
-    log.record(case, "escalated", summary, level=target, previous_level=case.escalation_level)
+    log.record(
+        case,
+        Escalated(level=target, previous_level=case.escalation_level, reason=reason),
+        summary,
+    )
     case.escalation_level = target
     case.status = "escalated"
     case.escalated_at = log.now
@@ -666,10 +507,10 @@ def resolve(
     if case.status == "resolved":
         raise Conflict(f"case {case.id} is already resolved")
     if case.status == "closed":
-        raise Conflict(f"case {case.id} is closed; reopen it first (tracker case reopen {case.id})")
+        raise CaseNotActive(case.id, case.status)
     log = begin_change(session, f"case resolve {case.id}", now=now)
-    text = _optional_text(outcome, masker)
-    log.record(case, "resolved", f"Resolved: {text}" if text else "Resolved", outcome=text)
+    text = optional_text(outcome, masker, what="the outcome")
+    log.record(case, Resolved(outcome=text), f"Resolved: {text}" if text else "Resolved")
     case.status = "resolved"
     case.resolved_at = log.now
     case.outcome = text
@@ -681,7 +522,12 @@ def reopen(session: Session, case: Case, *, now: datetime | None = None) -> Case
     if case.status in ACTIVE_STATUSES:
         raise Conflict(f"case {case.id} is already {case.status}")
     log = begin_change(session, f"case reopen {case.id}", now=now)
-    log.record(case, "reopened", f"Reopened (was {case.status})", previous_status=case.status)
+    log.record(
+        case,
+        StatusChanged(previous_status=case.status),
+        f"Reopened (was {case.status})",
+        type_="reopened",
+    )
     case.status = "open"
     case.resolved_at = None
     case.closed_at = None
@@ -696,158 +542,11 @@ def close(session: Session, case: Case, *, now: datetime | None = None) -> Case:
     if case.status == "closed":
         raise Conflict(f"case {case.id} is already closed")
     log = begin_change(session, f"case close {case.id}", now=now)
-    log.record(case, "closed", "Closed", previous_status=case.status)
+    log.record(case, StatusChanged(previous_status=case.status), "Closed", type_="closed")
     case.status = "closed"
     case.closed_at = log.now
     log.touch(case)
     return case
-
-
-# --------------------------------------------------------------------------- undo
-
-_UNDO_TABLES: dict[str, type[Any]] = {
-    "cases": Case,
-    "notes": Note,
-    "interactions": Interaction,
-    "reference_numbers": Reference,
-    "promises": Promise,
-    "follow_ups": FollowUp,
-}
-
-
-def undo(session: Session, *, now: datetime | None = None) -> str:
-    """Revert the last undoable change, in this transaction; returns what was reverted.
-
-    The answer reads "case 3: Opened: ... (with 1 reference)"; the `undone` event written
-    in case 3's own timeline leaves out the "case 3: ".
-    """
-    change = session.scalars(
-        select(Change)
-        .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
-        .order_by(Change.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).one_or_none()
-    if change is None:
-        raise Conflict("nothing to undo")
-    events = list(
-        session.scalars(select(Event).where(Event.change_id == change.id).order_by(Event.id))
-    )
-    case_ids = list(dict.fromkeys(e.case_id for e in events if e.case_id is not None))
-    snapshots: dict[int, dict[str, Any]] = {}
-    for event in events:
-        if event.case_id is not None and "case_before" in event.data:
-            snapshots.setdefault(event.case_id, event.data["case_before"])
-    removed_orgs: list[str] = []
-    for event in reversed(events):
-        data = event.data
-        if "promise_before" in data:
-            promise = session.get(Promise, data["promise_id"])
-            if promise is not None:
-                for name, value in data["promise_before"].items():
-                    setattr(promise, name, _from_json(name, value))
-        created = data.get("created")
-        if created:
-            table, row_id = created
-            session.execute(delete(_UNDO_TABLES[table]).where(_UNDO_TABLES[table].id == row_id))
-            _forget_reminders(session, table, row_id)
-        org_id = data.get("created_organization")
-        if org_id is not None:
-            removed = _remove_unused_organization(session, org_id)
-            if removed is not None:
-                removed_orgs.append(removed)
-    what = _describe(change, events, removed_orgs)
-    # Flush first: expiring drops unflushed changes (the promise states set above), and the
-    # rows removed with SQL DELETE must not linger in the session.
-    session.flush()
-    session.expire_all()
-    log = begin_change(session, "undo", now=now, undoable=False)
-    change.reverted_by_id = log.change.id
-    recorded = False
-    for case_id in case_ids:
-        case = session.get(Case, case_id)
-        if case is None:
-            continue
-        for name, value in snapshots.get(case_id, {}).items():
-            setattr(case, name, _from_json(name, value))
-        log.record(case, "undone", f"Undid: {what}", snapshot={}, reverted_change=change.id)
-        recorded = True
-    prefix = f"case {case_ids[0]}: " if case_ids else ""
-    if not recorded:
-        # The undo removed the case itself; the history of that keeps no case.
-        session.add(
-            Event(
-                change=log.change,
-                case_id=None,
-                at=log.now,
-                type="undone",
-                summary=f"Undid {prefix}{what}",
-                data={"reverted_change": change.id},
-            )
-        )
-    return prefix + what
-
-
-def _forget_reminders(session: Session, table: str, row_id: int) -> None:
-    """Drop the reminder claims of a removed follow-up or promise.
-
-    SQLite hands a removed row's id to the next row, and a stale claim on "follow_up:7"
-    would keep the new follow-up 7 from ever firing.
-    """
-    if table == "follow_ups":
-        session.execute(delete(Reminder).where(Reminder.key == f"follow_up:{row_id}"))
-    elif table == "promises":
-        session.execute(delete(Reminder).where(Reminder.key.startswith(f"promise:{row_id}:")))
-
-
-def _remove_unused_organization(session: Session, org_id: int) -> str | None:
-    """Remove an organization a command created on the fly, unless something uses it now."""
-    session.flush()
-    org = session.get(Organization, org_id)
-    if org is None:
-        return None
-    if any(
-        session.scalar(select(exists().where(column == org_id)))
-        for column in (Case.organization_id, ContactPoint.organization_id)
-    ):
-        return None
-    name = org.name
-    session.delete(org)
-    session.flush()
-    return name
-
-
-_TABLE_NOUNS = {
-    "notes": ("note", "notes"),
-    "interactions": ("contact", "contacts"),
-    "reference_numbers": ("reference", "references"),
-    "promises": ("promise", "promises"),
-    "follow_ups": ("follow-up", "follow-ups"),
-}
-
-
-def _describe(change: Change, events: Sequence[Event], removed_orgs: Sequence[str]) -> str:
-    """The first event's summary, then what else the same command added."""
-    if not events:
-        return change.command
-    counts: dict[str, int] = {}
-    for event in events[1:]:
-        created = event.data.get("created")
-        if created and created[0] in _TABLE_NOUNS:
-            counts[created[0]] = counts.get(created[0], 0) + 1
-    extras = [
-        f"{count} {_TABLE_NOUNS[table][0 if count == 1 else 1]}" for table, count in counts.items()
-    ]
-    extras += [f"the new organization {name}" for name in removed_orgs]
-    # A note's event is just its first line; say what it was.
-    text = f"Note: {events[0].summary}" if events[0].type == "note" else events[0].summary
-    if extras:
-        text += f" (with {_join(extras)})"
-    return text
-
-
-def _join(items: Sequence[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 # --------------------------------------------------------------------------- queries
@@ -860,10 +559,6 @@ class CaseFilter:
     category: str | None = None
     overdue: bool = False
     limit: int | None = None
-
-
-def overdue_promise_clause(now: datetime) -> Any:
-    return and_(Promise.status == "pending", Promise.due_at < now)
 
 
 def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None) -> list[Case]:
@@ -880,7 +575,7 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None
     if flt.category:
         stmt = stmt.where(Case.category == choice(flt.category, CATEGORIES, "category"))
     if flt.overdue:
-        stmt = stmt.where(exists().where(Promise.case_id == Case.id, overdue_promise_clause(now)))
+        stmt = stmt.where(exists().where(Promise.case_id == Case.id, Promise.overdue_at(now)))
     stmt = stmt.order_by(Case.last_activity_at.desc(), Case.id.desc())
     if flt.limit is not None:
         stmt = stmt.limit(flt.limit)
@@ -919,7 +614,7 @@ def overdue_counts(session: Session, case_ids: Sequence[int], now: datetime) -> 
         wanted = set(case_ids)
         rows = session.execute(
             select(Promise.case_id, func.count())
-            .where(overdue_promise_clause(now))
+            .where(Promise.overdue_at(now))
             .group_by(Promise.case_id)
         )
         return {case_id: count for case_id, count in rows if case_id in wanted}
@@ -930,20 +625,6 @@ def overdue_counts(session: Session, case_ids: Sequence[int], now: datetime) -> 
     for case_id, status, due_at in session.execute(
         select(Promise.case_id, Promise.status, Promise.due_at).where(Promise.case_id.in_(case_ids))
     ):
-        if status == "pending" and due_at < now:
+        if Promise.overdue_rule(status, due_at, now):
             counts[case_id] = counts.get(case_id, 0) + 1
     return counts
-
-
-def was_undone(event: Event) -> bool:
-    """Whether `tracker undo` later reverted the command that wrote this event."""
-    return event.change.reverted_by_id is not None
-
-
-def is_overdue(promise: Promise, now: datetime) -> bool:
-    return promise.status == "pending" and promise.due_at < now
-
-
-def promise_state(promise: Promise, now: datetime) -> str:
-    """pending, overdue (computed), kept, broken or cancelled."""
-    return "overdue" if is_overdue(promise, now) else promise.status

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tracker.errors import UsageError
+
 APP_NAME = "tracker"
 DB_FILENAME = "tracker.db"
 
@@ -14,8 +16,6 @@ def expand_user(path: str | os.PathLike[str]) -> Path:
     try:
         return Path(path).expanduser()
     except RuntimeError:
-        from tracker.errors import UsageError
-
         raise UsageError(f"cannot find the home folder in '{os.fspath(path)}'") from None
 
 

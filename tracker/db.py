@@ -15,16 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tracker.errors import DatabaseBusy, StoreError
-from tracker.models import SCHEMA_REVISION
+from tracker.migrate import READ_ONLY, ensure_current
 
 BUSY_TIMEOUT_MS = 5000
-_READONLY = "tracker_readonly"
 # Every engine made here, while it lives: see close_all.
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
 
@@ -65,7 +64,7 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _on_sqlite_begin(conn: Any) -> None:
-    readonly = conn.get_execution_options().get(_READONLY, False)
+    readonly = conn.get_execution_options().get(READ_ONLY, False)
     conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
@@ -97,27 +96,6 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
-def stored_revision(engine: Engine) -> str | None:
-    """The store's Alembic revision, or None for an empty store."""
-    with engine.connect().execution_options(**{_READONLY: True}) as conn:
-        try:
-            with conn.begin():
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-        except (OperationalError, ProgrammingError) as exc:
-            if "alembic_version" in str(exc):
-                return None
-            raise
-
-
-def ensure_current(engine: Engine) -> None:
-    """Bring the store to head, importing Alembic only when it is not there already."""
-    if stored_revision(engine) == SCHEMA_REVISION:
-        return
-    from tracker.migrate import upgrade
-
-    upgrade(engine)
-
-
 class Store:
     """One engine and one sessionmaker per process; the caller frames each transaction."""
 
@@ -143,7 +121,7 @@ class Store:
     def read(self) -> Iterator[Session]:
         """A read-only transaction (on SQLite, one that does not take the write lock)."""
         with translate_errors(), self._sessions() as session:
-            session.connection(execution_options={_READONLY: True})
+            session.connection(execution_options={READ_ONLY: True})
             yield session
             session.rollback()
 

@@ -13,24 +13,17 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.cases import find_organization, organization_key
 from tracker.errors import NotFound, UsageError
-from tracker.models import (
-    ACTIVE_STATUSES,
-    CATEGORIES,
-    CONTACT_KINDS,
-    LEVELS,
-    Case,
-    ContactPoint,
-    Organization,
-    utcnow,
-)
+from tracker.models import Case, ContactPoint, Organization, utcnow
 from tracker.redact import Masker
+from tracker.values import optional_text, parse_country, required_text
+from tracker.vocabulary import ACTIVE_STATUSES, CATEGORIES, CONTACT_KINDS, LEVELS
 
 ORG_KEYS = {"name", "country", "website", "notes", "contact"}
 CONTACT_KEYS = {
@@ -45,15 +38,41 @@ CONTACT_KEYS = {
     "notes",
 }
 
-_VERBS = {
-    "phone": "call",
-    "mail": "write to",
-    "chat": "chat at",
-    "app": "message in",
-    "web": "go to",
-    "email": "email",
-    "social": "message",
-}
+MAX_NAME = 200
+
+
+# --------------------------------------------------------------------------- identity
+
+
+def organization_key(name: str) -> str:
+    """How organizations are matched: ignoring case and runs of white space."""
+    return " ".join(name.split()).casefold()
+
+
+def find_organization(session: Session, name: str) -> Organization | None:
+    key = organization_key(name)
+    return session.scalars(select(Organization).where(Organization.name_key == key)).one_or_none()
+
+
+def ensure_organization(
+    session: Session, name: str, masker: Masker, *, now: datetime | None = None
+) -> tuple[Organization, bool]:
+    """The organization of that name, created if new: (organization, created).
+
+    The one way an organization comes into being (`case open --org`, `org add`, a directory
+    file), so every name is checked and masked the same way.
+    """
+    cleaned = required_text(name, "the organization name", masker, limit=MAX_NAME)
+    found = find_organization(session, cleaned)
+    if found is not None:
+        return found, False
+    now = now or utcnow()
+    org = Organization(
+        name=cleaned, name_key=organization_key(cleaned), created_at=now, updated_at=now
+    )
+    session.add(org)
+    session.flush()
+    return org, True
 
 
 # --------------------------------------------------------------------------- phone numbers
@@ -247,17 +266,6 @@ def _organization(raw: Any, where: str) -> OrganizationSpec:
     )
 
 
-def parse_country(text: str | None, where: str | None = None) -> str | None:
-    """A two-letter ISO country code, upper-cased (US, GB); UsageError otherwise."""
-    if text is None:
-        return None
-    code = text.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
-        prefix = f"{where}: " if where else ""
-        raise UsageError(f"{prefix}invalid country '{text}': give a 2-letter code such as US or GB")
-    return code
-
-
 def _contact(raw: Any, where: str, country: str | None) -> ContactSpec:
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: must be a table")
@@ -346,11 +354,9 @@ def import_directory(
     results: list[ImportResult] = []
     now = utcnow()
     for spec in specs:
-        org = find_organization(session, spec.name)
-        result = ImportResult(name=spec.name, created=org is None)
-        if org is None:
-            org = Organization(name=spec.name, name_key=organization_key(spec.name), created_at=now)
-            session.add(org)
+        # The names were masked when the file was read (load_directory).
+        org, created = ensure_organization(session, spec.name, Masker(), now=now)
+        result = ImportResult(name=spec.name, created=created)
         for name in ("name", "country", "website", "notes"):
             value = getattr(spec, name)
             if value is not None and getattr(org, name) != value:
@@ -421,32 +427,14 @@ def add_organization(
 ) -> tuple[Organization, bool]:
     """Create the organization, or update the fields given; returns (org, created)."""
     masker = masker or Masker()
-    cleaned = masker(name.strip())
-    website = masker(website)
-    notes = masker(notes)
-    if website is not None and len(website.strip()) > 500:
-        raise UsageError(
-            f"the website is too long ({len(website.strip())} characters; at most 500)"
-        )
-    if not cleaned:
-        raise UsageError("the organization name must not be empty")
-    if len(cleaned) > 200:
-        raise UsageError(
-            f"the organization name is too long ({len(cleaned)} characters; at most 200)"
-        )
+    country = parse_country(country)
+    website = optional_text(website, masker, what="the website", limit=500)
+    notes = optional_text(notes, masker, what="the notes")
     now = utcnow()
-    org = find_organization(session, cleaned)
-    created = org is None
-    if org is None:
-        org = Organization(name=cleaned, name_key=organization_key(cleaned), created_at=now)
-        session.add(org)
-    for attr, value in (
-        ("country", parse_country(country)),
-        ("website", website),
-        ("notes", notes),
-    ):
+    org, created = ensure_organization(session, name, masker, now=now)
+    for attr, value in (("country", country), ("website", website), ("notes", notes)):
         if value is not None:
-            setattr(org, attr, value.strip() or None)
+            setattr(org, attr, value)
     org.updated_at = now
     session.flush()
     return org, created
@@ -500,44 +488,6 @@ def case_counts(session: Session, org: Organization) -> tuple[int, int]:
     )
 
 
-def contact_point_dict(point: ContactPoint) -> dict[str, Any]:
-    return {
-        "id": point.id,
-        "kind": point.kind,
-        "value": point.value,
-        "display": display_value(point),
-        "label": point.label,
-        "region": point.region,
-        "hours": point.hours,
-        "collect_calls": point.collect_calls,
-        "categories": point.categories.split(),
-        "level": point.level,
-        "notes": point.notes,
-        "position": point.position,
-    }
-
-
-def organization_dict(
-    org: Organization, *, cases: int, active_cases: int, points: bool = True
-) -> dict[str, Any]:
-    from tracker.serialize import iso
-
-    out: dict[str, Any] = {
-        "id": org.id,
-        "name": org.name,
-        "country": org.country,
-        "website": org.website,
-        "notes": org.notes,
-        "created_at": iso(org.created_at),
-        "updated_at": iso(org.updated_at),
-        "cases": cases,
-        "active_cases": active_cases,
-    }
-    if points:
-        out["contact_points"] = [contact_point_dict(p) for p in ordered_points(org)]
-    return out
-
-
 def ordered_points(org: Organization) -> list[ContactPoint]:
     """The organization's points rung by rung, each rung in the directory's order."""
     return sorted(org.contact_points, key=lambda p: (_level_index(p.level), p.position, p.id))
@@ -545,181 +495,3 @@ def ordered_points(org: Organization) -> list[ContactPoint]:
 
 def _level_index(level: str) -> int:
     return LEVELS.index(level) if level in LEVELS else len(LEVELS)
-
-
-# --------------------------------------------------------------------------- suggestions
-
-
-def _candidates(session: Session, case: Case, level: str) -> list[ContactPoint]:
-    """Points at `level` serving the case's category: exact category first, then "any"."""
-    points = session.scalars(
-        select(ContactPoint)
-        .where(ContactPoint.organization_id == case.organization_id, ContactPoint.level == level)
-        .order_by(ContactPoint.position, ContactPoint.id)
-    ).all()
-    exact = [p for p in points if case.category in p.categories.split()]
-    general = [p for p in points if p not in exact and "any" in p.categories.split()]
-    return exact + general
-
-
-def _suitable(session: Session, case: Case, level: str) -> list[ContactPoint]:
-    found = _candidates(session, case, level)
-    if not found and level == "supervisor":
-        # The guide (3.5): you reach a supervisor by asking for one on the usual line.
-        frontline = _candidates(session, case, "frontline")
-        found = [p for p in frontline if p.kind == "phone"] or frontline
-    return found
-
-
-def suggested_contact(
-    session: Session, case: Case, level: str | None = None
-) -> ContactPoint | None:
-    """The best contact point for the case at `level` (default: its current level), or None.
-
-    Prefers a point for exactly that level and category, then one for any category; the
-    directory's own order (position) breaks ties. A supervisor is reached through the
-    frontline phone lines when the directory names no supervisor line.
-    """
-    if case.organization_id is None:
-        return None
-    found = _suitable(session, case, level or case.escalation_level)
-    return found[0] if found else None
-
-
-def point_details(point: ContactPoint, *, label: bool = True, hours: bool = True) -> list[str]:
-    details = []
-    if label and point.label and point.level != "regulator":
-        details.append(point.label)
-    if point.region:
-        details.append("from abroad" if point.region.lower() == "abroad" else point.region)
-    if hours and point.hours:
-        details.append(point.hours)
-    if point.collect_calls:
-        details.append("collect calls accepted")
-    return details
-
-
-def _with_details(text: str, details: Sequence[str]) -> str:
-    return f"{text} ({', '.join(details)})" if details else text
-
-
-def describe_contact(point: ContactPoint) -> str:
-    """'call +1 800-528-2122 (Card Member Services, US, 24/7)'."""
-    if point.level == "regulator" and point.label:
-        head = f"file a complaint with the regulator, {point.label}, at {display_value(point)}"
-    else:
-        head = f"{_VERBS.get(point.kind, 'contact')} {display_value(point)}"
-    return _with_details(head, point_details(point))
-
-
-def _alternative(points: Sequence[ContactPoint], primary: ContactPoint) -> ContactPoint | None:
-    """A second way in: the same line from another region, or a phone behind a chat."""
-    phones = [p for p in points if p.kind == "phone" and p is not primary]
-    if primary.kind == "phone":
-        return next((p for p in phones if p.region != primary.region), None)
-    return phones[0] if phones else None
-
-
-def _from(region: str | None) -> str:
-    if region is None:
-        return "or"
-    return "or, from abroad," if region.lower() == "abroad" else f"or, from {region},"
-
-
-def _ways(points: Sequence[ContactPoint], *, urgent: bool) -> str:
-    """One sentence: the first point, and a second way in if there is one."""
-    primary = points[0]
-    alt = _alternative(points, primary)
-    if primary.kind == "phone":
-        if urgent:
-            head = "Call now" + (f", {primary.hours}" if primary.hours else "") + ": "
-            first = _with_details(
-                format_phone(primary.value), point_details(primary, label=False, hours=False)
-            )
-        else:
-            head = "Call "
-            first = _with_details(format_phone(primary.value), point_details(primary, label=False))
-        text = head + first
-        if alt is not None:
-            extra = ["collect calls accepted"] if alt.collect_calls else []
-            text += f" {_from(alt.region)} " + _with_details(format_phone(alt.value), extra)
-        return text + "."
-    text = describe_contact(primary)
-    text = text[0].upper() + text[1:]
-    if alt is not None:
-        text += "; or call " + _with_details(
-            format_phone(alt.value), point_details(alt, label=False)
-        )
-    return text + "."
-
-
-def _have_ready(case: Case) -> list[str]:
-    """The guide's checklist (1.2), filled in from the case. Never a security code or PIN."""
-    items = [
-        f"card ending {case.account_last4}"
-        if case.account_last4
-        else "the card's last 4 digits (from a statement or the app)"
-    ]
-    if case.category == "dispute" or case.merchant or case.amount is not None:
-        parts = [
-            case.transaction_date.isoformat() if case.transaction_date else None,
-            case.merchant,
-            f"{case.amount} {case.currency or ''}".strip() if case.amount is not None else None,
-        ]
-        known = [p for p in parts if p]
-        items.append(
-            f"the transaction ({', '.join(known)})"
-            if known
-            else "the transaction's date, merchant and amount"
-        )
-    refs = [r.value for r in case.references]
-    if refs:
-        items.append(f"earlier reference numbers ({', '.join(refs)})")
-    return items
-
-
-def suggestion_text(session: Session, case_id: int, *, moment: str = "open") -> str | None:
-    """What to print after `case open` / `case escalate`, when the directory knows a point."""
-    case = session.get(Case, case_id)
-    if case is None or case.organization_id is None:
-        return None
-    level = case.escalation_level
-    points = _suitable(session, case, level)
-    if not points:
-        return None
-    primary = points[0]
-    lines: list[str] = []
-    if level == "supervisor" and moment == "escalate":
-        lines.append("Ask for a supervisor or manager. " + _ways(points, urgent=False))
-    elif level == "complaint":
-        lines.append(
-            f"Put the complaint in writing, to: {display_value(primary)}."
-            if primary.kind == "mail"
-            else "Make a formal complaint: " + describe_contact(primary) + "."
-        )
-    elif level == "regulator":
-        text = describe_contact(primary)
-        lines.append(text[0].upper() + text[1:] + ".")
-    else:
-        lines.append(_ways(points, urgent=case.category == "lost_stolen"))
-        if case.category in ("dispute", "complaint"):
-            writing = _candidates(session, case, "complaint")
-            mail = next((p for p in writing if p.kind == "mail"), None)
-            if mail is not None:
-                lines.append(
-                    f"In writing (formal complaints, supporting documents): {display_value(mail)}."
-                )
-    if level in ("complaint", "regulator"):
-        draft = f"Draft the letter from the case history: tracker case letter {case.id}"
-        if case.category == "dispute" and level == "complaint":
-            draft += " --kind complaint (or --kind billing-error, for a billing-error notice)"
-        lines.append(draft)
-    else:
-        lines.append("Have ready: " + "; ".join(_have_ready(case)) + ".")
-        if primary.kind in ("phone", "chat", "app"):
-            lines.append(
-                "Ask for the agent's name and a reference number; record them with "
-                f"tracker case contact {case.id} --channel {primary.kind} --agent NAME --ref REF"
-            )
-        lines.append("Never note your security code (CID/CVV) or PIN: the tracker keeps neither.")
-    return "\n".join(lines)

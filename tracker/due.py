@@ -10,18 +10,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Row, and_, select
 from sqlalchemy.orm import Session
 
-from tracker.models import ACTIVE_STATUSES, Case, FollowUp, Organization, Promise
-from tracker.policy import (
-    LEVEL_ACTIONS,
-    CaseFacts,
-    Crossing,
-    Policies,
-    action,
-    broken_instant,
-    crossings,
-    load_policies,
-    suggestion,
-)
+from tracker.advice import StepCache, cached_threshold_step
+from tracker.models import Case, FollowUp, Organization, Promise
+from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
+from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
 
 
 # slots: a large store has tens of thousands of these (and of the reminders' occurrences).
@@ -44,7 +36,8 @@ class DueItem:
     modified_at: datetime | None = None
 
     def overdue(self, now: datetime) -> bool:
-        return self.due_at < now
+        """Past its due time: for a promise, the one overdue rule (Promise.is_overdue)."""
+        return Promise.overdue_rule("pending", self.due_at, now)
 
 
 def _active_case(case_id: int | None = None) -> ColumnElement[bool]:
@@ -123,7 +116,7 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
             case_title=title,
             organization=org,
             due_at=due_at,
-            text=text or "check on the case",
+            text=text or FOLLOW_UP_TEXT,
             item_id=follow_up_id,
             modified_at=created_at,
         )
@@ -135,10 +128,6 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
 
 
 FactsRow = Row[*tuple[Any, ...]]
-
-StepCache = dict[tuple[int | None, str, str, str], str]
-"""contact_step's answers by (organization, category, level, action): a due list of thousands
-of cases at a few organizations asks the directory the same few questions."""
 
 # Plain rows, not ORM objects: the daemon computes this after every change, over every
 # active case, and rows are cheaper to make and to hold than objects in an identity map.
@@ -239,7 +228,15 @@ def _promises_and_thresholds(
                     due_at=crossing.at,
                     text=crossing.threshold.why,
                     suggestion=(
-                        _suggestion_for(session, case, crossing, steps)
+                        cached_threshold_step(
+                            session,
+                            case.id,
+                            case.organization_id,
+                            case.category,
+                            case.escalation_level,
+                            crossing,
+                            steps,
+                        )
                         if suggest_until is not None and crossing.at <= suggest_until
                         else None
                     ),
@@ -248,43 +245,3 @@ def _promises_and_thresholds(
                 )
             )
     return items
-
-
-def _suggestion_for(session: Session, case: FactsRow, crossing: Crossing, steps: StepCache) -> str:
-    level = crossing.target or case.escalation_level
-    what = action(crossing)
-    step = steps.get((case.organization_id, case.category, level, what))
-    if step is None:  # the directory wants the case itself: load it on a miss only
-        loaded = session.get(Case, case.id)
-        assert loaded is not None
-        step = contact_step(session, loaded, level, what, steps)
-    return suggestion(crossing, step)
-
-
-def threshold_suggestion(
-    session: Session, case: Case, crossing: Crossing, steps: StepCache | None = None
-) -> str:
-    """The next step a crossed threshold suggests, with the contact for its rung."""
-    level = crossing.target or case.escalation_level
-    return suggestion(crossing, contact_step(session, case, level, action(crossing), steps))
-
-
-def contact_step(
-    session: Session, case: Case, level: str, what: str, steps: StepCache | None = None
-) -> str:
-    """'ask for a supervisor, call +1 800-528-2122', with the directory's point for `level`."""
-    key = (case.organization_id, case.category, level, what)
-    if steps is not None and key in steps:
-        return steps[key]
-    from tracker.directory import describe_contact, suggested_contact  # ~20 ms: when needed
-
-    point = suggested_contact(session, case, level)
-    if point is None:
-        step = what
-    elif point.level == "regulator" and what == LEVEL_ACTIONS["regulator"]:
-        step = describe_contact(point)  # a regulator's entry says it all: "file a complaint ..."
-    else:
-        step = f"{what}, {describe_contact(point)}"
-    if steps is not None:
-        steps[key] = step
-    return step

@@ -23,6 +23,21 @@ class Conflict(TrackerError):
     """Valid, but the case's state refuses it (a closed case, nothing to undo). Exit 1."""
 
 
+class CaseNotActive(Conflict):
+    """The case is resolved or closed, and the action needs an active case. Exit 1."""
+
+    def __init__(self, case_id: int, status: str, action: str | None = None) -> None:
+        self.case_id = case_id
+        self.status = status
+        self.action = action
+        super().__init__(self.words())
+
+    def words(self, hint: str = "") -> str:
+        """The message, with `hint` (how to reopen it) after "reopen it first"."""
+        text = f"case {self.case_id} is {self.status}; reopen it first{hint}"
+        return f"{text} to {self.action}" if self.action else text
+
+
 class DatabaseBusy(TrackerError):
     """Another process held the database longer than the busy timeout. Exit 1."""
 

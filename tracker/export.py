@@ -43,7 +43,6 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tracker.models import (
-    ACTIVE_STATUSES,
     Base,
     Case,
     Change,
@@ -54,6 +53,7 @@ from tracker.models import (
     Promise,
     UTCDateTime,
 )
+from tracker.vocabulary import ACTIVE_STATUSES
 from tracker.when import to_iso_utc
 
 BATCH_SIZE = 1000

@@ -21,38 +21,16 @@ from sqlalchemy.orm import Session
 
 from tracker.cases import load_case_detail
 from tracker.errors import UsageError
-from tracker.models import ACTIVE_STATUSES, Case, Change, ContactPoint, Event, Interaction, Promise
+from tracker.history import Escalated, payload_of
+from tracker.models import Case, Change, ContactPoint, Event, Interaction, Promise
+from tracker.policy import Policies, load_policies
+from tracker.vocabulary import ACTIVE_STATUSES, CHANNEL, LEVEL
 from tracker.when import MONTHS
 
 KINDS = ("complaint", "billing-error")
 WIDTH = 76  # plain text: fits a printed page and an e-mail body
 
 
-_WE_CONTACTED = {
-    "phone": "I called you",
-    "chat": "I contacted you by online chat",
-    "mail": "I wrote to you",
-    "app": "I sent you a secure message in your app",
-    "email": "I emailed you",
-    "social": "I contacted you on social media",
-    "web": "I contacted you through your website",
-    "in_person": "I visited you in person",
-}
-_THEY_CONTACTED = {
-    "phone": "You called me",
-    "chat": "You contacted me by online chat",
-    "mail": "You wrote to me",
-    "app": "You sent me a secure message in your app",
-    "email": "You emailed me",
-    "social": "You contacted me on social media",
-    "web": "You contacted me through your website",
-    "in_person": "We met in person",
-}
-_ESCALATED = {
-    "supervisor": "I asked for the matter to be escalated to a supervisor or manager.",
-    "complaint": "I escalated the matter to your formal complaint process.",
-    "regulator": "I referred the matter to the regulator.",
-}
 _REGULATOR = {
     "US": "the Consumer Financial Protection Bureau (CFPB)",
     "GB": "the Financial Ombudsman Service",
@@ -159,6 +137,7 @@ class _Facts:
     escalations: list[Event]
     now: datetime
     tz: tzinfo
+    clocks: _Clocks
 
     @property
     def account(self) -> str:
@@ -179,9 +158,7 @@ class _Facts:
 
     def unkept(self) -> list[Promise]:
         return [
-            p
-            for p in self.company_promises()
-            if p.status == "broken" or (p.status == "pending" and p.due_at < self.now)
+            p for p in self.company_promises() if p.status == "broken" or p.is_overdue(self.now)
         ]
 
     def regulator_name(self) -> str:
@@ -192,7 +169,33 @@ class _Facts:
         return "the regulator or ombudsman"
 
 
-def _gather(session: Session, case_id: int, now: datetime, tz: tzinfo) -> _Facts:
+@dataclass(frozen=True)
+class _Clocks:
+    """The legal time limits a letter states, read from the policies (policies.toml)."""
+
+    fcba_acknowledge: str
+    fcba_resolve: str
+    fca_final_response: str
+    cfpb_response: str
+    cfpb_final: str
+
+    @classmethod
+    def of(cls, policies: Policies) -> _Clocks:
+        def span(policy: str, threshold: str) -> str:
+            return str(policies.span(policy, threshold))
+
+        return cls(
+            fcba_acknowledge=span("us-billing-error", "fcba-acknowledge-30d"),
+            fcba_resolve=span("us-billing-error", "fcba-resolve-90d"),
+            fca_final_response=span("uk-fca", "complaint-8w"),
+            cfpb_response=span("general", "cfpb-response-15d"),
+            cfpb_final=span("general", "cfpb-final-60d"),
+        )
+
+
+def _gather(
+    session: Session, case_id: int, now: datetime, tz: tzinfo, policies: Policies
+) -> _Facts:
     case = load_case_detail(session, case_id)
     org = case.organization
     points: list[ContactPoint] = []
@@ -228,6 +231,7 @@ def _gather(session: Session, case_id: int, now: datetime, tz: tzinfo) -> _Facts
         escalations=escalations,
         now=now,
         tz=tz,
+        clocks=_Clocks.of(policies),
     )
 
 
@@ -249,10 +253,10 @@ def _quoted(doc: _Doc, text: str) -> str:
 def _interaction(doc: _Doc, facts: _Facts, item: Interaction) -> str:
     case = facts.case
     outgoing = item.direction == "out"
-    table = _WE_CONTACTED if outgoing else _THEY_CONTACTED
-    what = table.get(item.channel, "We were in contact")
+    channel = CHANNEL[item.channel]
+    what = channel.we_contacted if outgoing else channel.they_contacted
     if item.via:
-        preposition = "on" if item.channel == "phone" else "at" if outgoing else "from"
+        preposition = channel.via_out if outgoing else channel.via_in
         what += f" {preposition} {doc.text(item.via)}"
     if item.duration_seconds:
         minutes = max(1, round(item.duration_seconds / 60))
@@ -287,12 +291,11 @@ def _interaction(doc: _Doc, facts: _Facts, item: Interaction) -> str:
 
 
 def _escalation(doc: _Doc, facts: _Facts, event: Event) -> str:
-    level = str(event.data.get("level", ""))
-    previous = str(event.data.get("previous_level", ""))
-    text = _ESCALATED.get(level, f"I escalated the matter ({level}).")
-    prefix = f"Escalated from {previous} to {level}: "
-    if event.summary.startswith(prefix):
-        text += " " + _sentence(doc.text(event.summary[len(prefix) :]))
+    payload = payload_of(event)
+    assert isinstance(payload, Escalated)
+    text = LEVEL[payload.level].escalated
+    if payload.reason:
+        text += " " + _sentence(doc.text(payload.reason))
     return f"{doc.strong(_moment(event.at, facts.tz))}: {text}"
 
 
@@ -337,7 +340,7 @@ def _promise_line(doc: _Doc, facts: _Facts, promise: Promise) -> str:
         return f"{text} {done}{when}."
     if promise.status == "broken":
         return f"{text} {doc.strong('Not kept.')}"
-    if promise.due_at < facts.now:
+    if promise.is_overdue(facts.now):
         return f"{text} {doc.strong('Not kept')}; still outstanding."
     return f"{text} Not yet due."
 
@@ -360,11 +363,16 @@ def render_letter(
     now: datetime,
     tz: tzinfo,
     plain: bool = False,
+    policies: Policies | None = None,
 ) -> str:
-    """The letter for the case, in Markdown (or plain text), dates in `tz`."""
+    """The letter for the case, in Markdown (or plain text), dates in `tz`.
+
+    The time limits it states come from `policies` (default: the built-in ones and the
+    user's file), so the letter and the reminders count the same clocks.
+    """
     if kind not in KINDS:
         raise UsageError(f"unknown letter kind '{kind}'; choose one of: {', '.join(KINDS)}")
-    facts = _gather(session, case_id, now, tz)
+    facts = _gather(session, case_id, now, tz, policies or load_policies())
     doc = _Doc(plain=plain)
     case = facts.case
     billing = kind == "billing-error"
@@ -508,15 +516,17 @@ def _asks(doc: _Doc, facts: _Facts, billing: bool) -> list[str]:
 
 
 def _duties(facts: _Facts, billing: bool) -> str:
+    clocks = facts.clocks
     if billing:
         return (
             "Under the Fair Credit Billing Act, please acknowledge this notice in writing "
-            "within 30 days of receiving it, and resolve the dispute within two complete "
-            "billing cycles (and in no case later than 90 days)."
+            f"within {clocks.fcba_acknowledge} of receiving it, and resolve the dispute within "
+            f"two complete billing cycles (and in no case later than {clocks.fcba_resolve})."
         )
     if facts.country == "GB":
         return (
-            "Please send me your final response within 8 weeks, as the FCA's complaint rules "
+            f"Please send me your final response within {clocks.fca_final_response}, as the "
+            "FCA's complaint rules "
             "require. If you do not, or if I am not satisfied with it, I will refer the "
             "complaint to the Financial Ombudsman Service."
         )
@@ -533,8 +543,9 @@ def _notes(doc: _Doc, facts: _Facts, billing: bool) -> list[str]:
         )
         notes.append(_window(facts))
         notes.append(
-            "Once they receive it, they must acknowledge it in writing within 30 days "
-            "and resolve it within two complete billing cycles, no later than 90 days."
+            "Once they receive it, they must acknowledge it in writing within "
+            f"{facts.clocks.fcba_acknowledge} and resolve it within two complete billing "
+            f"cycles, no later than {facts.clocks.fcba_resolve}."
         )
         if facts.country and facts.country != "US":
             notes.append(
@@ -550,12 +561,14 @@ def _notes(doc: _Doc, facts: _Facts, billing: bool) -> list[str]:
             )
             notes.append(
                 "US: if they do not resolve it, you can complain to the Consumer Financial "
-                f"Protection Bureau{where}; companies generally respond within 15 days and "
-                "give a final response within 60 days."
+                f"Protection Bureau{where}; companies generally respond within "
+                f"{facts.clocks.cfpb_response} and give a final response within "
+                f"{facts.clocks.cfpb_final}."
             )
         if facts.country in (None, "GB"):
             notes.append(
-                "UK: the firm has 8 weeks to send its final response; after that, or after "
+                f"UK: the firm has {facts.clocks.fca_final_response} to send its final "
+                "response; after that, or after "
                 "its final response, you can refer the complaint to the Financial Ombudsman "
                 "Service, generally within 6 months of the final response."
             )

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    ColumnElement,
     Date,
     DateTime,
     Dialect,
@@ -24,35 +25,13 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0002"
-
-CATEGORIES = (
-    "lost_stolen",
-    "dispute",
-    "rewards",
-    "personal_info",
-    "benefits",
-    "payment",
-    "application",
-    "complaint",
-    "card_replacement",
-    "other",
-)
-CHANNELS = ("phone", "chat", "mail", "app", "email", "social", "web", "in_person")
-DIRECTIONS = ("out", "in")
-STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
-ACTIVE_STATUSES = ("open", "waiting", "escalated")
-LEVELS = ("frontline", "supervisor", "complaint", "regulator")
-REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
-PROMISE_PARTIES = ("company", "me")
-PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
-FOLLOW_UP_STATUSES = ("pending", "fired", "cancelled")
-CONTACT_KINDS = ("phone", "chat", "mail", "app", "web", "email", "social")
+SCHEMA_REVISION = "0003"
 
 
 def utcnow() -> datetime:
@@ -166,6 +145,8 @@ class Case(Base):
         Index("ix_cases_last_activity_at", "last_activity_at"),
     )
 
+    noun: ClassVar[tuple[str, str]] = ("case", "cases")
+
     id: Mapped[int] = mapped_column(primary_key=True)
     title: Mapped[str] = mapped_column(Text)
     organization_id: Mapped[int | None] = mapped_column(
@@ -235,6 +216,8 @@ class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (Index("ix_interactions_case_id_at", "case_id", "at"),)
 
+    noun: ClassVar[tuple[str, str]] = ("contact", "contacts")
+
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime] = mapped_column()
@@ -255,6 +238,8 @@ class Reference(Base):
 
     __tablename__ = "reference_numbers"
     __table_args__ = (UniqueConstraint("case_id", "value"),)
+
+    noun: ClassVar[tuple[str, str]] = ("reference", "references")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
@@ -277,6 +262,8 @@ class Promise(Base):
         Index("ix_promises_case_id", "case_id"),
     )
 
+    noun: ClassVar[tuple[str, str]] = ("promise", "promises")
+
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     interaction_id: Mapped[int | None] = mapped_column(
@@ -291,6 +278,32 @@ class Promise(Base):
 
     case: Mapped[Case] = relationship(back_populates="promises")
 
+    # The one overdue rule (README, "Overdue"): a pending promise is overdue from the moment
+    # its due time passes. `case show`, `case list --overdue`, `due`, the daemon and letters
+    # all ask here. (The policy's grace period is when an overdue promise counts as broken
+    # for the escalation thresholds, and when the daemon's "overdue" reminder comes.)
+    def is_overdue(self, now: datetime) -> bool:
+        return self.overdue_rule(self.status, self.due_at, now)
+
+    @staticmethod
+    def overdue_rule(status: str, due_at: datetime, now: datetime) -> bool:
+        """:meth:`is_overdue` for a promise read as plain columns (due, the daemon)."""
+        return status == "pending" and due_at < now
+
+    def state(self, now: datetime) -> str:
+        """pending, overdue (computed), kept, broken or cancelled."""
+        return "overdue" if self.is_overdue(now) else self.status
+
+    @classmethod
+    def overdue_at(cls, now: datetime) -> ColumnElement[bool]:
+        """:meth:`is_overdue` as SQL."""
+        return and_(cls.status == "pending", cls.due_at < now)
+
+    @staticmethod
+    def reminder_claims(promise_id: int) -> ColumnElement[bool]:
+        """The reminders table's claims on this promise (tracker.reminders names the keys)."""
+        return Reminder.key.startswith(f"promise:{promise_id}:")
+
 
 class FollowUp(Base):
     """A reminder the user set on a case."""
@@ -301,6 +314,8 @@ class FollowUp(Base):
         Index("ix_follow_ups_case_id", "case_id"),
     )
 
+    noun: ClassVar[tuple[str, str]] = ("follow-up", "follow-ups")
+
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     due_at: Mapped[datetime] = mapped_column()
@@ -310,9 +325,16 @@ class FollowUp(Base):
 
     case: Mapped[Case] = relationship(back_populates="follow_ups")
 
+    @staticmethod
+    def reminder_claims(follow_up_id: int) -> ColumnElement[bool]:
+        """The reminders table's claim on this follow-up (tracker.reminders names the key)."""
+        return Reminder.key == f"follow_up:{follow_up_id}"
+
 
 class Note(Base):
     __tablename__ = "notes"
+
+    noun: ClassVar[tuple[str, str]] = ("note", "notes")
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -361,6 +383,11 @@ class Event(Base):
 
     case: Mapped[Case | None] = relationship(back_populates="events")
     change: Mapped[Change] = relationship(back_populates="events")
+
+    @property
+    def undone(self) -> bool:
+        """Whether `tracker undo` later reverted the command that wrote this event."""
+        return self.change.reverted_by_id is not None
 
 
 class Reminder(Base):

@@ -25,23 +25,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tracker.config import expand_user
+from tracker.config import config_dir, expand_user
 from tracker.errors import UsageError
-from tracker.models import CATEGORIES, LEVELS
+from tracker.vocabulary import CATEGORIES, LEVELS
+from tracker.when import add_business_days, local_zone
 
 DISCLAIMER = "Guidance, not legal advice."
 USER_POLICY_FILE = "policy.toml"
 
 # Anchors a threshold can count from.
 SINCE = ("opened", "last_interaction", "escalated", "promise_broken")
-
-# What to do at each rung (the directory's contact point for that rung is added when known).
-LEVEL_ACTIONS = {
-    "frontline": "contact customer service",
-    "supervisor": "ask for a supervisor",
-    "complaint": "file a formal complaint, in writing",
-    "regulator": "take the complaint to the regulator or ombudsman",
-}
 
 _SPAN = re.compile(r"\s*(\d{1,5})\s*(bd|d|w|h)\s*", re.IGNORECASE)
 _ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,79}")
@@ -77,8 +70,6 @@ class Span:
         if self.unit != "bd":
             hours = {"h": 1, "d": 24, "w": 168}[self.unit]
             return start + timedelta(hours=hours * self.amount)
-        from tracker.when import add_business_days, local_zone
-
         zone = local_zone()
         local = start.astimezone(zone)
         day = add_business_days(local.date(), self.amount)
@@ -152,6 +143,14 @@ class Policies:
     categories: Mapping[str, str]
     default: str
 
+    def span(self, policy: str, threshold: str) -> Span:
+        """How long the named threshold of the named policy waits (a legal clock, say)."""
+        found = self.policies.get(policy)
+        for item in found.thresholds if found is not None else ():
+            if item.id == threshold and item.after is not None:
+                return item.after
+        raise PolicyError(f"the policies have no threshold '{threshold}' in policy '{policy}'")
+
     def for_case(self, category: str, policy: str | None = None) -> Policy:
         """The case's own policy if it names a known one, else its category's, else default."""
         if policy and policy in self.policies:
@@ -220,21 +219,6 @@ def crossings(facts: CaseFacts, policy: Policy) -> list[Crossing]:
     return found
 
 
-def action(crossing: Crossing) -> str:
-    """What a crossed threshold says to do: its own words, else its rung's."""
-    if crossing.threshold.action is not None:
-        return crossing.threshold.action
-    if crossing.target is not None:
-        return LEVEL_ACTIONS[crossing.target]
-    return "review the case"  # not reached: validation wants an action or a rung
-
-
-def suggestion(crossing: Crossing, step: str) -> str:
-    """The next step (with its contact), the rule behind it and the disclaimer, in one line."""
-    rule = crossing.threshold.rule
-    return f"{step} ({rule}). {DISCLAIMER}" if rule else f"{step}. {DISCLAIMER}"
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -243,8 +227,6 @@ def builtin_text() -> str:
 
 
 def user_policy_path() -> Path:
-    from tracker.config import config_dir
-
     return config_dir() / USER_POLICY_FILE
 
 

@@ -31,12 +31,20 @@ from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker.advice import (
+    MY_PROMISE_STEP,
+    StepCache,
+    follow_up_step,
+    promise_step,
+    threshold_step,
+)
 from tracker.db import Store
-from tracker.due import DueItem, StepCache, contact_step, pending_items, threshold_suggestion
+from tracker.due import DueItem, pending_items
 from tracker.errors import TrackerError
+from tracker.history import ReminderShown, begin_change
 from tracker.models import Case, Change, FollowUp, Reminder, utcnow
 from tracker.notify import Notifier, NotifyError
-from tracker.policy import LEVEL_ACTIONS, Policies
+from tracker.policy import Policies
 from tracker.redact import mask
 from tracker.when import humanize_delta
 
@@ -49,12 +57,7 @@ _KEY_CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
 
 # How strongly an occurrence's next step speaks, to pick one for a coalesced notification.
 _STEP_RANK = {"threshold": 4, "promise_overdue": 3, "promise_due": 2, "follow_up": 1}
-_HEADLINES = {
-    "follow_up": "follow-up due",
-    "promise_due": "promise due",
-    "promise_overdue": "promise overdue",
-    "threshold": "time to escalate",
-}
+_HEADLINES = {"follow_up": "follow-up due", "threshold": "time to escalate"}
 
 
 def owner_id() -> str:
@@ -283,8 +286,13 @@ def _when(due_at: datetime, now: datetime) -> str:
     return "now" if delta == "just now" else delta
 
 
+def _late(item: DueItem, now: datetime) -> bool:
+    """Overdue by the one rule `case show` uses, and by more than the "now" it rounds to."""
+    return item.overdue(now) and _when(item.due_at, now) != "now"
+
+
 def describe(occurrence: Occurrence, now: datetime) -> str:
-    """What is due and how late: 'Provisional credit was due 2 days ago'."""
+    """What is due and how late: 'Provisional credit is overdue (due 2 days ago)'."""
     item = occurrence.item
     when = _when(item.due_at, now)
     if occurrence.kind == "follow_up":
@@ -292,8 +300,15 @@ def describe(occurrence: Occurrence, now: datetime) -> str:
     if occurrence.kind == "threshold":
         return item.text if when == "now" else f"{item.text} (crossed {when})"
     mine = " (your promise)" if item.kind == "my_promise" else ""
-    verb = "is due" if when == "now" or when.startswith("in ") else "was due"
-    return f"{item.text}{mine} {verb} {when}"
+    if _late(item, now):
+        return f"{item.text}{mine} is overdue (due {when})"
+    return f"{item.text}{mine} is due {when}"
+
+
+def _headline(occurrence: Occurrence, now: datetime) -> str:
+    if occurrence.kind in ("promise_due", "promise_overdue"):
+        return "promise overdue" if _late(occurrence.item, now) else "promise due"
+    return _HEADLINES[occurrence.kind]
 
 
 def next_step(
@@ -302,22 +317,18 @@ def next_step(
     """What to do about it, with the directory's contact point for that rung when known."""
     item = occurrence.item
     if item.kind == "my_promise":
-        return "do what you promised, or tell them when you will"
+        return MY_PROMISE_STEP
     if case is None:
         return item.suggestion
     if occurrence.kind == "threshold":
         if item.suggestion is not None or item.crossing is None:
             return item.suggestion
-        return threshold_suggestion(session, case, item.crossing, steps)
-    level = case.escalation_level
-    if occurrence.kind == "promise_overdue":
-        from tracker.cases import next_level
-
-        level = next_level(level) or level
-        return contact_step(session, case, level, LEVEL_ACTIONS[level], steps)
-    if occurrence.kind == "promise_due":
-        return contact_step(session, case, level, "check that it was done", steps)
-    return contact_step(session, case, level, LEVEL_ACTIONS[level], steps)
+        return threshold_step(session, case, item.crossing, steps)
+    if occurrence.kind in ("promise_due", "promise_overdue"):
+        return promise_step(
+            session, case, overdue=occurrence.kind == "promise_overdue", steps=steps
+        )
+    return follow_up_step(session, case, steps)
 
 
 def _strength(occurrence: Occurrence) -> tuple[int, datetime]:
@@ -339,7 +350,7 @@ def compose(
         for o, line in zip(group, lines, strict=True)
         if not (o.kind == "promise_due" and o.item.item_id in overdue)
     ]
-    headline = _HEADLINES[told[0][0].kind] if len(told) == 1 else f"{len(told)} reminders"
+    headline = _headline(told[0][0], now) if len(told) == 1 else f"{len(told)} reminders"
     strongest = max(group, key=_strength)
     step = next_step(session, strongest, case, steps)
     org = first.organization or f"Case {first.case_id}"
@@ -508,17 +519,13 @@ def record_shown(session: Session, notice: Notice, now: datetime) -> None:
     case = session.get(Case, notice.case_id)
     if case is None:  # undone meanwhile
         return
-    from tracker.cases import begin_change
-
     change = begin_change(session, f"reminder case {case.id}", now=now, undoable=False)
     for occurrence, line in zip(notice.occurrences, notice.lines, strict=True):
         change.record(
             case,
-            "reminder_fired",
+            ReminderShown(key=occurrence.key, due_at=occurrence.due_at),
             f"Reminder shown: {line}",
             snapshot={},
-            key=occurrence.key,
-            due_at=occurrence.due_at,
         )
         if occurrence.kind == "follow_up" and occurrence.item.item_id is not None:
             follow_up = session.get(FollowUp, occurrence.item.item_id)

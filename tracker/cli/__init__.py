@@ -15,7 +15,9 @@ from typing import Any
 import click
 
 from tracker import __version__
-from tracker.errors import TrackerError
+from tracker.cli.app import App
+from tracker.errors import CaseNotActive, TrackerError
+from tracker.redact import storable
 
 # Start-up (BENCHMARKS.md): loading a command group and SQLAlchemy makes some 56,000 objects
 # that the cyclic garbage collector tracks and that live as long as the process. It walks
@@ -57,8 +59,6 @@ class LazyGroup(click.Group):
         # Arguments that were not valid UTF-8 reach Python as lone surrogates, which no
         # store can encode: make them U+FFFD once, here, for every command.
         if any(isinstance(a, str) and (not a.isascii() or "\x00" in a) for a in args):
-            from tracker.redact import storable
-
             args = [storable(a) if isinstance(a, str) else a for a in args]
         code = run_safely(
             lambda: super(LazyGroup, self).main(
@@ -123,8 +123,6 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     Data lives in TRACKER_DB (a database URL), else TRACKER_HOME/tracker.db, else the
     user data folder (see `tracker db path`).
     """
-    from tracker.cli.common import App
-
     ctx.obj = App(db_url)
 
 
@@ -156,6 +154,11 @@ def run_safely(invoke: Any) -> int:
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             message = f"{message} (see '{exc.ctx.command_path} --help')"
         click.echo(f"Error: {_one_line(message)}", err=True)
+        return exc.exit_code
+    except CaseNotActive as exc:
+        # The library says what is wrong; the command line adds the command that fixes it.
+        hint = f" (tracker case reopen {exc.case_id})"
+        click.echo(f"Error: {_one_line(exc.words(hint))}", err=True)
         return exc.exit_code
     except TrackerError as exc:
         click.echo(f"Error: {_one_line(str(exc))}", err=True)

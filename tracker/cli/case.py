@@ -10,6 +10,7 @@ import click
 from click.core import ParameterSource
 
 from tracker import cases as svc
+from tracker.advice import case_advice
 from tracker.cli.common import (
     CASE_ID,
     DATE,
@@ -18,14 +19,22 @@ from tracker.cli.common import (
     WHEN,
     ChoiceType,
     ValidatedType,
-    emit_json,
-    json_option,
-    stdout_is_tty,
+    case_change,
+    masked_change,
+    output_option,
     store,
-    warn,
+    view_option,
 )
-from tracker.models import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES, utcnow
-from tracker.redact import Masker, mask
+from tracker.errors import UsageError
+from tracker.files import write_private
+from tracker.letter import KINDS as LETTER_KINDS
+from tracker.letter import render_letter
+from tracker.models import utcnow
+from tracker.redact import mask
+from tracker.values import parse_amount, parse_currency, parse_last4
+from tracker.views import View
+from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
+from tracker.when import format_local, local_zone
 
 CATEGORY = ChoiceType("category", CATEGORIES)
 CHANNEL = ChoiceType("channel", CHANNELS)
@@ -58,18 +67,18 @@ def case() -> None:
     "--account",
     "account",
     metavar="LAST4",
-    type=ValidatedType("last4", svc.parse_last4),
+    type=ValidatedType("last4", parse_last4),
     help="The last 4 digits of the card or account (never the full number).",
 )
 @click.option(
     "--amount",
-    type=ValidatedType("amount", svc.parse_amount),
+    type=ValidatedType("amount", parse_amount),
     metavar="DECIMAL",
     help="The disputed amount, e.g. 129.99.",
 )
 @click.option(
     "--currency",
-    type=ValidatedType("currency", svc.parse_currency),
+    type=ValidatedType("currency", parse_currency),
     metavar="CODE",
     help="ISO currency code, e.g. USD.",
 )
@@ -90,7 +99,7 @@ def case() -> None:
     metavar="WHEN",
     help="Remind me then, e.g. 'tomorrow 9am' or 3d.",
 )
-@json_option
+@view_option
 def open_(
     title: str,
     organization: str | None,
@@ -103,7 +112,7 @@ def open_(
     refs: tuple[str, ...],
     note: str | None,
     follow_up: datetime | None,
-    as_json: bool,
+    view: View,
 ) -> None:
     """Open a case.
 
@@ -114,9 +123,9 @@ def open_(
           --merchant "ACME Hardware" --txn-date 2026-11-02 --ref D-4471
       tracker case open "Card lost in Lisbon" --org "American Express" --category lost_stolen
     """
-    masker = Masker()
-    st = store()
-    with st.write() as session:
+    if currency is not None and amount is None:
+        raise UsageError("--currency needs --amount")
+    with masked_change() as (session, masker):
         opened = svc.open_case(
             session,
             title=title,
@@ -133,32 +142,10 @@ def open_(
             follow_up=follow_up,
         )
         case_id = opened.id
-    warn(masker.warning)
-    if as_json:
-        _emit_case(case_id)
-        return
-    click.echo(f"Opened case {case_id}: {opened.title}")
-    _suggest(case_id, "open")
-
-
-def _suggest(case_id: int, moment: str) -> None:
-    """Where to call for this case, when the directory knows the organization."""
-    try:
-        from tracker import directory
-    except ImportError:  # the directory arrives with its own feature
-        return
-    with store().read() as session:
-        text = directory.suggestion_text(session, case_id, moment=moment)
-    if text:
-        click.echo(text)
-
-
-def _emit_case(case_id: int) -> None:
-    from tracker.serialize import case_detail
-
     now = utcnow()
     with store().read() as session:
-        emit_json(case_detail(svc.load_case_detail(session, case_id), now))
+        detail = svc.load_case_detail(session, case_id)
+        view.case_opened(detail, now, case_advice(session, detail, moment="open"))
 
 
 EDITOR_HINT = "# Write the note above this line; this line is not saved."
@@ -201,12 +188,8 @@ def note(case_id: int, text: str | None) -> None:
       tracker case note 1          # opens $EDITOR
     """
     body = _read_note(text)
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
-        added = svc.add_note(session, found, body, masker=masker)
-        note_id = added.id
-    warn(masker.warning)
+    with case_change(case_id) as (session, found, masker):
+        note_id = svc.add_note(session, found, body, masker=masker).id
     click.echo(f"Added note {note_id} to case {case_id}.")
 
 
@@ -225,14 +208,14 @@ def note(case_id: int, text: str | None) -> None:
     metavar="N",
     help="At most N cases.",
 )
-@json_option
+@view_option
 def list_(
     status: str | None,
     organization: str | None,
     category: str | None,
     overdue: bool,
     limit: int | None,
-    as_json: bool,
+    view: View,
 ) -> None:
     """List cases, most recent activity first.
 
@@ -251,33 +234,22 @@ def list_(
         overdue=overdue,
         limit=limit,
     )
+    if organization or category or overdue or status not in (None, "all"):
+        empty = "No cases match."
+    elif status is None:
+        empty = "No active cases (--status all shows resolved and closed ones)."
+    else:
+        empty = "No cases."
     now = utcnow()
     with store().read() as session:
         found = svc.list_cases(session, flt, now=now)
-        counts = svc.overdue_counts(session, [c.id for c in found], now)
-        if as_json:
-            from tracker.serialize import case_summary
-
-            emit_json([case_summary(c, overdue=counts.get(c.id, 0)) for c in found])
-            return
-        if not found:
-            if organization or category or overdue or status not in (None, "all"):
-                message = "No cases match."
-            elif status is None:
-                message = "No active cases (--status all shows resolved and closed ones)."
-            else:
-                message = "No cases."
-            click.echo(message, err=not stdout_is_tty())
-            return
-        from tracker.render import case_table
-
-        click.echo(case_table(found, counts, aligned=stdout_is_tty()))
+        view.case_list(found, svc.overdue_counts(session, [c.id for c in found], now), empty)
 
 
 @case.command("show")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
-@json_option
-def show(case_id: int, as_json: bool) -> None:
+@view_option
+def show(case_id: int, view: View) -> None:
     """Show a case and its timeline.
 
     \b
@@ -285,14 +257,9 @@ def show(case_id: int, as_json: bool) -> None:
       tracker case show 1
       tracker case show 1 --json
     """
-    if as_json:
-        _emit_case(case_id)
-        return
-    from tracker.render import case_report
-
     now = utcnow()
     with store().read() as session:
-        click.echo(case_report(svc.load_case_detail(session, case_id), now))
+        view.case_detail(svc.load_case_detail(session, case_id), now)
 
 
 @case.command("contact")
@@ -352,9 +319,13 @@ def contact(
     source = click.get_current_context().get_parameter_source("promised_by")
     if promise is None and source is not ParameterSource.DEFAULT:
         raise click.UsageError("--promised-by goes with --promise")
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    if (promise is None) != (due is None):
+        raise UsageError("--promise and --due go together")
+    if at is not None and at > utcnow() + svc.FUTURE_SLACK:
+        raise UsageError(
+            f"the contact time {format_local(at)} is in the future; --at says when it happened"
+        )
+    with case_change(case_id) as (session, found, masker):
         logged = svc.log_interaction(
             session,
             found,
@@ -375,9 +346,6 @@ def contact(
         interaction_id = logged.id
         made = [(p.id, p.due_at) for p in found.promises if p.interaction_id == interaction_id]
         status = found.status
-    warn(masker.warning)
-    from tracker.when import format_local
-
     click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
     for promise_id, due_at in made:
         click.echo(
@@ -403,13 +371,10 @@ def ref(case_id: int, ref: str, kind: str) -> None:
     Example:
       tracker case ref 1 DSP-2026-99812 --kind dispute
     """
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, masker):
         added = svc.add_reference(session, found, ref, masker=masker, kind=kind)
         # The masker has already counted this one: mask the echo without it.
         value = added.value if added else mask(ref.strip())
-    warn(masker.warning)
     if added is None:
         click.echo(f"Case {case_id} already has reference {value}.")
     else:
@@ -436,14 +401,9 @@ def promise_(case_id: int, text: str, due: datetime, by: str) -> None:
       tracker case promise 1 "Written acknowledgement of the dispute" --due "in 30 days"
       tracker case promise 1 "Send the receipts" --due fri --by me
     """
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, masker):
         made = svc.make_promise(session, found, text, due, masker=masker, promised_by=by)
         promise_id, status = made.id, found.status
-    warn(masker.warning)
-    from tracker.when import format_local
-
     click.echo(
         f"Promise {promise_id} on case {case_id}, due {format_local(due)}; "
         f"case {case_id} is {status}."
@@ -462,14 +422,8 @@ def follow_up(case_id: int, when: datetime, text: str | None) -> None:
       tracker case follow-up 1 "next monday 9am" "Check the statement for the credit"
       tracker case follow-up 1 3d
     """
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
-        made = svc.set_follow_up(session, found, when, text, masker=masker)
-        follow_up_id = made.id
-    warn(masker.warning)
-    from tracker.when import format_local
-
+    with case_change(case_id) as (session, found, masker):
+        follow_up_id = svc.set_follow_up(session, found, when, text, masker=masker).id
     click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(when)}.")
 
 
@@ -490,14 +444,14 @@ def escalate(case_id: int, to: str | None, note: str | None) -> None:
       tracker case escalate 1 --to supervisor --note "Asked for a supervisor, callback promised"
       tracker case escalate 1
     """
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, masker):
         svc.escalate(session, found, masker=masker, to=to, note=note)
         level = found.escalation_level
-    warn(masker.warning)
     click.echo(f"Case {case_id} escalated to {level}.")
-    _suggest(case_id, "escalate")
+    with store().read() as session:
+        advice = case_advice(session, svc.get_case(session, case_id), moment="escalate")
+    if advice:
+        click.echo(advice)
 
 
 @case.command("resolve")
@@ -510,11 +464,8 @@ def resolve(case_id: int, outcome: str | None) -> None:
     Example:
       tracker case resolve 1 --outcome "Credit of 129.99 posted"
     """
-    masker = Masker()
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, masker):
         svc.resolve(session, found, masker=masker, outcome=outcome)
-    warn(masker.warning)
     click.echo(f"Case {case_id} resolved.")
 
 
@@ -527,8 +478,7 @@ def reopen(case_id: int) -> None:
     Example:
       tracker case reopen 1
     """
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, _):
         svc.reopen(session, found)
         status = found.status
     click.echo(f"Case {case_id} reopened ({status}).")
@@ -543,8 +493,7 @@ def close(case_id: int) -> None:
     Example:
       tracker case close 1
     """
-    with store().write() as session:
-        found = svc.get_case(session, case_id, for_update=True)
+    with case_change(case_id) as (session, found, _):
         svc.close(session, found)
     click.echo(f"Case {case_id} closed.")
 
@@ -553,18 +502,12 @@ def close(case_id: int) -> None:
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option(
     "--kind",
-    type=click.Choice(["complaint", "billing-error"]),
+    type=click.Choice(LETTER_KINDS),
     default="complaint",
     show_default=True,
     help="A formal complaint, or a billing-error notice (FCBA).",
 )
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    help="Write to FILE (.md for Markdown, .txt for plain text); default stdout.",
-)
+@output_option("Write to FILE (.md for Markdown, .txt for plain text); default stdout.")
 def letter(case_id: int, kind: str, output: str) -> None:
     """Write a ready-to-send letter from the case history.
 
@@ -573,9 +516,6 @@ def letter(case_id: int, kind: str, output: str) -> None:
       tracker case letter 1 --kind billing-error -o letter.md
       tracker case letter 1 --kind complaint
     """
-    from tracker.letter import render_letter
-    from tracker.when import local_zone
-
     now = utcnow()
     plain = output.endswith(".txt")
     with store().read() as session:
@@ -583,7 +523,5 @@ def letter(case_id: int, kind: str, output: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
         return
-    from tracker.files import write_private
-
     write_private(output, text.encode("utf-8"))
     click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)

@@ -1,43 +1,35 @@
-"""What every command group shares: the store, parameter types, JSON and warnings."""
+"""What every command group shares: the store, parameter types, options and warnings.
+
+Checks of flag combinations, and every message that names a flag or a command, live in the
+cli package; the library's messages name values, never flags.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from decimal import Decimal
-from functools import update_wrapper
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
+from tracker.cases import get_case
+from tracker.cli.app import App
 from tracker.db import Store
 from tracker.errors import NotFound, UsageError
+from tracker.models import Case
+from tracker.redact import Masker
+from tracker.values import choice
 from tracker.views import View
 from tracker.views import choose as choose_view
+from tracker.views.base import emit_json
+from tracker.when import WhenError, parse_date, parse_duration, parse_when
+
+__all__ = ["emit_json"]  # for command modules that print JSON of their own
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class App:
-    """The per-invocation context: where the data is, and the store once opened."""
-
-    def __init__(self, db_url: str | None) -> None:
-        self.db_url = db_url
-        self._store: Store | None = None
-
-    @property
-    def url(self) -> str:
-        from tracker.config import database_url
-
-        return database_url(self.db_url)
-
-    def store(self) -> Store:
-        if self._store is None:
-            self._store = Store(self.url)
-        return self._store
 
 
 def app() -> App:
@@ -51,48 +43,68 @@ def store() -> Store:
     return app().store()
 
 
-class WhenType(click.ParamType):  # type: ignore[type-arg]
+def warn(message: str | None) -> None:
+    if message:
+        click.echo(f"Warning: {message}", err=True)
+
+
+@contextmanager
+def case_change(case_id: int) -> Iterator[tuple[Session, Case, Masker]]:
+    """One write transaction on one case: the case locked, a masker for what is typed.
+
+    The masker's warning is printed once the change is committed (and not if it failed).
+    """
+    masker = Masker()
+    with store().write() as session:
+        yield session, get_case(session, case_id, for_update=True), masker
+    warn(masker.warning)
+
+
+@contextmanager
+def masked_change() -> Iterator[tuple[Session, Masker]]:
+    """A write transaction that is not on one case (an organization, an import)."""
+    masker = Masker()
+    with store().write() as session:
+        yield session, masker
+    warn(masker.warning)
+
+
+# --------------------------------------------------------------------------- parameter types
+
+
+class _ParsedType(click.ParamType):  # type: ignore[type-arg]
+    """A value read by one of tracker.when's parsers; its WhenError is bad usage."""
+
+    parse: Callable[[str], Any]
+    accepts: tuple[type, ...]
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, self.accepts):
+            return value
+        try:
+            return type(self).parse(str(value))
+        except WhenError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class WhenType(_ParsedType):
     """WHEN: 2026-12-01, tomorrow 9am, fri, in 3 days, 10bd, eom ... (see tracker.when)."""
 
     name = "when"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, datetime):
-            return value
-        from tracker.when import WhenError, parse_when
-
-        try:
-            return parse_when(str(value))
-        except WhenError as exc:
-            self.fail(str(exc), param, ctx)
+    parse = staticmethod(parse_when)
+    accepts = (datetime,)
 
 
-class DurationType(click.ParamType):  # type: ignore[type-arg]
+class DurationType(_ParsedType):
     name = "duration"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, timedelta):
-            return value
-        from tracker.when import WhenError, parse_duration
-
-        try:
-            return parse_duration(str(value))
-        except WhenError as exc:
-            self.fail(str(exc), param, ctx)
+    parse = staticmethod(parse_duration)
+    accepts = (timedelta,)
 
 
-class DateType(click.ParamType):  # type: ignore[type-arg]
+class DateType(_ParsedType):
     name = "date"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, date):
-            return value
-        from tracker.when import WhenError, parse_date
-
-        try:
-            return parse_date(str(value))
-        except WhenError as exc:
-            self.fail(str(exc), param, ctx)
+    parse = staticmethod(parse_date)
+    accepts = (date,)
 
 
 class ValidatedType(click.ParamType):  # type: ignore[type-arg]
@@ -120,8 +132,6 @@ class ChoiceType(click.ParamType):  # type: ignore[type-arg]
         return "[" + "|".join(self.choices) + "]"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from tracker.cases import choice
-
         try:
             return choice(str(value), self.choices, self.name)
         except UsageError as exc:
@@ -156,6 +166,9 @@ CASE_ID = IdType("case")
 PROMISE_ID = IdType("promise")
 
 
+# --------------------------------------------------------------------------- options
+
+
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON only.")(func)
 
@@ -166,9 +179,9 @@ def view_option(func: F) -> F:
     def to_view(ctx: click.Context, param: click.Parameter, value: bool) -> View:
         return choose_view(value)
 
-    return click.option(
-        "--json", "view", is_flag=True, callback=to_view, help="Print JSON only."
-    )(func)
+    return click.option("--json", "view", is_flag=True, callback=to_view, help="Print JSON only.")(
+        func
+    )
 
 
 def policy_option(func: F) -> F:
@@ -193,33 +206,3 @@ def output_option(help: str) -> Callable[[F], F]:
         metavar="FILE",
         help=help,
     )
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    raise TypeError(f"not JSON serializable: {type(value).__name__}")
-
-
-def emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=_default))
-
-
-def warn(message: str | None) -> None:
-    if message:
-        click.echo(f"Warning: {message}", err=True)
-
-
-def stdout_is_tty() -> bool:
-    return sys.stdout.isatty()
-
-
-def pass_store(func: F) -> F:
-    """Give the command the opened store as its first argument."""
-
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        return func(store(), *args, **kwargs)
-
-    return update_wrapper(wrapper, func)  # type: ignore[return-value]

@@ -150,7 +150,7 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
     with the_store.read() as session:
         pending = upcoming(session, policies)[:limit]
     if as_json:
-        from tracker.serialize import iso
+        from tracker.views.case import iso
 
         emit_json(
             {
@@ -182,7 +182,7 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
     if not pending:
         click.echo("No reminders pending.")
         return
-    from tracker.render import table
+    from tracker.views.base import table
     from tracker.when import format_local, humanize_delta
 
     click.echo("Next reminders:")

@@ -5,8 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
+from tracker.backup import backup_store
 from tracker.cli.common import app
+from tracker.db import Store, sqlite_path, translate_errors
+from tracker.migrate import ensure_current, stored_revision
+from tracker.models import SCHEMA_REVISION
 
 
 @click.group()
@@ -29,15 +34,11 @@ def path() -> None:
     Example:
       tracker db path
     """
-    from tracker.db import sqlite_path
-
     url = app().url
     file = sqlite_path(url)
     if file is not None:
         click.echo(str(file))
         return
-    from sqlalchemy.engine import make_url
-
     click.echo(make_url(url).render_as_string(hide_password=True))
 
 
@@ -49,13 +50,8 @@ def upgrade() -> None:
     Example:
       tracker db upgrade
     """
-    from tracker.db import Store, stored_revision
-
     st = Store(app().url, migrate=False)
     before = stored_revision(st.engine)
-    from tracker.db import ensure_current, translate_errors
-    from tracker.models import SCHEMA_REVISION
-
     with translate_errors():
         ensure_current(st.engine)
     if before == SCHEMA_REVISION:
@@ -73,7 +69,5 @@ def backup(file: Path) -> None:
     Example:
       tracker db backup ~/tracker-backup.db
     """
-    from tracker.backup import backup_store
-
     written = backup_store(app().url, file)
     click.echo(f"Backed up the store to {written}.")

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import click
 
-from tracker.cli.common import emit_json, json_option, stdout_is_tty, store, warn
-
-if TYPE_CHECKING:
-    from tracker.models import Organization
+from tracker.cli.common import masked_change, store, view_option, warn
+from tracker.directory import (
+    add_organization,
+    case_counts,
+    get_organization,
+    import_directory,
+    list_organizations,
+    load_directory,
+)
+from tracker.redact import Masker
+from tracker.views import View
 
 
 @click.group()
@@ -43,22 +48,17 @@ def add(name: str, country: str | None, website: str | None, notes: str | None) 
       tracker org add "Acme Bank" --country GB --website https://acmebank.example
       tracker org add "American Express" --country US
     """
-    from tracker.directory import add_organization
-    from tracker.redact import Masker
-
-    masker = Masker()
-    with store().write() as session:
+    with masked_change() as (session, masker):
         found, created = add_organization(
             session, name, country=country, website=website, notes=notes, masker=masker
         )
         shown = found.name
-    warn(masker.warning)
     click.echo(f"{'Added' if created else 'Updated'} organization {shown}.")
 
 
 @org.command("list")
-@json_option
-def list_(as_json: bool) -> None:
+@view_option
+def list_(view: View) -> None:
     """List the organizations, with how many contact points and cases each has.
 
     \b
@@ -66,51 +66,14 @@ def list_(as_json: bool) -> None:
       tracker org list
       tracker org list --json
     """
-    from tracker.directory import list_organizations, organization_dict
-
     with store().read() as session:
-        rows = list_organizations(session)
-        if as_json:
-            emit_json(
-                [
-                    organization_dict(
-                        r.organization, cases=r.cases, active_cases=r.active_cases, points=False
-                    )
-                    | {"contact_points": r.contact_points}
-                    for r in rows
-                ]
-            )
-            return
-        if not rows:
-            click.echo(
-                "No organizations. Import some: tracker org import FILE",
-                err=not stdout_is_tty(),
-            )
-            return
-        from tracker.render import table
-
-        click.echo(
-            table(
-                ["NAME", "COUNTRY", "CONTACT POINTS", "CASES", "WEBSITE"],
-                [
-                    [
-                        r.organization.name,
-                        r.organization.country or "-",
-                        str(r.contact_points),
-                        f"{r.cases} ({r.active_cases} active)",
-                        r.organization.website or "-",
-                    ]
-                    for r in rows
-                ],
-                aligned=stdout_is_tty(),
-            )
-        )
+        view.organizations(list_organizations(session))
 
 
 @org.command("show")
 @click.argument("name")
-@json_option
-def show(name: str, as_json: bool) -> None:
+@view_option
+def show(name: str, view: View) -> None:
     """Show an organization and its contact points, rung by rung.
 
     \b
@@ -118,43 +81,10 @@ def show(name: str, as_json: bool) -> None:
       tracker org show "American Express"
       tracker org show "american express" --json
     """
-    from tracker.directory import case_counts, get_organization, organization_dict
-
     with store().read() as session:
         found = get_organization(session, name)
         cases, active = case_counts(session, found)
-        if as_json:
-            emit_json(organization_dict(found, cases=cases, active_cases=active))
-            return
-        click.echo(_report(found, cases, active))
-
-
-def _report(found: Organization, cases: int, active: int) -> str:
-    from tracker.directory import display_value, ordered_points, point_details
-
-    lines = [found.name]
-    facts = [
-        ("Country", found.country),
-        ("Website", found.website),
-        ("Cases", f"{cases} ({active} active)"),
-        ("Notes", found.notes),
-    ]
-    lines += [f"  {label:<8} {value}" for label, value in facts if value]
-    level = None
-    for point in ordered_points(found):
-        if point.level != level:
-            level = point.level
-            lines += ["", level.capitalize()]
-        lines.append(f"  {point.kind:<7} {display_value(point)}")
-        details = point_details(point)
-        categories = point.categories.split()
-        details.append("any category" if "any" in categories else "for: " + ", ".join(categories))
-        lines.append(f"          {'; '.join(details)}")
-        if point.notes:
-            lines.append(f"          {point.notes}")
-    if not found.contact_points:
-        lines += ["", "No contact points. Import them: tracker org import FILE"]
-    return "\n".join(lines)
+        view.organization(found, cases, active)
 
 
 @org.command("import")
@@ -177,9 +107,6 @@ def import_(path: str, prune: bool) -> None:
       tracker org import examples/directory/american-express.toml
       tracker org import my-banks.toml --prune
     """
-    from tracker.directory import import_directory, load_directory
-    from tracker.redact import Masker
-
     masker = Masker()
     specs = load_directory(path, masker)
     warn(masker.warning)

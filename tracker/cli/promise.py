@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
+from tracker.cases import set_promise_status
 from tracker.cli.common import PROMISE_ID, store
+
+# command -> (the state it sets, its help)
+MARKS = {
+    "kept": ("kept", "The promise was kept."),
+    "broken": ("broken", "The promise was broken: its due time passed and it was not kept."),
+    "cancel": ("cancel", "The promise no longer applies."),
+}
 
 
 @click.group()
@@ -19,46 +27,17 @@ def promise() -> None:
     """
 
 
-def _mark(promise_id: int, state: str) -> None:
-    from tracker.cases import set_promise_status
+def _mark_command(name: str, state: str, summary: str) -> click.Command:
+    @promise.command(name, help=f"{summary}\n\n\b\nExample:\n  tracker promise {name} 1")
+    @click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
+    def mark(promise_id: int) -> None:
+        with store().write() as session:
+            marked = set_promise_status(session, promise_id, state)
+            case_id, status = marked.case_id, marked.case.status
+        click.echo(f"Promise {promise_id} marked {marked.status}; case {case_id} is {status}.")
 
-    with store().write() as session:
-        marked = set_promise_status(session, promise_id, state)
-        case_id, status = marked.case_id, marked.case.status
-    click.echo(f"Promise {promise_id} marked {marked.status}; case {case_id} is {status}.")
-
-
-@promise.command()
-@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
-def kept(promise_id: int) -> None:
-    """The promise was kept.
-
-    \b
-    Example:
-      tracker promise kept 1
-    """
-    _mark(promise_id, "kept")
+    return mark
 
 
-@promise.command()
-@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
-def broken(promise_id: int) -> None:
-    """The promise was broken: its due time passed and it was not kept.
-
-    \b
-    Example:
-      tracker promise broken 2
-    """
-    _mark(promise_id, "broken")
-
-
-@promise.command()
-@click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
-def cancel(promise_id: int) -> None:
-    """The promise no longer applies.
-
-    \b
-    Example:
-      tracker promise cancel 3
-    """
-    _mark(promise_id, "cancel")
+for _name, (_state, _summary) in MARKS.items():
+    _mark_command(_name, _state, _summary)

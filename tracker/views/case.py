@@ -1,9 +1,318 @@
-"""Output of the case commands (filled in by the renovation)."""
+"""Cases: the case table, the case report with its timeline, and their JSON shapes.
+
+The JSON keys are the CLI contract's (docs/cli.md); times are ISO 8601 in UTC, amounts
+exact decimal strings. Text shows local times.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from tracker.history import Payload, payload_of
+from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Reference
+from tracker.views import base
+from tracker.views.base import clip, echo, emit_json, indented_rows, table
+from tracker.vocabulary import FOLLOW_UP_TEXT
+from tracker.when import format_local, humanize_delta
+
+PROMISE_STATES = ("pending", "overdue", "kept", "broken", "cancelled")
+
+
+def iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def iso_date(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def due_text(at: datetime, now: datetime) -> str:
+    """How soon or how late: "in 3 days", "2 days overdue", "due now"."""
+    delta = at - now
+    if delta > timedelta(0):
+        return humanize_delta(delta)
+    if -delta < timedelta(minutes=1):
+        return "due now"
+    return humanize_delta(delta).removesuffix(" ago") + " overdue"
+
+
+def money(case: Case) -> str | None:
+    if case.amount is None:
+        return None
+    return f"{case.amount} {case.currency}" if case.currency else str(case.amount)
+
+
+def promise_counts(case: Case, now: datetime) -> dict[str, int]:
+    counts = Counter(p.state(now) for p in case.promises)
+    return {state: counts.get(state, 0) for state in PROMISE_STATES}
+
+
+def _safe_payload(event: Event) -> Payload | None:
+    try:
+        return payload_of(event)
+    except ValueError:  # a payload this version does not know: show the event without it
+        return None
+
+
+# --------------------------------------------------------------------------- JSON shapes
+
+
+def case_summary(case: Case, *, overdue: int = 0) -> dict[str, Any]:
+    return {
+        "id": case.id,
+        "title": case.title,
+        "organization": case.organization.name if case.organization else None,
+        "category": case.category,
+        "status": case.status,
+        "escalation_level": case.escalation_level,
+        "opened_at": iso(case.opened_at),
+        "resolved_at": iso(case.resolved_at),
+        "closed_at": iso(case.closed_at),
+        "last_activity_at": iso(case.last_activity_at),
+        "account_last4": case.account_last4,
+        "amount": None if case.amount is None else str(case.amount),
+        "currency": case.currency,
+        "merchant": case.merchant,
+        "transaction_date": iso_date(case.transaction_date),
+        "outcome": case.outcome,
+        "overdue_promises": overdue,
+    }
+
+
+def interaction_dict(item: Interaction, refs: list[Reference]) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "at": iso(item.at),
+        "channel": item.channel,
+        "direction": item.direction,
+        "via": item.via,
+        "agent": item.agent_name,
+        "agent_id": item.agent_id,
+        "duration_seconds": item.duration_seconds,
+        "summary": item.summary,
+        "references": [r.value for r in refs if r.interaction_id == item.id],
+    }
+
+
+def reference_dict(ref: Reference) -> dict[str, Any]:
+    return {
+        "id": ref.id,
+        "value": ref.value,
+        "kind": ref.kind,
+        "interaction_id": ref.interaction_id,
+        "created_at": iso(ref.created_at),
+    }
+
+
+def promise_dict(promise: Promise, now: datetime) -> dict[str, Any]:
+    return {
+        "id": promise.id,
+        "text": promise.text,
+        "promised_by": promise.promised_by,
+        "due_at": iso(promise.due_at),
+        "status": promise.status,
+        "overdue": promise.is_overdue(now),
+        "interaction_id": promise.interaction_id,
+        "created_at": iso(promise.created_at),
+        "status_at": iso(promise.status_at),
+    }
+
+
+def follow_up_dict(item: FollowUp) -> dict[str, Any]:
+    return {
+        "id": item.id,
+        "due_at": iso(item.due_at),
+        "text": item.text,
+        "status": item.status,
+        "created_at": iso(item.created_at),
+    }
+
+
+def note_dict(note: Note) -> dict[str, Any]:
+    return {"id": note.id, "at": iso(note.created_at), "body": note.body}
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": event.id,
+        "at": iso(event.at),
+        "type": event.type,
+        "summary": event.summary,
+        "undone": event.undone,
+    }
+    payload = _safe_payload(event)
+    if payload is not None:
+        out.update(payload.public())
+    return out
+
+
+def case_detail(case: Case, now: datetime) -> dict[str, Any]:
+    counts = promise_counts(case, now)
+    out = case_summary(case, overdue=counts["overdue"])
+    out["promise_counts"] = counts
+    out["interactions"] = [interaction_dict(i, case.references) for i in case.interactions]
+    out["references"] = [reference_dict(r) for r in case.references]
+    out["promises"] = [promise_dict(p, now) for p in case.promises]
+    out["follow_ups"] = [follow_up_dict(f) for f in case.follow_ups]
+    out["notes"] = [note_dict(n) for n in case.notes]
+    out["events"] = [event_dict(e) for e in sorted(case.events, key=lambda e: (e.at, e.id))]
+    return out
+
+
+# --------------------------------------------------------------------------- text
+
+
+def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool) -> str:
+    headers = ["ID", "STATUS", "LEVEL", "ORGANIZATION", "CATEGORY", "LAST ACTIVITY", "TITLE"]
+    rows = []
+    for case in cases:
+        late = overdue.get(case.id, 0)
+        title = case.title if not late else f"{case.title} [{late} overdue]"
+        rows.append(
+            [
+                str(case.id),
+                case.status,
+                case.escalation_level,
+                case.organization.name if case.organization else "-",
+                case.category,
+                format_local(case.last_activity_at),
+                clip(title, 60) if aligned else title,
+            ]
+        )
+    return table(headers, rows, aligned=aligned)
+
+
+def case_report(case: Case, now: datetime) -> str:
+    lines = [f"Case {case.id}: {case.title}"]
+    facts: list[tuple[str, str | None]] = [
+        ("Organization", case.organization.name if case.organization else None),
+        ("Category", case.category),
+        ("Status", f"{case.status} (level: {case.escalation_level})"),
+        ("Opened", format_local(case.opened_at)),
+        ("Escalated", format_local(case.escalated_at) if case.escalated_at else None),
+        ("Resolved", format_local(case.resolved_at) if case.resolved_at else None),
+        ("Closed", format_local(case.closed_at) if case.closed_at else None),
+        ("Outcome", case.outcome),
+        ("Account", f"ending {case.account_last4}" if case.account_last4 else None),
+        ("Merchant", case.merchant),
+        ("Amount", money(case)),
+        ("Transaction", case.transaction_date.isoformat() if case.transaction_date else None),
+        ("References", ", ".join(f"{r.value} ({r.kind})" for r in case.references) or None),
+    ]
+    counts = promise_counts(case, now)
+    if case.promises:
+        facts.append(
+            (
+                "Promises",
+                f"{counts['pending'] + counts['overdue']} pending ({counts['overdue']} overdue), "
+                f"{counts['kept']} kept, {counts['broken']} broken, "
+                f"{counts['cancelled']} cancelled",
+            )
+        )
+    width = max(len(label) for label, _ in facts)
+    lines += [f"  {label.ljust(width)}  {value}" for label, value in facts if value]
+
+    if case.promises:
+        lines += ["", "Promises"]
+        rows = []
+        for p in case.promises:
+            state = p.state(now)
+            if p.status == "pending":
+                due = f"due {format_local(p.due_at)} ({due_text(p.due_at, now)})"
+            else:
+                due = f"was due {format_local(p.due_at)}"
+            rows.append(
+                [
+                    f"#{p.id}",
+                    state.upper() if state == "overdue" else state,
+                    "company" if p.promised_by == "company" else "me",
+                    due,
+                    p.text,
+                ]
+            )
+        lines += indented_rows(rows)
+    pending_follow_ups = sorted(
+        (f for f in case.follow_ups if f.status == "pending"), key=lambda f: (f.due_at, f.id)
+    )
+    if pending_follow_ups:
+        lines += ["", "Follow-ups"]
+        rows = [
+            [
+                f"#{f.id}",
+                f"{format_local(f.due_at)} ({due_text(f.due_at, now)})",
+                f.text or FOLLOW_UP_TEXT,
+            ]
+            for f in pending_follow_ups
+        ]
+        lines += indented_rows(rows)
+    if case.interactions:
+        lines += ["", "Interactions"]
+        for i in case.interactions:
+            refs = [r.value for r in case.references if r.interaction_id == i.id]
+            who = i.agent_name or "agent not noted"
+            if i.agent_id:
+                who += f" (id {i.agent_id})"
+            head = f"  {format_local(i.at)}  {i.channel} {'out' if i.direction == 'out' else 'in'}"
+            if i.via:
+                head += f" via {i.via}"
+            head += f"  {who}"
+            if i.duration_seconds:
+                head += f"  {i.duration_seconds // 60} min"
+            if refs:
+                head += f"  ref {', '.join(refs)}"
+            lines.append(head)
+            if i.summary:
+                lines.append(f"      {i.summary}")
+    if case.notes:
+        lines += ["", "Notes"]
+        for n in case.notes:
+            body = n.body.splitlines() or [""]
+            lines.append(f"  {format_local(n.created_at)}  {body[0]}")
+            lines += [f"                    {line}" for line in body[1:]]
+    lines += ["", "Timeline"]
+    rows = []
+    for e in sorted(case.events, key=lambda e: (e.at, e.id)):
+        kind = e.type.replace("_", " ")
+        summary = e.summary
+        due_at = getattr(_safe_payload(e), "due_at", None)
+        if e.type in ("promise_made", "follow_up_set") and due_at is not None:
+            summary += f" (due {format_local(due_at)})"
+        if e.undone:
+            kind += " (undone)"
+        rows.append([format_local(e.at), kind, clip(summary, 100)])
+    lines += indented_rows(rows)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the views
 
 
 class Text:
-    pass
+    def case_detail(self, case: Case, now: datetime) -> None:
+        echo(case_report(case, now))
+
+    def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
+        echo(f"Opened case {case.id}: {case.title}")
+        if advice:
+            echo(advice)
+
+    def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
+        if not cases:
+            # In a pipe the message goes to stderr: the data stream stays empty.
+            echo(empty, err=not base.stdout_is_tty())
+            return
+        echo(case_table(cases, overdue, aligned=base.stdout_is_tty()))
 
 
 class Json:
-    pass
+    def case_detail(self, case: Case, now: datetime) -> None:
+        emit_json(case_detail(case, now))
+
+    def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
+        emit_json(case_detail(case, now))
+
+    def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
+        emit_json([case_summary(c, overdue=overdue.get(c.id, 0)) for c in cases])

@@ -1,0 +1,286 @@
+"""Advice: the next step at a rung, and which contact point of the directory to use.
+
+One place answers "what should I do now, and where": the lines `case open` and
+`case escalate` print, the suggestion `tracker due` gives a crossed threshold, and the
+next step in a reminder. It reads the directory (tracker.directory) and the policies'
+crossings (tracker.policy); it never writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tracker.directory import display_value, format_phone
+from tracker.models import Case, ContactPoint
+from tracker.policy import DISCLAIMER, Crossing
+from tracker.vocabulary import CHANNEL, LEVEL, next_level
+
+StepCache = dict[tuple[int | None, str, str, str], str]
+"""contact_step's answers by (organization, category, level, action): a due list of thousands
+of cases at a few organizations asks the directory the same few questions."""
+
+
+# --------------------------------------------------------------------------- which contact point
+
+
+def _candidates(session: Session, case: Case, level: str) -> list[ContactPoint]:
+    """Points at `level` serving the case's category: exact category first, then "any"."""
+    points = session.scalars(
+        select(ContactPoint)
+        .where(ContactPoint.organization_id == case.organization_id, ContactPoint.level == level)
+        .order_by(ContactPoint.position, ContactPoint.id)
+    ).all()
+    exact = [p for p in points if case.category in p.categories.split()]
+    general = [p for p in points if p not in exact and "any" in p.categories.split()]
+    return exact + general
+
+
+def _suitable(session: Session, case: Case, level: str) -> list[ContactPoint]:
+    found = _candidates(session, case, level)
+    if not found and level == "supervisor":
+        # The guide (3.5): you reach a supervisor by asking for one on the usual line.
+        frontline = _candidates(session, case, "frontline")
+        found = [p for p in frontline if p.kind == "phone"] or frontline
+    return found
+
+
+def suggested_contact(
+    session: Session, case: Case, level: str | None = None
+) -> ContactPoint | None:
+    """The best contact point for the case at `level` (default: its current level), or None.
+
+    Prefers a point for exactly that level and category, then one for any category; the
+    directory's own order (position) breaks ties. A supervisor is reached through the
+    frontline phone lines when the directory names no supervisor line.
+    """
+    if case.organization_id is None:
+        return None
+    found = _suitable(session, case, level or case.escalation_level)
+    return found[0] if found else None
+
+
+def point_details(point: ContactPoint, *, label: bool = True, hours: bool = True) -> list[str]:
+    details = []
+    if label and point.label and point.level != "regulator":
+        details.append(point.label)
+    if point.region:
+        details.append("from abroad" if point.region.lower() == "abroad" else point.region)
+    if hours and point.hours:
+        details.append(point.hours)
+    if point.collect_calls:
+        details.append("collect calls accepted")
+    return details
+
+
+def _with_details(text: str, details: Sequence[str]) -> str:
+    return f"{text} ({', '.join(details)})" if details else text
+
+
+def describe_contact(point: ContactPoint) -> str:
+    """'call +1 800-528-2122 (Card Member Services, US, 24/7)'."""
+    if point.level == "regulator" and point.label:
+        head = f"file a complaint with the regulator, {point.label}, at {display_value(point)}"
+    else:
+        verb = CHANNEL[point.kind].contact_verb if point.kind in CHANNEL else None
+        head = f"{verb or 'contact'} {display_value(point)}"
+    return _with_details(head, point_details(point))
+
+
+def _alternative(points: Sequence[ContactPoint], primary: ContactPoint) -> ContactPoint | None:
+    """A second way in: the same line from another region, or a phone behind a chat."""
+    phones = [p for p in points if p.kind == "phone" and p is not primary]
+    if primary.kind == "phone":
+        return next((p for p in phones if p.region != primary.region), None)
+    return phones[0] if phones else None
+
+
+def _from(region: str | None) -> str:
+    if region is None:
+        return "or"
+    return "or, from abroad," if region.lower() == "abroad" else f"or, from {region},"
+
+
+def _ways(points: Sequence[ContactPoint], *, urgent: bool) -> str:
+    """One sentence: the first point, and a second way in if there is one."""
+    primary = points[0]
+    alt = _alternative(points, primary)
+    if primary.kind == "phone":
+        if urgent:
+            head = "Call now" + (f", {primary.hours}" if primary.hours else "") + ": "
+            first = _with_details(
+                format_phone(primary.value), point_details(primary, label=False, hours=False)
+            )
+        else:
+            head = "Call "
+            first = _with_details(format_phone(primary.value), point_details(primary, label=False))
+        text = head + first
+        if alt is not None:
+            extra = ["collect calls accepted"] if alt.collect_calls else []
+            text += f" {_from(alt.region)} " + _with_details(format_phone(alt.value), extra)
+        return text + "."
+    text = describe_contact(primary)
+    text = text[0].upper() + text[1:]
+    if alt is not None:
+        text += "; or call " + _with_details(
+            format_phone(alt.value), point_details(alt, label=False)
+        )
+    return text + "."
+
+
+def _have_ready(case: Case) -> list[str]:
+    """The guide's checklist (1.2), filled in from the case. Never a security code or PIN."""
+    items = [
+        f"card ending {case.account_last4}"
+        if case.account_last4
+        else "the card's last 4 digits (from a statement or the app)"
+    ]
+    if case.category == "dispute" or case.merchant or case.amount is not None:
+        parts = [
+            case.transaction_date.isoformat() if case.transaction_date else None,
+            case.merchant,
+            f"{case.amount} {case.currency or ''}".strip() if case.amount is not None else None,
+        ]
+        known = [p for p in parts if p]
+        items.append(
+            f"the transaction ({', '.join(known)})"
+            if known
+            else "the transaction's date, merchant and amount"
+        )
+    refs = [r.value for r in case.references]
+    if refs:
+        items.append(f"earlier reference numbers ({', '.join(refs)})")
+    return items
+
+
+def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | None:
+    """What to print after `case open` / `case escalate`, when the directory knows a point."""
+    if case.organization_id is None:
+        return None
+    level = case.escalation_level
+    points = _suitable(session, case, level)
+    if not points:
+        return None
+    primary = points[0]
+    lines: list[str] = []
+    if level == "supervisor" and moment == "escalate":
+        lines.append("Ask for a supervisor or manager. " + _ways(points, urgent=False))
+    elif level == "complaint":
+        lines.append(
+            f"Put the complaint in writing, to: {display_value(primary)}."
+            if primary.kind == "mail"
+            else "Make a formal complaint: " + describe_contact(primary) + "."
+        )
+    elif level == "regulator":
+        text = describe_contact(primary)
+        lines.append(text[0].upper() + text[1:] + ".")
+    else:
+        lines.append(_ways(points, urgent=case.category == "lost_stolen"))
+        if case.category in ("dispute", "complaint"):
+            writing = _candidates(session, case, "complaint")
+            mail = next((p for p in writing if p.kind == "mail"), None)
+            if mail is not None:
+                lines.append(
+                    f"In writing (formal complaints, supporting documents): {display_value(mail)}."
+                )
+    if level in ("complaint", "regulator"):
+        draft = f"Draft the letter from the case history: tracker case letter {case.id}"
+        if case.category == "dispute" and level == "complaint":
+            draft += " --kind complaint (or --kind billing-error, for a billing-error notice)"
+        lines.append(draft)
+    else:
+        lines.append("Have ready: " + "; ".join(_have_ready(case)) + ".")
+        if primary.kind in ("phone", "chat", "app"):
+            lines.append(
+                "Ask for the agent's name and a reference number; record them with "
+                f"tracker case contact {case.id} --channel {primary.kind} --agent NAME --ref REF"
+            )
+        lines.append("Never note your security code (CID/CVV) or PIN: the tracker keeps neither.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- next steps
+
+
+def action(crossing: Crossing) -> str:
+    """What a crossed threshold says to do: its own words, else its rung's."""
+    if crossing.threshold.action is not None:
+        return crossing.threshold.action
+    if crossing.target is not None:
+        return LEVEL[crossing.target].action
+    return "review the case"  # not reached: validation wants an action or a rung
+
+
+def suggestion(crossing: Crossing, step: str) -> str:
+    """The next step (with its contact), the rule behind it and the disclaimer, in one line."""
+    rule = crossing.threshold.rule
+    return f"{step} ({rule}). {DISCLAIMER}" if rule else f"{step}. {DISCLAIMER}"
+
+
+def contact_step(
+    session: Session, case: Case, level: str, what: str, steps: StepCache | None = None
+) -> str:
+    """'ask for a supervisor, call +1 800-528-2122', with the directory's point for `level`."""
+    key = (case.organization_id, case.category, level, what)
+    if steps is not None and key in steps:
+        return steps[key]
+    point = suggested_contact(session, case, level)
+    if point is None:
+        step = what
+    elif point.level == "regulator" and what == LEVEL["regulator"].action:
+        step = describe_contact(point)  # a regulator's entry says it all: "file a complaint ..."
+    else:
+        step = f"{what}, {describe_contact(point)}"
+    if steps is not None:
+        steps[key] = step
+    return step
+
+
+def threshold_step(
+    session: Session, case: Case, crossing: Crossing, steps: StepCache | None = None
+) -> str:
+    """The next step a crossed threshold suggests, with the contact for its rung."""
+    level = crossing.target or case.escalation_level
+    return suggestion(crossing, contact_step(session, case, level, action(crossing), steps))
+
+
+def cached_threshold_step(
+    session: Session,
+    case_id: int,
+    organization_id: int | None,
+    category: str,
+    level: str,
+    crossing: Crossing,
+    steps: StepCache,
+) -> str:
+    """threshold_step for a case known by its facts: the case is loaded on a cache miss only."""
+    target = crossing.target or level
+    what = action(crossing)
+    step = steps.get((organization_id, category, target, what))
+    if step is None:
+        loaded = session.get(Case, case_id)
+        assert loaded is not None
+        step = contact_step(session, loaded, target, what, steps)
+    return suggestion(crossing, step)
+
+
+def promise_step(
+    session: Session, case: Case, *, overdue: bool, steps: StepCache | None = None
+) -> str:
+    """After a company promise falls due: check it was done; once overdue, go a rung up."""
+    level = case.escalation_level
+    if overdue:
+        level = next_level(level) or level
+        return contact_step(session, case, level, LEVEL[level].action, steps)
+    return contact_step(session, case, level, "check that it was done", steps)
+
+
+def follow_up_step(session: Session, case: Case, steps: StepCache | None = None) -> str:
+    """A follow-up fell due: contact them at the case's rung."""
+    level = case.escalation_level
+    return contact_step(session, case, level, LEVEL[level].action, steps)
+
+
+MY_PROMISE_STEP = "do what you promised, or tell them when you will"

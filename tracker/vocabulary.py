@@ -1,0 +1,146 @@
+"""The words of the domain: categories, channels, levels, kinds and states.
+
+Each channel and each escalation level carries every phrase the product says about it (in
+letters, in suggestions, in the timeline), so a new channel is one entry here. The schema,
+the CLI's choices, the directory, the letters and the suggestions all read these tables;
+tests/test_vocabulary.py fails if an entry lacks a phrase or a reader misses an entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CATEGORIES = (
+    "lost_stolen",
+    "dispute",
+    "rewards",
+    "personal_info",
+    "benefits",
+    "payment",
+    "application",
+    "complaint",
+    "card_replacement",
+    "other",
+)
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A way of being in contact, with the phrases each part of the product uses for it."""
+
+    name: str
+    label: str
+    """Capitalised, for a timeline headline: "Phone to the company"."""
+    we_contacted: str
+    """A letter's account of the user's contact: "I called you"."""
+    they_contacted: str
+    """A letter's account of the company's contact: "You called me"."""
+    via_out: str
+    """The preposition before the number or address the user used: "I called you on ..."."""
+    via_in: str
+    """... and before the one the company used: "You called me from ..."."""
+    contact_verb: str | None
+    """How to use a directory contact point of this kind ("call"); None: no such points."""
+    reference_kind: str = "other"
+    """The kind of a reference number given during such a contact."""
+
+
+_CHANNEL_LIST = (
+    Channel("phone", "Phone", "I called you", "You called me", "on", "from", "call", "call"),
+    Channel(
+        "chat",
+        "Chat",
+        "I contacted you by online chat",
+        "You contacted me by online chat",
+        "at",
+        "from",
+        "chat at",
+    ),
+    Channel("mail", "Mail", "I wrote to you", "You wrote to me", "at", "from", "write to"),
+    Channel(
+        "app",
+        "App",
+        "I sent you a secure message in your app",
+        "You sent me a secure message in your app",
+        "at",
+        "from",
+        "message in",
+    ),
+    Channel("email", "Email", "I emailed you", "You emailed me", "at", "from", "email"),
+    Channel(
+        "social",
+        "Social",
+        "I contacted you on social media",
+        "You contacted me on social media",
+        "at",
+        "from",
+        "message",
+    ),
+    Channel(
+        "web",
+        "Web",
+        "I contacted you through your website",
+        "You contacted me through your website",
+        "at",
+        "from",
+        "go to",
+    ),
+    Channel(
+        "in_person", "In person", "I visited you in person", "We met in person", "at", "at", None
+    ),
+)
+CHANNEL = {c.name: c for c in _CHANNEL_LIST}
+CHANNELS = tuple(CHANNEL)
+# The kinds of a directory's contact points: the channels one can be reached through.
+CONTACT_KINDS = tuple(c.name for c in _CHANNEL_LIST if c.contact_verb is not None)
+
+
+@dataclass(frozen=True)
+class Level:
+    """A rung of the escalation ladder."""
+
+    name: str
+    action: str
+    """What to do to reach it: "ask for a supervisor"."""
+    escalated: str
+    """A letter's account of having climbed to it ("" for the first rung)."""
+
+
+_LEVEL_LIST = (
+    Level("frontline", "contact customer service", ""),
+    Level(
+        "supervisor",
+        "ask for a supervisor",
+        "I asked for the matter to be escalated to a supervisor or manager.",
+    ),
+    Level(
+        "complaint",
+        "file a formal complaint, in writing",
+        "I escalated the matter to your formal complaint process.",
+    ),
+    Level(
+        "regulator",
+        "take the complaint to the regulator or ombudsman",
+        "I referred the matter to the regulator.",
+    ),
+)
+LEVEL = {level.name: level for level in _LEVEL_LIST}
+LEVELS = tuple(LEVEL)
+
+
+def next_level(level: str) -> str | None:
+    """The rung above `level`, or None at the top."""
+    index = LEVELS.index(level)
+    return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
+
+
+REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+DIRECTIONS = ("out", "in")
+STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
+ACTIVE_STATUSES = ("open", "waiting", "escalated")
+PROMISE_PARTIES = ("company", "me")
+PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
+FOLLOW_UP_STATUSES = ("pending", "fired", "cancelled")
+
+FOLLOW_UP_TEXT = "check on the case"
+"""What a follow-up set without text reminds of."""
