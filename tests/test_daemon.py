@@ -22,10 +22,11 @@ import time_machine
 from conftest import Tracker
 
 from tracker.config import database_url
-from tracker.daemon import Daemon, DaemonLock, lock_path, running_pid, tracker_command, unit_text
+from tracker.daemon import Daemon
 from tracker.db import Store
 from tracker.models import utcnow
 from tracker.policy import load_policies
+from tracker.service import DaemonLock, lock_path, running_pid, tracker_command, unit_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # The installed command, as a user runs it: the checkout's venv, else this Python's.

@@ -94,9 +94,10 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run --notifier 'command:notify-send --urgency=critical'
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
-    from tracker.daemon import Daemon, DaemonLock, lock_path, setup_logging
+    from tracker.daemon import Daemon, setup_logging
     from tracker.notify import make_notifier
     from tracker.policy import load_policies
+    from tracker.service import DaemonLock, lock_path
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
@@ -138,9 +139,9 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
       tracker daemon status
       tracker daemon status --json
     """
-    from tracker.daemon import running_pid
     from tracker.policy import load_policies
     from tracker.reminders import upcoming
+    from tracker.service import running_pid
 
     policies = load_policies(policy_file)
     the_store = store()
@@ -219,8 +220,8 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
       tracker --db postgresql://me@db/tracker daemon install --poll 10
     """
     from tracker.config import expand_user
-    from tracker.daemon import ENABLE_HINT, install_unit, tracker_command
     from tracker.notify import make_notifier
+    from tracker.service import ENABLE_HINT, install_unit, tracker_command
 
     make_notifier(notifier_spec)  # refuse a bad one now, not when systemd starts it
     argv = tracker_command()
