@@ -203,6 +203,20 @@ def test_status_shows_a_failing_reminder_with_its_error(cli: Tracker) -> None:
     )
 
 
+def test_status_cannot_tell_on_postgresql(tracker: Tracker, backend: str) -> None:
+    text = tracker.ok("daemon", "status")
+    data = tracker.json("daemon", "status")
+    if backend == "sqlite":
+        assert text.startswith("Daemon: not running")
+        assert data == {"running": False, "pid": None, "upcoming": []}
+    else:
+        assert text == (
+            "Daemon: cannot tell on PostgreSQL (several daemons may share the store).\n"
+            "No reminders pending.\n"
+        )
+        assert data == {"running": None, "pid": None, "upcoming": []}
+
+
 # --------------------------------------------------------------------------- install
 
 

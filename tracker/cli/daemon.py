@@ -6,13 +6,25 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tracker.cli.common import F, app, emit_json, json_option, store
+from tracker.cli.common import F, app, json_option, policy_option, store
+from tracker.config import expand_user
 from tracker.errors import TrackerError
 from tracker.models import utcnow
+from tracker.notify import make_notifier
+from tracker.policy import load_policies
+from tracker.reminders import run_pass, upcoming
+from tracker.service import (
+    ENABLE_HINT,
+    DaemonLock,
+    install_unit,
+    lock_path,
+    running_pid,
+    tracker_command,
+)
+from tracker.views import daemon as views
 
 NOTIFIER_HELP = (
     "How to show reminders: plyer (desktop notification), console (print to stdout), or "
@@ -20,18 +32,13 @@ NOTIFIER_HELP = (
 )
 
 
-def policy_option(func: Any) -> Any:
-    return click.option(
-        "--policy",
-        "policy_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Escalation policy file laid over the built-in policies "
-        "(default: policy.toml in the config folder, if any).",
-    )(func)
+def view(as_json: bool = False) -> views.Text | views.Json:
+    """What these commands print: the one place that picks it (until tracker.views.choose
+    offers the daemon's output too, and this returns choose(as_json))."""
+    return views.Json() if as_json else views.Text()
 
 
-def notifier_option(func: Any) -> Any:
+def notifier_option(func: F) -> F:
     return click.option(
         "--notifier",
         "notifier_spec",
@@ -94,10 +101,7 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run --notifier 'command:notify-send --urgency=critical'
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
-    from tracker.daemon import Daemon, setup_logging
-    from tracker.notify import make_notifier
-    from tracker.policy import load_policies
-    from tracker.service import DaemonLock, lock_path
+    from tracker.daemon import Daemon, setup_logging  # APScheduler: for `run` only
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
@@ -139,10 +143,6 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
       tracker daemon status
       tracker daemon status --json
     """
-    from tracker.policy import load_policies
-    from tracker.reminders import upcoming
-    from tracker.service import running_pid
-
     policies = load_policies(policy_file)
     the_store = store()
     sqlite = the_store.backend == "sqlite"
@@ -150,58 +150,8 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
     now = utcnow()
     with the_store.read() as session:
         pending = upcoming(session, policies)[:limit]
-    if as_json:
-        from tracker.serialize import iso
-
-        emit_json(
-            {
-                "running": pid is not None if sqlite else None,
-                "pid": pid,
-                "upcoming": [
-                    {
-                        "at": iso(u.at),
-                        "key": u.occurrence.key,
-                        "kind": u.occurrence.kind,
-                        "case_id": u.occurrence.case_id,
-                        "case_title": u.occurrence.item.case_title,
-                        "organization": u.occurrence.item.organization,
-                        "text": u.occurrence.item.text,
-                        "attempts": u.attempts,
-                        "last_error": u.last_error,
-                    }
-                    for u in pending
-                ],
-            }
-        )
-        return
-    if not sqlite:
-        click.echo("Daemon: cannot tell on PostgreSQL (several daemons may share the store).")
-    elif pid is None:
-        click.echo("Daemon: not running (start it with `tracker daemon run`).")
-    else:
-        click.echo(f"Daemon: running (pid {pid}).")
-    if not pending:
-        click.echo("No reminders pending.")
-        return
-    from tracker.render import table
-    from tracker.when import format_local, humanize_delta
-
-    click.echo("Next reminders:")
-    rows = []
-    for u in pending:
-        what = f"{u.occurrence.kind.replace('_', ' ')}: {u.occurrence.item.text}"
-        if u.last_error:
-            what += f" [failed {u.attempts}x: {u.last_error}]"
-        rows.append(
-            [
-                format_local(u.at),
-                humanize_delta(u.at - now),
-                f"{u.occurrence.case_id} {u.occurrence.item.case_title}",
-                what,
-            ]
-        )
-    lines = table(["", "", "", ""], rows).splitlines()[1:]
-    click.echo("\n".join("  " + line for line in lines))
+    running = pid is not None if sqlite else None
+    view(as_json).daemon_status(running, pid, sqlite, pending, now)
 
 
 @daemon.command("install")
@@ -219,10 +169,6 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
       tracker daemon install
       tracker --db postgresql://me@db/tracker daemon install --poll 10
     """
-    from tracker.config import expand_user
-    from tracker.notify import make_notifier
-    from tracker.service import ENABLE_HINT, install_unit, tracker_command
-
     make_notifier(notifier_spec)  # refuse a bad one now, not when systemd starts it
     argv = tracker_command()
     db_url = app().db_url
@@ -239,9 +185,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     if policy_file is not None:
         argv += ["--policy", str(expand_user(policy_file).absolute())]
     path = install_unit(argv, env)
-    click.echo(f"Wrote {path}")
-    click.echo("Enable and start it with:")
-    click.echo(f"  {ENABLE_HINT}")
+    view().daemon_install(path, ENABLE_HINT)
 
 
 @click.group()
@@ -269,18 +213,11 @@ def check(notifier_spec: str, policy_file: Path | None, verbose: bool) -> None:
       tracker remind check
       tracker remind check --notifier console
     """
-    from tracker.notify import make_notifier
-    from tracker.policy import load_policies
-    from tracker.reminders import run_pass
-
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
     report = run_pass(store(), notifier, policies=policies)
     if verbose:
-        for notice in report.shown:
-            click.echo(f"Showed: {notice.title}: {notice.body}", err=True)
-        if not report.shown and not report.failed:
-            click.echo("Nothing due.", err=True)
+        view().remind_check(report)
     if report.failed:
         _, error, _ = report.failed[0]
         count = len(report.failed)
