@@ -86,6 +86,7 @@ class Json:
         emit_json({"running": running, "pid": pid, "upcoming": [_upcoming(u) for u in upcoming]})
 
     def daemon_install(self, path: Path, enable: str) -> None:
+        # `daemon install` has no --json yet: this shape is no part of the CLI contract.
         emit_json({"unit": str(path), "enable": enable})
 
     def remind_check(self, report: PassReport) -> None:
