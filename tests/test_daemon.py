@@ -22,10 +22,11 @@ import time_machine
 from conftest import Tracker
 
 from tracker.config import database_url
-from tracker.daemon import Daemon, DaemonLock, lock_path, running_pid, tracker_command, unit_text
+from tracker.daemon import Daemon
 from tracker.db import Store
 from tracker.models import utcnow
 from tracker.policy import load_policies
+from tracker.service import DaemonLock, lock_path, running_pid, tracker_command, unit_text
 
 ROOT = Path(__file__).resolve().parent.parent
 # The installed command, as a user runs it: the checkout's venv, else this Python's.
@@ -200,6 +201,20 @@ def test_status_shows_a_failing_reminder_with_its_error(cli: Tracker) -> None:
         "  2026-11-26 15:00  in 1 minute  1 Lost card  follow up: ring them "
         "[failed 1x: 'false' exited with code 1]"
     )
+
+
+def test_status_cannot_tell_on_postgresql(tracker: Tracker, backend: str) -> None:
+    text = tracker.ok("daemon", "status")
+    data = tracker.json("daemon", "status")
+    if backend == "sqlite":
+        assert text.startswith("Daemon: not running")
+        assert data == {"running": False, "pid": None, "upcoming": []}
+    else:
+        assert text == (
+            "Daemon: cannot tell on PostgreSQL (several daemons may share the store).\n"
+            "No reminders pending.\n"
+        )
+        assert data == {"running": None, "pid": None, "upcoming": []}
 
 
 # --------------------------------------------------------------------------- install

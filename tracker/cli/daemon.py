@@ -6,13 +6,25 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
-from tracker.cli.common import F, app, emit_json, json_option, store
+from tracker.cli.common import F, app, policy_option, store, view_option
+from tracker.config import expand_user
 from tracker.errors import TrackerError
 from tracker.models import utcnow
+from tracker.notify import make_notifier
+from tracker.policy import load_policies
+from tracker.reminders import run_pass, upcoming
+from tracker.service import (
+    ENABLE_HINT,
+    DaemonLock,
+    install_unit,
+    lock_path,
+    running_pid,
+    tracker_command,
+)
+from tracker.views import TextView, View
 
 NOTIFIER_HELP = (
     "How to show reminders: plyer (desktop notification), console (print to stdout), or "
@@ -20,18 +32,7 @@ NOTIFIER_HELP = (
 )
 
 
-def policy_option(func: Any) -> Any:
-    return click.option(
-        "--policy",
-        "policy_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        help="Escalation policy file laid over the built-in policies "
-        "(default: policy.toml in the config folder, if any).",
-    )(func)
-
-
-def notifier_option(func: Any) -> Any:
+def notifier_option(func: F) -> F:
     return click.option(
         "--notifier",
         "notifier_spec",
@@ -94,9 +95,7 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run --notifier 'command:notify-send --urgency=critical'
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
-    from tracker.daemon import Daemon, DaemonLock, lock_path, setup_logging
-    from tracker.notify import make_notifier
-    from tracker.policy import load_policies
+    from tracker.daemon import Daemon, setup_logging  # APScheduler: for `run` only
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
@@ -129,8 +128,8 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
     help="How many upcoming reminders to list.",
 )
 @policy_option
-@json_option
-def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
+@view_option
+def status(limit: int, policy_file: Path | None, view: View) -> None:
     """Whether the daemon runs (and its pid), and the next reminders it will show.
 
     \b
@@ -138,10 +137,6 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
       tracker daemon status
       tracker daemon status --json
     """
-    from tracker.daemon import running_pid
-    from tracker.policy import load_policies
-    from tracker.reminders import upcoming
-
     policies = load_policies(policy_file)
     the_store = store()
     sqlite = the_store.backend == "sqlite"
@@ -149,58 +144,8 @@ def status(limit: int, policy_file: Path | None, as_json: bool) -> None:
     now = utcnow()
     with the_store.read() as session:
         pending = upcoming(session, policies)[:limit]
-    if as_json:
-        from tracker.views.case import iso
-
-        emit_json(
-            {
-                "running": pid is not None if sqlite else None,
-                "pid": pid,
-                "upcoming": [
-                    {
-                        "at": iso(u.at),
-                        "key": u.occurrence.key,
-                        "kind": u.occurrence.kind,
-                        "case_id": u.occurrence.case_id,
-                        "case_title": u.occurrence.item.case_title,
-                        "organization": u.occurrence.item.organization,
-                        "text": u.occurrence.item.text,
-                        "attempts": u.attempts,
-                        "last_error": u.last_error,
-                    }
-                    for u in pending
-                ],
-            }
-        )
-        return
-    if not sqlite:
-        click.echo("Daemon: cannot tell on PostgreSQL (several daemons may share the store).")
-    elif pid is None:
-        click.echo("Daemon: not running (start it with `tracker daemon run`).")
-    else:
-        click.echo(f"Daemon: running (pid {pid}).")
-    if not pending:
-        click.echo("No reminders pending.")
-        return
-    from tracker.views.base import table
-    from tracker.when import format_local, humanize_delta
-
-    click.echo("Next reminders:")
-    rows = []
-    for u in pending:
-        what = f"{u.occurrence.kind.replace('_', ' ')}: {u.occurrence.item.text}"
-        if u.last_error:
-            what += f" [failed {u.attempts}x: {u.last_error}]"
-        rows.append(
-            [
-                format_local(u.at),
-                humanize_delta(u.at - now),
-                f"{u.occurrence.case_id} {u.occurrence.item.case_title}",
-                what,
-            ]
-        )
-    lines = table(["", "", "", ""], rows).splitlines()[1:]
-    click.echo("\n".join("  " + line for line in lines))
+    running = pid is not None if sqlite else None
+    view.daemon_status(running, pid, sqlite, pending, now)
 
 
 @daemon.command("install")
@@ -218,10 +163,6 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
       tracker daemon install
       tracker --db postgresql://me@db/tracker daemon install --poll 10
     """
-    from tracker.config import expand_user
-    from tracker.daemon import ENABLE_HINT, install_unit, tracker_command
-    from tracker.notify import make_notifier
-
     make_notifier(notifier_spec)  # refuse a bad one now, not when systemd starts it
     argv = tracker_command()
     db_url = app().db_url
@@ -238,9 +179,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     if policy_file is not None:
         argv += ["--policy", str(expand_user(policy_file).absolute())]
     path = install_unit(argv, env)
-    click.echo(f"Wrote {path}")
-    click.echo("Enable and start it with:")
-    click.echo(f"  {ENABLE_HINT}")
+    TextView().daemon_install(path, ENABLE_HINT)
 
 
 @click.group()
@@ -268,18 +207,11 @@ def check(notifier_spec: str, policy_file: Path | None, verbose: bool) -> None:
       tracker remind check
       tracker remind check --notifier console
     """
-    from tracker.notify import make_notifier
-    from tracker.policy import load_policies
-    from tracker.reminders import run_pass
-
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
     report = run_pass(store(), notifier, policies=policies)
     if verbose:
-        for notice in report.shown:
-            click.echo(f"Showed: {notice.title}: {notice.body}", err=True)
-        if not report.shown and not report.failed:
-            click.echo("Nothing due.", err=True)
+        TextView().remind_check(report)
     if report.failed:
         _, error, _ = report.failed[0]
         count = len(report.failed)
