@@ -268,7 +268,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} --channel {channel}", now=now)
+    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -477,7 +477,7 @@ def escalate(
             raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
-    log = begin_change(session, f"case escalate {case.id} --to {target}", now=now)
+    log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
     reason = optional_text(note, masker, what="the reason")
     summary = f"Escalated from {case.escalation_level} to {target}"
     if reason:
