@@ -19,12 +19,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tracker.cli.export as cli_export
-import tracker.export as export_mod
+import tracker.export.csv as export_mod
 from tracker import cases as svc
 from tracker.config import database_url
 from tracker.db import Store
 from tracker.errors import UsageError
-from tracker.export import CSV_COLUMNS, FORMULA_TRIGGERS, neutralize, write_history_csv
+from tracker.export.csv import CSV_COLUMNS, FORMULA_TRIGGERS, neutralize, write_history_csv
 from tracker.redact import Masker
 
 HEADER = ",".join(CSV_COLUMNS)

@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tracker.errors import Conflict, UsageError
-from tracker.export import (
+from tracker.export import chunked
+from tracker.export.json import (
     FORMAT,
     TABLE_ORDER,
     VERSION,
     BadValue,
-    chunked,
     column_kind,
     decode_value,
     encode_row,

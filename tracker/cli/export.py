@@ -130,20 +130,21 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
       tracker export csv --case 1 -o case1.csv
       tracker export csv --since 2026-01-01 -o 2026.csv
     """
-    from tracker import export as ex
+    from tracker.export import use_snapshot
+    from tracker.export.csv import count_history, write_history_csv
 
     with store().read() as session:
-        ex.use_snapshot(session)
+        use_snapshot(session)
         _require_case(session, case_id)
         with (
             _progress(
                 output,
-                lambda: ex.count_history(session, case_id=case_id, since=since),
+                lambda: count_history(session, case_id=case_id, since=since),
                 "Exporting events",
             ) as progress,
             _output(output) as stream,
         ):
-            count = ex.write_history_csv(
+            count = write_history_csv(
                 session, stream, case_id=case_id, since=since, progress=progress
             )
     _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
@@ -164,19 +165,20 @@ def json_(case_id: int | None, output: str) -> None:
       tracker export json --case 3 -o case3.json
       tracker --db postgresql+psycopg://me@host/tracker import json backup.json
     """
-    from tracker import export as ex
+    from tracker.export import use_snapshot
+    from tracker.export.json import count_store_rows, write_json_export
     from tracker.models import utcnow
 
     with store().read() as session:
-        ex.use_snapshot(session)
+        use_snapshot(session)
         _require_case(session, case_id)
         with (
             _progress(
-                output, lambda: ex.count_store_rows(session, case_id=case_id), "Exporting rows"
+                output, lambda: count_store_rows(session, case_id=case_id), "Exporting rows"
             ) as progress,
             _output(output) as stream,
         ):
-            counts = ex.write_json_export(
+            counts = write_json_export(
                 session, stream, now=utcnow(), case_id=case_id, progress=progress
             )
     total = sum(counts.values())
@@ -198,13 +200,14 @@ def ics(case_id: int | None, since: datetime | None, output: str) -> None:
       tracker export ics -o follow-ups.ics
       tracker export ics --case 1 > case1.ics
     """
-    from tracker import export as ex
+    from tracker.export import use_snapshot
+    from tracker.export.ics import write_ics
 
     with store().read() as session:
-        ex.use_snapshot(session)
+        use_snapshot(session)
         _require_case(session, case_id)
         with _output(output) as stream:
-            count = ex.write_ics(session, stream, case_id=case_id, since=since)
+            count = write_ics(session, stream, case_id=case_id, since=since)
     _done(output, f"Exported {count} calendar event{'s' if count != 1 else ''} to {output}.")
 
 

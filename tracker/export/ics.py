@@ -1,0 +1,177 @@
+"""`tracker export ics`: pending follow-ups and promises as an iCalendar file, with alarms."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import BinaryIO
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.orm import Session
+
+from tracker.export.json import encode_value
+from tracker.models import ACTIVE_STATUSES, Case, Change, FollowUp, Organization, Promise
+from tracker.when import to_iso_utc
+
+
+@dataclass(frozen=True)
+class CalendarItem:
+    """A pending follow-up or promise, as a calendar event."""
+
+    kind: str  # "follow-up" or "promise"
+    item_id: int
+    case_id: int
+    case_title: str
+    organization: str | None
+    due_at: datetime
+    text: str
+    promised_by: str | None
+    modified_at: datetime
+
+    def uid(self, store_key: str) -> str:
+        # Stable across exports (and across an export/import move, which keeps ids and
+        # the first change), so a calendar updates the event instead of adding another.
+        return f"{self.kind}-{self.item_id}.{store_key}@tracker.local"
+
+    @property
+    def summary(self) -> str:
+        org = self.organization or "the company"
+        where = f"case {self.case_id}"
+        if self.kind == "follow-up":
+            return f"Follow up with {org} ({where}): {self.text}"
+        if self.promised_by == "me":
+            return f"You promised {org} ({where}): {self.text}"
+        return f"{org} promised ({where}): {self.text}"
+
+    @property
+    def description(self) -> str:
+        what = "Follow-up" if self.kind == "follow-up" else f"Promise {self.item_id}"
+        lines = [f"Case {self.case_id}: {self.case_title}"]
+        if self.organization:
+            lines.append(f"Organization: {self.organization}")
+        lines.append(f"{what} due {to_iso_utc(self.due_at)}")
+        lines.append(f"tracker case show {self.case_id}")
+        return "\n".join(lines)
+
+
+def store_key(session: Session) -> str:
+    """A short id for this store's history: a hash of its first change.
+
+    An export/import carries the changes over, so the moved store keeps the key (and the
+    calendar UIDs built on it); two stores started apart get different keys.
+    """
+    first = session.execute(select(Change.id, Change.at).order_by(Change.id).limit(1)).first()
+    seed = "empty" if first is None else f"{first.id}:{encode_value('datetime', first.at)}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:12]
+
+
+def calendar_items(
+    session: Session, *, case_id: int | None = None, since: datetime | None = None
+) -> list[CalendarItem]:
+    """Pending follow-ups and pending promises on active cases (what `tracker due` watches)."""
+    where: list[ColumnElement[bool]] = [Case.status.in_(ACTIVE_STATUSES)]
+    if case_id is not None:
+        where.append(Case.id == case_id)
+    items: list[CalendarItem] = []
+    follow_ups = session.execute(
+        select(FollowUp, Case.title, Organization.name)
+        .join(Case, FollowUp.case_id == Case.id)
+        .outerjoin(Organization, Case.organization_id == Organization.id)
+        .where(FollowUp.status == "pending", *where)
+        .where(*([FollowUp.due_at >= since] if since is not None else []))
+    )
+    for follow_up, title, org in follow_ups:
+        items.append(
+            CalendarItem(
+                kind="follow-up",
+                item_id=follow_up.id,
+                case_id=follow_up.case_id,
+                case_title=title,
+                organization=org,
+                due_at=follow_up.due_at,
+                text=follow_up.text or "check on the case",
+                promised_by=None,
+                modified_at=follow_up.created_at,
+            )
+        )
+    promises = session.execute(
+        select(Promise, Case.title, Organization.name)
+        .join(Case, Promise.case_id == Case.id)
+        .outerjoin(Organization, Case.organization_id == Organization.id)
+        .where(Promise.status == "pending", *where)
+        .where(*([Promise.due_at >= since] if since is not None else []))
+    )
+    for promise, title, org in promises:
+        items.append(
+            CalendarItem(
+                kind="promise",
+                item_id=promise.id,
+                case_id=promise.case_id,
+                case_title=title,
+                organization=org,
+                due_at=promise.due_at,
+                text=promise.text,
+                promised_by=promise.promised_by,
+                modified_at=promise.status_at or promise.created_at,
+            )
+        )
+    items.sort(key=lambda item: (item.due_at, item.kind, item.item_id))
+    return items
+
+
+EVENT_LENGTH = timedelta(minutes=15)
+
+
+def _end(start: datetime) -> datetime:
+    # A due time at the end of the calendar (9999-12-31 23:59) has no 15 minutes after it.
+    try:
+        return (start + EVENT_LENGTH).astimezone(UTC)
+    except OverflowError:
+        return start.astimezone(UTC)
+
+
+def render_ics(items: Sequence[CalendarItem], key: str) -> bytes:
+    """An RFC 5545 calendar: one VEVENT per item, with a DISPLAY alarm at the due time.
+
+    VEVENT rather than VTODO: every calendar imports events, few show tasks, and an
+    event's alarm is what gets the user's attention. Times are UTC; DTSTAMP is the item's
+    last change, so an unchanged item exports byte for byte the same.
+    """
+    import icalendar
+
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//tracker//export ics//EN")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", "tracker: follow-ups and promises")
+    for item in items:
+        event = icalendar.Event()
+        event.add("uid", item.uid(key))
+        event.add("dtstamp", item.modified_at.astimezone(UTC))
+        event.add("dtstart", item.due_at.astimezone(UTC))
+        event.add("dtend", _end(item.due_at))
+        event.add("summary", item.summary)
+        event.add("description", item.description)
+        event.add("transp", "TRANSPARENT")
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", item.summary)
+        alarm.add("trigger", timedelta(0))
+        event.add_component(alarm)
+        calendar.add_component(event)
+    data: bytes = calendar.to_ical()
+    return data
+
+
+def write_ics(
+    session: Session,
+    stream: BinaryIO,
+    *,
+    case_id: int | None = None,
+    since: datetime | None = None,
+) -> int:
+    items = calendar_items(session, case_id=case_id, since=since)
+    stream.write(render_ics(items, store_key(session)))
+    return len(items)
