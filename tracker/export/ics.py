@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tracker.due import pending_items
 from tracker.export.json import encode_value
-from tracker.models import ACTIVE_STATUSES, Case, Change, FollowUp, Organization, Promise
+from tracker.models import Change
 from tracker.when import to_iso_utc
 
 
@@ -20,7 +21,7 @@ from tracker.when import to_iso_utc
 class CalendarItem:
     """A pending follow-up or promise, as a calendar event."""
 
-    kind: str  # "follow-up" or "promise"
+    kind: str  # "follow-up" or "promise" (the UID's prefix, so never renamed)
     item_id: int
     case_id: int
     case_title: str
@@ -67,54 +68,41 @@ def store_key(session: Session) -> str:
     return hashlib.sha256(seed.encode()).hexdigest()[:12]
 
 
+# A DueItem's kind -> the calendar item's kind and who made the promise. Both kinds of
+# promise are "promise" here: the UIDs and the order of the events stay as they were.
+_KINDS = {
+    "follow_up": ("follow-up", None),
+    "promise": ("promise", "company"),
+    "my_promise": ("promise", "me"),
+}
+
+
 def calendar_items(
     session: Session, *, case_id: int | None = None, since: datetime | None = None
 ) -> list[CalendarItem]:
-    """Pending follow-ups and pending promises on active cases (what `tracker due` watches)."""
-    where: list[ColumnElement[bool]] = [Case.status.in_(ACTIVE_STATUSES)]
-    if case_id is not None:
-        where.append(Case.id == case_id)
+    """Pending follow-ups and pending promises on active cases, due at or after `since`.
+
+    The items are `tracker due`'s own (tracker.due.pending_items, without thresholds),
+    ordered by due time, kind and id.
+    """
     items: list[CalendarItem] = []
-    follow_ups = session.execute(
-        select(FollowUp, Case.title, Organization.name)
-        .join(Case, FollowUp.case_id == Case.id)
-        .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(FollowUp.status == "pending", *where)
-        .where(*([FollowUp.due_at >= since] if since is not None else []))
-    )
-    for follow_up, title, org in follow_ups:
+    for due in pending_items(session, None, case_id=case_id, thresholds=False):
+        if since is not None and due.due_at < since:
+            continue
+        kind, promised_by = _KINDS[due.kind]
+        # A follow-up's or promise's item always has both (only thresholds lack them).
+        assert due.item_id is not None and due.modified_at is not None
         items.append(
             CalendarItem(
-                kind="follow-up",
-                item_id=follow_up.id,
-                case_id=follow_up.case_id,
-                case_title=title,
-                organization=org,
-                due_at=follow_up.due_at,
-                text=follow_up.text or "check on the case",
-                promised_by=None,
-                modified_at=follow_up.created_at,
-            )
-        )
-    promises = session.execute(
-        select(Promise, Case.title, Organization.name)
-        .join(Case, Promise.case_id == Case.id)
-        .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(Promise.status == "pending", *where)
-        .where(*([Promise.due_at >= since] if since is not None else []))
-    )
-    for promise, title, org in promises:
-        items.append(
-            CalendarItem(
-                kind="promise",
-                item_id=promise.id,
-                case_id=promise.case_id,
-                case_title=title,
-                organization=org,
-                due_at=promise.due_at,
-                text=promise.text,
-                promised_by=promise.promised_by,
-                modified_at=promise.status_at or promise.created_at,
+                kind=kind,
+                item_id=due.item_id,
+                case_id=due.case_id,
+                case_title=due.case_title,
+                organization=due.organization,
+                due_at=due.due_at,
+                text=due.text,
+                promised_by=promised_by,
+                modified_at=due.modified_at,
             )
         )
     items.sort(key=lambda item: (item.due_at, item.kind, item.item_id))
