@@ -236,7 +236,7 @@ def import_json(file: str) -> None:
       tracker import json backup.json
       tracker --db sqlite:///new.db import json backup.json
     """
-    from tracker.importer import import_export, parse_export
+    from tracker.export.json import import_export, parse_export
     from tracker.redact import Masker
 
     if file == "-":
