@@ -16,8 +16,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from tracker.errors import NotFound
+from tracker.models import Case
 
 BATCH_SIZE = 1000
 
@@ -35,6 +38,12 @@ def use_snapshot(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+
+
+def require_case(session: Session, case_id: int | None) -> None:
+    """NotFound unless the case an export is limited to (--case) exists; None: no limit."""
+    if case_id is not None and session.scalar(select(Case.id).where(Case.id == case_id)) is None:
+        raise NotFound(f"no case {case_id}")
 
 
 def chunked(values: Iterable[Any], size: int) -> Iterator[list[Any]]:
