@@ -1,12 +1,13 @@
-"""Writers for `tracker export`, one module per format, and what they share.
+"""`tracker export` and `tracker import`: one module per format, and what they share.
 
 - :mod:`tracker.export.csv`: the history, one row per event (CLI.md, "CSV history").
-- :mod:`tracker.export.json`: the whole store (or one case) as a tracker-export document.
+- :mod:`tracker.export.json`: the whole store (or one case) as a tracker-export document,
+  and reading one back (`tracker import json`).
 - :mod:`tracker.export.ics`: pending follow-ups and promises as an iCalendar file.
 
-Everything here streams: rows come from the database in keyset-paginated batches and go
-out one at a time, so memory stays flat however long the history is. The writers take a
-binary stream and write UTF-8; framing the file (0600, atomic rename) is the caller's.
+The writers stream: rows come from the database in keyset-paginated batches and go out
+one at a time, so memory stays flat however long the history is. They take a binary
+stream and write UTF-8; framing the file (0600, atomic rename) is the caller's.
 
 This module holds what more than one format needs, and imports none of them.
 """
