@@ -19,12 +19,18 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tracker.cli.export as cli_export
-import tracker.export as export_mod
+import tracker.export.csv as export_mod
 from tracker import cases as svc
 from tracker.config import database_url
 from tracker.db import Store
 from tracker.errors import UsageError
-from tracker.export import CSV_COLUMNS, FORMULA_TRIGGERS, neutralize, write_history_csv
+from tracker.export.csv import (
+    CSV_COLUMNS,
+    EVENT_DATA_COLUMNS,
+    FORMULA_TRIGGERS,
+    neutralize,
+    write_history_csv,
+)
 from tracker.redact import Masker
 
 HEADER = ",".join(CSV_COLUMNS)
@@ -172,6 +178,11 @@ def test_every_column_of_every_event_oldest_first(tracker: Any, clock: Any) -> N
         [*case, at(40), "escalated", "", "", "", "Escalated from frontline to supervisor", "", ""],
         [*case, at(50), "resolved", "", "", "", "Resolved: Credit posted", "", ""],
     ]
+
+
+def test_the_columns_read_from_the_event_payload_are_csv_columns() -> None:
+    # Pointing the mapping at other payload keys must not add or rename a column.
+    assert set(EVENT_DATA_COLUMNS) <= set(CSV_COLUMNS)
 
 
 def test_rows_are_utf8_with_crlf_line_ends_and_rfc4180_quoting(tracker: Any, clock: Any) -> None:

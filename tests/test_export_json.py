@@ -14,11 +14,11 @@ import pytest
 import time_machine
 from click.testing import CliRunner, Result
 
-import tracker.export as export_mod
+import tracker.export.json as export_mod
 from tracker import cases as svc
 from tracker.cli import cli
 from tracker.db import Store
-from tracker.export import TABLE_ORDER
+from tracker.export.json import TABLE_ORDER
 from tracker.models import Base, ContactPoint, Reminder
 from tracker.redact import Masker
 

@@ -11,10 +11,16 @@ from datetime import datetime
 from typing import BinaryIO
 
 import click
-from sqlalchemy.orm import Session
 
-from tracker.cli.common import CASE_ID, WHEN, store, warn
+from tracker.cli.common import CASE_ID, WHEN, output_option, store, warn
 from tracker.errors import TrackerError
+from tracker.export import Progress, require_case, use_snapshot
+from tracker.export.csv import count_history, write_history_csv
+from tracker.export.ics import write_ics
+from tracker.export.json import count_store_rows, import_export, parse_export, write_json_export
+from tracker.files import atomic_private_file
+from tracker.models import utcnow
+from tracker.redact import Masker
 
 # Fewer rows than this export in a blink: no progress bar.
 PROGRESS_MIN_ROWS = 5000
@@ -22,14 +28,7 @@ PROGRESS_MIN_ROWS = 5000
 CASE_OPTION = click.option(
     "--case", "case_id", type=CASE_ID, metavar="CASE", help="Only this case."
 )
-OUTPUT_OPTION = click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, allow_dash=True),
-    default="-",
-    metavar="FILE",
-    help="Write to FILE (created 0600, replaced whole or not at all); default or '-': stdout.",
-)
+OUTPUT_HELP = "Write to FILE (created 0600, replaced whole or not at all); default or '-': stdout."
 
 
 @click.group()
@@ -66,8 +65,6 @@ def _output(path: str) -> Iterator[BinaryIO]:
         with open(path, "wb") as device:
             yield device
         return
-    from tracker.files import atomic_private_file
-
     with ExitStack() as stack:
         try:
             handle = stack.enter_context(atomic_private_file(path))
@@ -77,9 +74,7 @@ def _output(path: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _progress(
-    output: str, count: Callable[[], int], label: str
-) -> Iterator[Callable[[int], None] | None]:
+def _progress(output: str, count: Callable[[], int], label: str) -> Iterator[Progress | None]:
     """A progress bar on stderr for a long export to a file, when stderr is a terminal.
 
     Never for stdout: the bar would mix with the data on a terminal, and a pipe gets
@@ -105,17 +100,10 @@ def _done(output: str, message: str) -> None:
         click.echo(message, err=True)
 
 
-def _require_case(session: Session, case_id: int | None) -> None:
-    if case_id is not None:
-        from tracker.cases import get_case
-
-        get_case(session, case_id)
-
-
 @export.command("csv")
 @CASE_OPTION
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only events at or after WHEN.")
-@OUTPUT_OPTION
+@output_option(OUTPUT_HELP)
 def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
     """Every case's history as CSV: one row per event, oldest first.
 
@@ -130,20 +118,18 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
       tracker export csv --case 1 -o case1.csv
       tracker export csv --since 2026-01-01 -o 2026.csv
     """
-    from tracker import export as ex
-
     with store().read() as session:
-        ex.use_snapshot(session)
-        _require_case(session, case_id)
+        use_snapshot(session)
+        require_case(session, case_id)
         with (
             _progress(
                 output,
-                lambda: ex.count_history(session, case_id=case_id, since=since),
+                lambda: count_history(session, case_id=case_id, since=since),
                 "Exporting events",
             ) as progress,
             _output(output) as stream,
         ):
-            count = ex.write_history_csv(
+            count = write_history_csv(
                 session, stream, case_id=case_id, since=since, progress=progress
             )
     _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
@@ -151,7 +137,7 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
 
 @export.command("json")
 @CASE_OPTION
-@OUTPUT_OPTION
+@output_option(OUTPUT_HELP)
 def json_(case_id: int | None, output: str) -> None:
     """The whole store (or one case) as JSON: every table, exact values, ids kept.
 
@@ -164,19 +150,16 @@ def json_(case_id: int | None, output: str) -> None:
       tracker export json --case 3 -o case3.json
       tracker --db postgresql+psycopg://me@host/tracker import json backup.json
     """
-    from tracker import export as ex
-    from tracker.models import utcnow
-
     with store().read() as session:
-        ex.use_snapshot(session)
-        _require_case(session, case_id)
+        use_snapshot(session)
+        require_case(session, case_id)
         with (
             _progress(
-                output, lambda: ex.count_store_rows(session, case_id=case_id), "Exporting rows"
+                output, lambda: count_store_rows(session, case_id=case_id), "Exporting rows"
             ) as progress,
             _output(output) as stream,
         ):
-            counts = ex.write_json_export(
+            counts = write_json_export(
                 session, stream, now=utcnow(), case_id=case_id, progress=progress
             )
     total = sum(counts.values())
@@ -186,7 +169,7 @@ def json_(case_id: int | None, output: str) -> None:
 @export.command("ics")
 @CASE_OPTION
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only what is due at or after WHEN.")
-@OUTPUT_OPTION
+@output_option(OUTPUT_HELP)
 def ics(case_id: int | None, since: datetime | None, output: str) -> None:
     """Pending follow-ups and promises as an iCalendar file, each with an alarm.
 
@@ -198,13 +181,11 @@ def ics(case_id: int | None, since: datetime | None, output: str) -> None:
       tracker export ics -o follow-ups.ics
       tracker export ics --case 1 > case1.ics
     """
-    from tracker import export as ex
-
     with store().read() as session:
-        ex.use_snapshot(session)
-        _require_case(session, case_id)
+        use_snapshot(session)
+        require_case(session, case_id)
         with _output(output) as stream:
-            count = ex.write_ics(session, stream, case_id=case_id, since=since)
+            count = write_ics(session, stream, case_id=case_id, since=since)
     _done(output, f"Exported {count} calendar event{'s' if count != 1 else ''} to {output}.")
 
 
@@ -233,9 +214,6 @@ def import_json(file: str) -> None:
       tracker import json backup.json
       tracker --db sqlite:///new.db import json backup.json
     """
-    from tracker.importer import import_export, parse_export
-    from tracker.redact import Masker
-
     if file == "-":
         data = sys.stdin.buffer.read()
     else:
