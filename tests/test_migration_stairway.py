@@ -276,3 +276,50 @@ def test_a_migration_that_fails_half_way_leaves_the_store_as_it_was(
     assert _snapshot(store.engine) == before  # no half_done table, no column, every note
     assert sqlite_problems(tmp_path / "tracker.db") == []
     store.dispose()
+
+
+def test_0003_moves_an_old_escalations_reason_into_its_payload(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    tracker.migrate.upgrade(engine, "0002")
+    events = sa.table(
+        "events",
+        sa.column("id"),
+        sa.column("type"),
+        sa.column("summary"),
+        sa.column("data", sa.JSON),
+        sa.column("change_id"),
+        sa.column("at"),
+    )
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO changes (id, at, command, undoable) "
+                "VALUES (1, '2026-01-01 00:00:00', 'x', 1)"
+            )
+        )
+        for event_id, summary in (
+            (1, "Escalated from frontline to supervisor: callback promised: not kept"),
+            (2, "Escalated from supervisor to complaint"),
+        ):
+            level = "supervisor" if event_id == 1 else "complaint"
+            previous = "frontline" if event_id == 1 else "supervisor"
+            conn.execute(
+                events.insert().values(
+                    id=event_id,
+                    type="escalated",
+                    summary=summary,
+                    change_id=1,
+                    at=datetime(2026, 1, 1),
+                    data={"level": level, "previous_level": previous},
+                )
+            )
+    tracker.migrate.upgrade(engine)
+    with engine.connect() as conn:
+        data = dict(conn.execute(sa.select(events.c.id, events.c.data)).all())
+    assert data[1]["reason"] == "callback promised: not kept"
+    assert "reason" not in data[2]
+    _downgrade(engine, "0002")
+    with engine.connect() as conn:
+        data = dict(conn.execute(sa.select(events.c.id, events.c.data)).all())
+    assert data[1] == {"level": "supervisor", "previous_level": "frontline"}
+    engine.dispose()

@@ -269,6 +269,18 @@ PAYLOADS: dict[str, type[Payload]] = {t: cls for cls in PAYLOAD_TYPES for t in c
 EVENT_TYPES = tuple(PAYLOADS)
 
 
+def payload_field(*types: type[Payload], name: str) -> str:
+    """`name`, checked to be a field of each of `types`: the stored key a reader looks up.
+
+    Readers of the stored JSON (the CSV export's SQL) name their keys through this, so a
+    field renamed here fails at import instead of silently emptying a column.
+    """
+    for cls in types:
+        if name not in {f.name for f in dataclasses.fields(cls)}:
+            raise AttributeError(f"{cls.__name__} has no field {name!r}")
+    return name
+
+
 def payload_type(event_type: str) -> type[Payload]:
     try:
         return PAYLOADS[event_type]

@@ -22,6 +22,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from tracker.export import BATCH_SIZE, Progress
+from tracker.history import (
+    Contacted,
+    FollowUpSet,
+    PromiseMade,
+    PromiseMarked,
+    ReferenceAdded,
+    payload_field,
+)
 from tracker.models import Case, Event, Organization
 from tracker.when import to_iso_utc
 
@@ -43,11 +51,11 @@ CSV_COLUMNS = (
 # The columns read out of the event's payload (Event.data), each with the payload key it
 # comes from: the one place that knows which keys the CSV reads.
 EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
-    "channel": "channel",
-    "agent": "agent",
-    "reference": "reference",
-    "due_at": "due_at",
-    "promise_status": "promise_status",
+    "channel": payload_field(Contacted, name="channel"),
+    "agent": payload_field(Contacted, name="agent"),
+    "reference": payload_field(Contacted, ReferenceAdded, name="reference"),
+    "due_at": payload_field(PromiseMade, PromiseMarked, FollowUpSet, name="due_at"),
+    "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
 }
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
