@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-import itertools
+import json
 import re
+import subprocess
+import sys
+import unicodedata
 
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from masking_samples import BRANDS, leaked, project
 
 from tracker.redact import (
+    CARD_MASK_PREFIX,
+    CODE_MASK,
+    MaskedItem,
     Masker,
     Redaction,
+    card_brand,
     contains_card_number,
+    looks_like_card,
     luhn_valid,
     mask,
     mask_optional,
+    mask_value,
+    numeric_card,
     redact,
 )
 
@@ -32,7 +43,8 @@ ORDER_16 = "1234567812345678"  # fails Luhn
 
 
 def digits_only(text: str) -> str:
-    return re.sub(r"[^0-9]", "", text)
+    """The digits of `text` as ASCII (any script)."""
+    return project(text)
 
 
 # --- Luhn ---------------------------------------------------------------------
@@ -73,12 +85,46 @@ def test_luhn_rejects(digits: str) -> None:
         (NINETEEN, "•••• 5677"),
         ("4123 4567 8901 2345 677", "•••• 5677"),
         ("4111 1111-1111 1111", "•••• 1111"),
+        # Every separator the issue found leaking.
+        ("4111.1111.1111.1111", "•••• 1111"),
+        ("4111/1111/1111/1111", "•••• 1111"),
+        ("4111 1111-1111.1111", "•••• 1111"),
+        ("4111  1111  1111  1111", "•••• 1111"),
+        ("4111\t1111\t1111\t1111", "•••• 1111"),
+        ("4111 - 1111 - 1111 - 1111", "•••• 1111"),
+        ("4111_1111_1111_1111", "•••• 1111"),
+        ("4111,1111,1111,1111", "•••• 1111"),
+        ("4111\u00a01111\u00a01111\u00a01111", "•••• 1111"),
+        ("4111\u202f1111\u202f1111\u202f1111", "•••• 1111"),
+        ("4111\u20131111\u20131111\u20131111", "•••• 1111"),
+        ("4111\u20111111\u20111111\u20111111", "•••• 1111"),
+        ("4111\u200b1111\u200b1111\u200b1111", "•••• 1111"),
+        ("41\u200b11 1111 1111 1111", "•••• 1111"),
+        ("4111\u200b1111 1111 1111", "•••• 1111"),
+        ("4111\n1111\n1111\n1111", "•••• 1111"),
+        ("4111 1111\r\n1111 1111", "•••• 1111"),
+        ("４１１１１１１１１１１１１１１１", "•••• 1111"),
+        ("４１１１ １１１１ １１１１ １１１１", "•••• 1111"),
+        ("٤١١١١١١١١١١١١١١١", "•••• 1111"),
+        ("٤١١١ ١١١١ ١١١١ ١١١١", "•••• 1111"),
+        ("(4111)(1111)(1111)(1111)", "(•••• 1111)"),
+        ("[4111] [1111] [1111] [1111]", "[•••• 1111]"),
+        # Printed layouts: 4-4-4-1, 4-4-4-3 (a 15-digit card in fours), 4-4-4-4-3.
+        ("4222 2222 2222 2", "•••• 2222"),
+        ("3782 8224 6310 005", "•••• 0005"),
+        ("5018 0000 0009", "5018 0000 0009"),  # 12 digits print only unbroken
+        ("501800000009", "•••• 0009"),  # Maestro, 12 digits
     ],
 )
 def test_card_numbers_are_masked(text: str, expected: str) -> None:
     result = redact(text)
+    if expected == text:
+        assert not result.changed
+        return
     assert result == Redaction(text=expected, cards=1, codes=0)
     assert result.changed
+    last4 = digits_only(expected)[-4:]
+    assert result.items == (MaskedItem("card", last4, card_brand(digits_only(text))),)
 
 
 @pytest.mark.parametrize(
@@ -96,6 +142,20 @@ def test_card_numbers_are_masked(text: str, expected: str) -> None:
         ("x4111111111111111y", "x•••• 1111y"),
         ("-4111111111111111-", "-•••• 1111-"),
         ("Card 4111 1111 1111 1111 exp 12/27", "Card •••• 1111 exp 12/27"),
+        # Only the card's span changes: the rest stays byte for byte.
+        ("x\u00a0４１１１ １１１１ １１１１ １１１１\u200b y", "x\u00a0•••• 1111\u200b y"),
+        ("ＣＡＲＤ：４１１１−１１１１−１１１１−１１１１。", "ＣＡＲＤ：•••• 1111。"),
+        ("4111 1111 1111 1111.", "•••• 1111."),
+        ("1. 4111 1111 1111 1111\n2. 5555 5555 5555 4444", "1. •••• 1111\n2. •••• 4444"),
+        ("4111 1111 1111 1111 12/27 123", "•••• 1111 12/27 123"),
+        (
+            "DE89 3704 0044 0532 0130 00 4111 1111 1111 1111",
+            "DE89 3704 0044 0532 0130 00 •••• 1111",
+        ),
+        ("2024-12-10 4111-1111-1111-1111", "2024-12-10 •••• 1111"),
+        ("+1 415 555 0142 4111 1111 1111 1111", "+1 415 555 0142 •••• 1111"),
+        # A USPS tracking number is a whole run: joined to more digits it is not one.
+        ("7019 2471 4652 2817 3168 5", "7019 •••• 3168 5"),
     ],
 )
 def test_cards_in_sentences_and_punctuation(text: str, expected: str) -> None:
@@ -153,6 +213,32 @@ def test_card_inside_a_longer_run_is_found(text: str, expected: str) -> None:
         "411111111111",  # 12 digits
         "pinned the 123 thread",
         "",
+        # Not a brand's prefix, or not a brand's length.
+        "1318 6091 3909 9603",  # Luhn-valid, starts with 1
+        "7811925850587066",  # Luhn-valid, starts with 7
+        "411111111111116",  # 15 digits starting with 4, Luhn-valid: Visa has no 15
+        # Not a card's layout.
+        "431-3530829-7624039",  # Amazon order, 3-7-7
+        "4111 11111111 1111",  # 4-8-4
+        "41 1111 1111 1111 11",  # 2-4-4-4-2
+        "4111 1111 1111",  # 4-4-4 (12 digits print only unbroken)
+        # Recognised as something else.
+        "DE89 3704 0044 0532 0130 00",
+        "DE89370400440532013000",
+        "DE42 0169 9370 8459 1419 77",  # 1419 77 would be a card's tail otherwise
+        "GB29 NWBK 6016 1331 9268 19",
+        "BE68 5390 0754 7034",
+        "9400 6135 8952 5481 4542 18",  # USPS (GS1 check digit); 6135 ... 4542 fits Maestro
+        "7019 2471 4652 2817 3168",  # certified mail; 2471 ... 3168 fits Mastercard
+        "+4915121000009",  # a German mobile number (and a Luhn-valid Visa-13)
+        "2029-04-03 2024-12-10",
+        "03.04.2029 10.12.2024",
+        "2024-12-10 14:30:15",
+        "1 234 567.89 and 1,234,567 and 12 345 678 901",
+        "(415) 555-2671 (646) 555-0199",
+        "415-555-2671 415-555-0199",
+        "+1 415 555 2671 ext. 1234",
+        "415-555-2671-1234",
     ],
 )
 def test_non_cards_are_kept(text: str) -> None:
@@ -216,6 +302,22 @@ def test_contains_card_number() -> None:
         ("the cvv is 123.", "the cvv is •••."),
         ("(CVV 123)", "(CVV •••)"),
         ("cvv:\n123", "cvv:\n•••"),
+        # The phrasings the issue found leaking.
+        ("the 3 digits on the back are 618", "the 3 digits on the back are •••"),
+        ("security code (CVV) 294", "security code (CVV) •••"),
+        ("a CVV of 847", "a CVV of •••"),
+        ("CVV ５３１", "CVV •••"),
+        ("CVV 4 6 2", "CVV •••"),
+        ("C.V.V. 953", "C.V.V. •••"),
+        ("PIN: 8 2 7 1", "PIN: •••"),
+        ("code on the back: 376", "code on the back: •••"),
+        ("CVV 4.6.2.", "CVV •••."),
+        ("ＣＶＶ：１２３", "ＣＶＶ：•••"),
+        (
+            "the four digits on the back of the card are 1234",
+            "the four digits on the back of the card are •••",
+        ),
+        ("CVV٣٢١", "CVV•••"),
     ],
 )
 def test_security_codes_are_masked(text: str, expected: str) -> None:
@@ -238,6 +340,11 @@ def test_security_codes_are_masked(text: str, expected: str) -> None:
         "mycvv 123",
         "PIN_1234",
         "CIDER 123",
+        "PIN 1 2",
+        "PIN 1 2 3 4 5 6 7",
+        "zip code 12345",
+        "promo code 1234",
+        "the digits on the front are 123",
     ],
 )
 def test_not_security_codes(text: str) -> None:
@@ -291,32 +398,255 @@ def test_masker_plurals_and_codes_only() -> None:
     assert m.warning == "masked 3 card numbers before saving (only the last 4 digits are kept)"
 
 
+def test_masker_names_fields() -> None:
+    m = Masker()
+    assert m("card 4111 1111 1111 1111", "the summary") == "card •••• 1111"
+    assert m.warning == (
+        "masked a card number ending 1111 in the summary (only the last 4 digits are kept)"
+    )
+    m("CVV 123", "the note")
+    assert m.warning == (
+        "masked a card number ending 1111 in the summary and a security code in the note"
+        " (only the last 4 digits are kept)"
+    )
+    m(f"{MASTERCARD} and {AMEX}, PIN 4321", "the title")
+    assert m.warning == (
+        "masked a card number ending 1111 in the summary, a security code in the note and"
+        " 2 card numbers ending 4444, 0005 and a security code in the title"
+        " (only the last 4 digits are kept)"
+    )
+    assert "\n" not in (m.warning or "")
+    assert [(field, item.kind) for field, item in m.items] == [
+        ("the summary", "card"),
+        ("the note", "code"),
+        ("the title", "card"),
+        ("the title", "card"),
+        ("the title", "code"),
+    ]
+    assert (m.cards, m.codes) == (3, 2)
+
+
+def test_masker_codes_only_with_a_field_and_mixed_fields() -> None:
+    m = Masker()
+    m("PIN 4321", "the note")
+    assert m.warning == "masked a security code in the note"
+    m(VISA)  # no field name: listed without one
+    assert m.warning == (
+        "masked a security code in the note and a card number ending 1111"
+        " (only the last 4 digits are kept)"
+    )
+
+
+def test_redaction_items() -> None:
+    result = redact(f"CVV 123 card {AMEX} and {DISCOVER}")
+    assert result.items == (
+        MaskedItem("card", "0005", "American Express"),
+        MaskedItem("card", "1117", "Discover"),
+        MaskedItem("code"),
+    )
+    assert (result.cards, result.codes) == (2, 1)
+    assert MaskedItem("code").describe() == "a security code"
+    assert result.items[0].describe() == "a card number ending 0005"
+    # Items are a report: equality of results compares text and counts.
+    assert result == Redaction(result.text, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("number", "brand"),
+    [
+        (VISA, "Visa"),
+        (VISA_13, "Visa"),
+        (NINETEEN, "Visa"),
+        (MASTERCARD, "Mastercard"),
+        (MASTERCARD_2, "Mastercard"),
+        (AMEX, "American Express"),
+        (DISCOVER, "Discover"),
+        ("6221260000000000", "Discover"),
+        ("6229260000000000", "UnionPay"),
+        (DINERS_14, "Diners Club"),
+        (JCB, "JCB"),
+        ("501800000009", "Maestro"),
+        ("4111111111111", "Visa"),
+        ("41111111111111", None),  # Visa has no 14-digit numbers
+        ("5555555555554", None),  # Mastercard: 16 only
+        ("3411111111111111", None),  # American Express: 15 only
+        ("1111111111111111", None),
+        ("7111111111111111", None),
+        ("9111111111111111", None),
+        ("0111111111111111", None),
+    ],
+)
+def test_card_brand(number: str, brand: str | None) -> None:
+    assert card_brand(number) == brand
+
+
+def test_brand_table_matches_the_samples_table() -> None:
+    """tests/masking_samples.py writes the issue's table again; both agree on every prefix."""
+    for name, ranges, lengths in BRANDS:
+        for low, high in ranges:
+            for prefix in {low, high, (low + high) // 2}:
+                for length in lengths:
+                    number = str(prefix).ljust(length, "0")
+                    assert card_brand(number) is not None, (name, number)
+
+
+def test_looks_like_card() -> None:
+    assert looks_like_card("4111 1111 1111 1111") == (
+        "it passes the card-number check (Visa, ending 1111)"
+    )
+    assert looks_like_card(f"DSP-{AMEX}") == (
+        "it passes the card-number check (American Express, ending 0005)"
+    )
+    assert looks_like_card(f"case 12, {MASTERCARD}") == (
+        "part of it passes the card-number check (Mastercard, ending 4444)"
+    )
+    assert looks_like_card("４１１１ １１１１ １１１１ １１１１") is not None
+    for reference in ["DSP-2026-99812", "431-3530829-7624039", ORDER_16, "1318 6091 3909 9603", ""]:
+        assert looks_like_card(reference) is None
+
+
+def test_numeric_card() -> None:
+    assert numeric_card(4111111111111111)
+    assert numeric_card(-4111111111111111)
+    assert numeric_card(4111111111111111.0)
+    assert numeric_card(int(NINETEEN))
+    assert not numeric_card(1234567812345678)
+    assert not numeric_card(12)
+    assert not numeric_card(True)
+    assert not numeric_card(1e300)
+    assert not numeric_card(float("nan"))
+    assert not numeric_card("4111111111111111")  # a string: mask_value masks it
+
+
+def test_mask_value() -> None:
+    data = json.loads(
+        '{"4111111111111111": ["CVV 123", 5, null, true, {"k": "x 4111-1111-1111-1111"}],'
+        ' "n": 4111111111111111, "t": "plain"}'
+    )
+    assert mask_value(data) == {
+        "•••• 1111": ["CVV •••", 5, None, True, {"k": "x •••• 1111"}],
+        "n": 4111111111111111,  # numbers are reported by numeric_card, not changed
+        "t": "plain",
+    }
+    assert mask_value(("a", 4111111111111111)) == ["a", 4111111111111111]
+    m = Masker()
+    assert mask_value({"note": VISA}, m, field="the imported file") == {"note": "•••• 1111"}
+    assert m.warning == (
+        "masked a card number ending 1111 in the imported file (only the last 4 digits are kept)"
+    )
+
+
+def test_masked_forms() -> None:
+    assert CARD_MASK_PREFIX == "•••• "
+    assert CODE_MASK == "•••"
+
+
+def test_importing_does_not_load_phonenumbers() -> None:
+    code = (
+        "import sys, tracker\n"
+        "before = set(sys.modules)\n"
+        "import tracker.redact as r\n"
+        "new = {m.split('.')[0] for m in set(sys.modules) - before} - {'tracker'}\n"
+        "assert new <= sys.stdlib_module_names, new - sys.stdlib_module_names\n"
+        "assert r.mask('no digits at all') == 'no digits at all'\n"
+        "assert r.mask('card 4111 1111 1111 1111') == 'card •••• 1111'\n"
+        "assert 'phonenumbers' not in sys.modules, 'imported too early'\n"
+        "assert r.mask('+4915121000009') == '+4915121000009'\n"
+        "assert 'phonenumbers' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_phone_rule_needs_the_plus_sign() -> None:
+    assert luhn_valid("4915121000009")
+    assert mask("+4915121000009") == "+4915121000009"
+    assert mask("4915121000009") == "•••• 0009"
+    assert mask("+4111 1111 1111 1111") == "+•••• 1111"  # not a phone number
+
+
 # --- properties -------------------------------------------------------------------
 
-_NOT_DIGIT = st.characters(exclude_characters="0123456789")
+_SEPARATORS = [
+    " ",
+    "-",
+    ".",
+    "/",
+    "_",
+    ",",
+    "\t",
+    "\n",
+    "\r\n",
+    "  ",
+    " - ",
+    ")(",
+    "\u00a0",
+    "\u202f",
+    "\u2013",
+    "\u2011",
+    "\u200b",
+    "\u3000",
+]
+_SEPARATOR_CATEGORIES = {"Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp", "Pd", "Ps", "Pe", "Pc"}
+_UNICODE_PUNCTUATION_SEPARATORS = "·‧․∙。۔｡⁄∕⧸⧹،٫٬、﹐﹑՝߸−⁃﹣"
 
 
-def _luhn_check_digit(payload: str) -> str:
-    for check in "0123456789":
-        if luhn_valid(payload + check):
-            return check
-    raise AssertionError("unreachable")
+def _plain(char: str) -> bool:
+    """Neither a digit (in any script, after NFKC), nor a separator, nor invisible, nor +."""
+    folded = unicodedata.normalize("NFKC", char)
+    return not (
+        char == "+"
+        or project(folded)
+        or any(
+            c in " \t\n\r\v\f-./\\_,()[]{}+" + _UNICODE_PUNCTUATION_SEPARATORS
+            or unicodedata.category(c) in _SEPARATOR_CATEGORIES
+            for c in char + folded
+        )
+    )
+
+
+_PLAIN = st.characters(codec="utf-8").filter(_plain)
+_NOT_DIGIT = st.characters(codec="utf-8").filter(
+    lambda c: not project(c) and unicodedata.category(c) != "Cf"
+)
 
 
 @st.composite
 def card_numbers(draw: st.DrawFn) -> str:
-    length = draw(st.integers(min_value=13, max_value=19))
-    payload = draw(st.text(alphabet="0123456789", min_size=length - 1, max_size=length - 1))
-    return payload + _luhn_check_digit(payload)
+    """A Luhn-valid number of any brand, of any length that brand issues."""
+    _, ranges, lengths = draw(st.sampled_from(BRANDS))
+    low, high = draw(st.sampled_from(ranges))
+    prefix = str(draw(st.integers(min_value=low, max_value=high)))
+    length = draw(st.sampled_from(lengths))
+    body = draw(st.text(alphabet="0123456789", min_size=length - 1 - len(prefix)))
+    payload = (prefix + body)[: length - 1]
+    for check in "0123456789":
+        if luhn_valid(payload + check):
+            return payload + check
+    raise AssertionError("unreachable")
+
+
+_PRINTED: dict[int, list[list[int]]] = {
+    13: [[4, 4, 4, 1]],
+    14: [[4, 6, 4], [4, 4, 4, 2]],
+    15: [[4, 6, 5], [4, 4, 4, 3]],
+    16: [[4, 4, 4, 4]],
+    17: [[4, 4, 4, 4, 1]],
+    18: [[4, 4, 4, 4, 2]],
+    19: [[4, 4, 4, 4, 3]],
+}
 
 
 @st.composite
 def grouped(draw: st.DrawFn, digits: str) -> str:
-    """`digits` split into groups joined by single spaces or dashes."""
-    cuts = draw(st.sets(st.integers(min_value=1, max_value=len(digits) - 1), max_size=6))
-    bounds = [0, *sorted(cuts), len(digits)]
-    groups = [digits[a:b] for a, b in itertools.pairwise(bounds)]
-    seps = draw(st.lists(st.sampled_from(" -"), min_size=len(groups), max_size=len(groups)))
+    """`digits` unbroken or printed in a card layout, with any separators (mixed)."""
+    layouts = [[len(digits)], *_PRINTED.get(len(digits), [])]
+    layout = draw(st.sampled_from(layouts))
+    groups: list[str] = []
+    position = 0
+    for size in layout:
+        groups.append(digits[position : position + size])
+        position += size
+    seps = draw(st.lists(st.sampled_from(_SEPARATORS), min_size=len(groups), max_size=len(groups)))
     return groups[0] + "".join(s + g for s, g in zip(seps, groups[1:], strict=False))
 
 
@@ -325,21 +655,13 @@ def cards_in_text(draw: st.DrawFn) -> tuple[str, str]:
     """(text, digits of the card in it): the card touches no digit on either side."""
     digits = draw(card_numbers())
     card = draw(grouped(digits))
-    before = draw(st.text(max_size=20)) + draw(_NOT_DIGIT)
-    after = draw(_NOT_DIGIT) + draw(st.text(max_size=20))
-    assume(not before.endswith("•••• "))
+    before = draw(st.text(max_size=20)) + draw(_PLAIN)
+    after = draw(_PLAIN) + draw(st.text(max_size=20))
+    # Two ASCII letters right before the digits could start an IBAN.
+    assume(not re.search(r"[A-Za-z]{2}$", unicodedata.normalize("NFKC", before)))
     # The surrounding text must not spell the card by itself.
-    assume(digits not in _digit_projection(before) and digits not in _digit_projection(after))
+    assume(not leaked(before + "•••• " + digits[-4:] + after, digits))
     return before + card + after, digits
-
-
-def _digit_projection(text: str) -> str:
-    """`text` without spaces and dashes, masked cards reduced to a bullet.
-
-    A masked card's last four digits are meant to stay; dropping them keeps them from
-    lining up with neighbouring digits into a false "the card survived".
-    """
-    return re.sub(r"[ -]", "", re.sub(r"•••• [0-9]{4}(?![0-9])", "•", text))
 
 
 @st.composite
@@ -355,22 +677,15 @@ def non_luhn_runs(draw: st.DrawFn) -> str:
 def test_property_generated_cards_never_survive(case: tuple[str, str]) -> None:
     text, digits = case
     assert contains_card_number(text)
+    assert looks_like_card(text) is not None
     result = redact(text)
     assert result.cards >= 1
-    assert digits not in _digit_projection(result.text)
+    assert not leaked(result.text, digits)
     assert not contains_card_number(result.text)
 
 
-_NOT_DIGIT_OR_SEPARATOR = st.characters(exclude_characters="0123456789 -")
-
-
 @settings(max_examples=200)
-@given(
-    digits=card_numbers(),
-    data=st.data(),
-    left=_NOT_DIGIT_OR_SEPARATOR,
-    right=_NOT_DIGIT_OR_SEPARATOR,
-)
+@given(digits=card_numbers(), data=st.data(), left=_PLAIN, right=_PLAIN)
 def test_property_isolated_card_becomes_last_four(
     digits: str, data: st.DataObject, left: str, right: str
 ) -> None:
@@ -378,6 +693,7 @@ def test_property_isolated_card_becomes_last_four(
     result = redact(left + card + right)
     assert result.text == f"{left}•••• {digits[-4:]}{right}"
     assert result.cards == 1
+    assert result.items == (MaskedItem("card", digits[-4:], card_brand(digits)),)
 
 
 _NUMBER_LISTS = st.lists(st.text(alphabet="0123456789", min_size=1, max_size=8), max_size=4)
@@ -388,10 +704,14 @@ _NUMBER_LISTS = st.lists(st.text(alphabet="0123456789", min_size=1, max_size=8),
 def test_property_cards_next_to_other_numbers_never_survive(
     card: str, before: list[str], after: list[str]
 ) -> None:
-    digits = re.sub(r"[ -]", "", card)
-    assume(digits not in "".join(before) and digits not in "".join(after))
+    digits = digits_only(card)
+    assume(digits[:-4] not in "".join(before) and digits[:-4] not in "".join(after))
+    # One group of four starting 70/71 (or 91-95, with a group of two after) and a
+    # 16-digit card, alone in their run, are a USPS tracking number when the whole passes
+    # its check (1 in 10 does): documented, not a card.
+    assume(not (len(before) == 1 and len(before[0]) == 4 and len(after) <= 1))
     text = "note " + " ".join([*before, card, *after]) + " end"
-    assert digits not in _digit_projection(mask(text))
+    assert not leaked(mask(text), digits)
 
 
 @settings(max_examples=200)
@@ -412,17 +732,27 @@ def test_property_non_luhn_runs_survive(
 @settings(max_examples=200)
 @given(run=non_luhn_runs().filter(lambda d: len(d) == 16))
 def test_property_non_luhn_16_digits_in_fours_survive(run: str) -> None:
-    for sep in " -":
+    for sep in _SEPARATORS:
         text = "order " + sep.join(run[i : i + 4] for i in range(0, 16, 4)) + " shipped"
         assert mask(text) == text
+
+
+@settings(max_examples=300)
+@given(st.text(alphabet="0123456789", min_size=16, max_size=16), st.sampled_from(_SEPARATORS))
+def test_property_16_digits_fitting_no_brand_survive(digits: str, sep: str) -> None:
+    assume(card_brand(digits) is None)
+    for text in (digits, sep.join(digits[i : i + 4] for i in range(0, 16, 4))):
+        assert mask(f"ref {text}") == f"ref {text}"
 
 
 _TEXT_WITH_NUMBERS = st.lists(
     st.one_of(
         st.text(max_size=10),
-        st.text(alphabet="0123456789 -", max_size=25),
+        st.text(alphabet="0123456789 -./\u200b\u00a0", max_size=25),
         card_numbers().flatmap(grouped),
-        st.sampled_from(["CVV ", "PIN: ", "security code is ", "•••• ", "•", " ", "-", "cvv2="]),
+        st.sampled_from(
+            ["CVV ", "PIN: ", "security code is ", "•••• ", "•", " ", "-", "cvv2=", "+", "DE"]
+        ),
     ),
     max_size=8,
 ).map("".join)
@@ -456,6 +786,10 @@ _LABELS = [
     "PIN",
     "pin",
     "card verification value",
+    "C.V.V.",
+    "code on the back",
+    "the 3 digits on the back",
+    "security code (CVV)",
 ]
 _BETWEEN = [" ", ": ", "=", " #", " is ", " was ", " number ", " code ", ":", " - ", " no. "]
 
@@ -465,13 +799,25 @@ _BETWEEN = [" ", ": ", "=", " #", " is ", " was ", " number ", " code ", ":", " 
     label=st.sampled_from(_LABELS),
     between=st.sampled_from(_BETWEEN),
     value=st.text(alphabet="0123456789", min_size=3, max_size=6),
+    style=st.sampled_from(["", " ", "."]),
+    full_width=st.booleans(),
     before=st.sampled_from(["", "the ", "Card ok, ", "(", "\n"]),
     after=st.sampled_from(["", ".", " thanks", ")", ", exp 12/27"]),
 )
 def test_property_security_codes_are_masked(
-    label: str, between: str, value: str, before: str, after: str
+    label: str,
+    between: str,
+    value: str,
+    style: str,
+    full_width: bool,
+    before: str,
+    after: str,
 ) -> None:
-    text = before + label + between + value + after
+    written = style.join(value)
+    if full_width:
+        written = "".join(chr(ord("０") + int(c)) if c.isdigit() else c for c in written)
+    assume(not (style == "." and after.startswith(".")))
+    text = before + label + between + written + after
     result = redact(text)
     assert result.text == before + label + between + "•••" + after
     assert result.codes == 1
