@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from tracker import cases as svc
 from tracker import directory, history, values
 from tracker.db import Store
-from tracker.errors import Conflict, UsageError
+from tracker.errors import CardLikeReference, Conflict, UsageError
 from tracker.models import ContactPoint, Event, Organization, Reminder
 from tracker.redact import Masker
 
@@ -153,17 +153,30 @@ def test_a_contact_may_be_a_few_minutes_ahead_of_the_clock_not_more(store: Store
             )
 
 
-def test_a_card_in_a_contact_reference_is_masked_and_counted_once(store: Store) -> None:
-    masker = Masker()
+def test_a_card_given_as_a_contact_reference_is_refused_not_masked(store: Store) -> None:
+    with store.write() as session:
+        case = open_case(session)
+        with pytest.raises(CardLikeReference, match="'•••• 1111' looks like card data"):
+            svc.log_interaction(
+                session, case, channel="phone", masker=Masker(), refs=[f" {CARD} "], now=NOW
+            )
+
+
+def test_a_reference_said_not_to_be_a_card_is_kept_as_typed(store: Store) -> None:
     with store.write() as session:
         case = open_case(session)
         svc.log_interaction(
-            session, case, channel="phone", masker=masker, refs=[f" {CARD} "], now=NOW
+            session,
+            case,
+            channel="phone",
+            masker=Masker(),
+            refs=[f" {CARD} "],
+            refs_not_cards=True,
+            now=NOW,
         )
-        event = session.scalars(select(Event).where(Event.type == "interaction")).one()
-        assert event.data["reference"] == "•••• 1111"
-        assert [r.value for r in case.references] == ["•••• 1111"]
-    assert masker.cards == 1
+        event = session.scalars(select(Event).where(Event.type == "reference_added")).one()
+        assert event.data["reference"] == CARD and event.data["kept_as_typed"] is True
+        assert [r.value for r in case.references] == [CARD]
 
 
 def test_a_contact_on_a_closed_case_is_refused(store: Store) -> None:

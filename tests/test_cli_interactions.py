@@ -538,7 +538,9 @@ def test_due_bad_within(case1: Tracker) -> None:
 CARD = "5500 0055 5555 5559"
 CARD_DIGITS = CARD.replace(" ", "")
 MASKED = "•••• 5559"
-CARD_WARNING = "Warning: masked 1 card number before saving (only the last 4 digits are kept)"
+CARD_WARNING = (
+    "Warning: masked a card number ending 5559 in {where} (only the last 4 digits are kept)"
+)
 
 
 def test_the_test_card_is_a_card() -> None:
@@ -546,34 +548,47 @@ def test_the_test_card_is_a_card() -> None:
 
 
 SETUP = ("case", "open", "Case for masking")
-FIELDS: dict[str, tuple[str, ...]] = {
-    "title": ("case", "open", f"Charge on {CARD}"),
-    "organization": ("case", "open", "x", "--org", f"Bank {CARD}"),
-    "merchant": ("case", "open", "x", "--amount", "5", "--merchant", f"Shop {CARD}"),
-    "open --ref": ("case", "open", "x", "--ref", CARD),
-    "open --note": ("case", "open", "x", "--note", f"card {CARD}"),
-    "follow-up text": ("case", "follow-up", "1", "1d", f"check {CARD}"),
-    "note": ("case", "note", "1", f"my card is {CARD}"),
-    "contact --via": ("case", "contact", "1", "--channel", "phone", "--via", CARD),
-    "contact --agent": ("case", "contact", "1", "--channel", "phone", "--agent", f"M {CARD}"),
-    "contact --agent-id": ("case", "contact", "1", "--channel", "phone", "--agent-id", CARD),
-    "contact --ref": ("case", "contact", "1", "--channel", "phone", "--ref", f"R{CARD}"),
-    "contact --summary": ("case", "contact", "1", "--channel", "chat", "--summary", f"s {CARD}"),
-    "contact --promise": (
-        "case",
-        "contact",
-        "1",
-        "--channel",
-        "web",
-        "--due",
-        "1d",
-        "--promise",
-        CARD,
+# field -> (command, the words the warning uses for where the card was)
+FIELDS: dict[str, tuple[tuple[str, ...], str]] = {
+    "title": (("case", "open", f"Charge on {CARD}"), "the title"),
+    "organization": (("case", "open", "x", "--org", f"Bank {CARD}"), "the organization name"),
+    "merchant": (
+        ("case", "open", "x", "--amount", "5", "--merchant", f"Shop {CARD}"),
+        "the merchant",
     ),
+    "open --note": (("case", "open", "x", "--note", f"card {CARD}"), "the note"),
+    "follow-up text": (("case", "follow-up", "1", "1d", f"check {CARD}"), "the follow-up"),
+    "note": (("case", "note", "1", f"my card is {CARD}"), "the note"),
+    "contact --via": (
+        ("case", "contact", "1", "--channel", "phone", "--via", CARD),
+        "the number or address",
+    ),
+    "contact --agent": (
+        ("case", "contact", "1", "--channel", "phone", "--agent", f"M {CARD}"),
+        "the agent's name",
+    ),
+    "contact --agent-id": (
+        ("case", "contact", "1", "--channel", "phone", "--agent-id", CARD),
+        "the agent's id",
+    ),
+    "contact --summary": (
+        ("case", "contact", "1", "--channel", "chat", "--summary", f"s {CARD}"),
+        "the summary",
+    ),
+    "contact --promise": (
+        ("case", "contact", "1", "--channel", "web", "--due", "1d", "--promise", CARD),
+        "the promise",
+    ),
+    "promise": (("case", "promise", "1", f"new card {CARD}", "--due", "1d"), "the promise"),
+    "escalate --note": (("case", "escalate", "1", "--note", f"read {CARD} aloud"), "the reason"),
+    "resolve --outcome": (("case", "resolve", "1", "--outcome", f"new card {CARD}"), "the outcome"),
+}
+# A reference number is never masked (that would destroy it): one that looks like a card is
+# refused, and kept as typed only when the user says it is not a card.
+REFERENCES: dict[str, tuple[str, ...]] = {
+    "open --ref": ("case", "open", "x", "--ref", CARD),
+    "contact --ref": ("case", "contact", "1", "--channel", "phone", "--ref", f"R{CARD}"),
     "ref": ("case", "ref", "1", CARD.replace(" ", "-")),
-    "promise": ("case", "promise", "1", f"new card {CARD}", "--due", "1d"),
-    "escalate --note": ("case", "escalate", "1", "--note", f"read {CARD} aloud"),
-    "resolve --outcome": ("case", "resolve", "1", "--outcome", f"new card {CARD}"),
 }
 
 
@@ -604,17 +619,45 @@ def test_a_card_number_typed_into_any_field_is_masked_and_the_user_told_once(
     # One store for all fields (a store per field costs a database each on PostgreSQL);
     # the resolve comes last since it ends case 1.
     tracker.ok(*SETUP)
-    for field, args in FIELDS.items():
+    for field, args in REFERENCES.items():
+        before = tracker.ok("case", "show", "1", "--json")
+        message = tracker.fails(2, *args)
+        assert "looks like card data (" in message and "ending 5559" in message, field
+        assert "--not-a-card" in message and CARD_DIGITS[:8] not in message, message
+        assert tracker.ok("case", "show", "1", "--json") == before, field
+        assert _card_in_store(db_url, tracker_home) == [], field
+    for field, (args, where) in FIELDS.items():
         result = tracker(*args)
 
         assert result.exit_code == 0, (field, result.stderr)
-        assert result.stderr.splitlines() == [CARD_WARNING], field
+        warning = CARD_WARNING.format(where=where)
+        assert result.stderr.splitlines() == [warning], field
         assert CARD not in result.stdout, field
         assert _card_in_store(db_url, tracker_home) == [], field
     for case in tracker.json("case", "list", "--status", "all"):
         assert CARD not in tracker.ok("case", "show", str(case["id"]))
     shown = tracker.ok("case", "show", "1", "--json")
     assert shown.count(MASKED) >= 12
+
+
+def test_a_reference_the_user_says_is_not_a_card_is_kept_exactly(
+    tracker: Tracker, clock: object
+) -> None:
+    tracker.ok(*SETUP)
+    # Two references that end in the same four digits stay two references.
+    first, second = "DSP 4532 1000 0203 0366", "DSP 4532 1000 1003 0366"
+    for ref in (first, second):
+        assert tracker.fails(2, "case", "ref", "1", ref).startswith("Error: the reference")
+        assert tracker.ok("case", "ref", "1", ref, "--not-a-card") == (
+            f"Added reference {ref} (other) to case 1.\n"
+        )
+    shown = tracker.json("case", "show", "1")
+    assert [r["value"] for r in shown["references"]] == [first, second]
+    added = [e for e in shown["events"] if e["type"] == "reference_added"]
+    assert [e.get("kept_as_typed") for e in added] == [True, True]
+    assert tracker.ok("case", "ref", "1", first, "--not-a-card") == (
+        f"Case 1 already has reference {first}.\n"
+    )
 
 
 def test_a_note_from_stdin_is_masked(
@@ -626,7 +669,7 @@ def test_a_note_from_stdin_is_masked(
 
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "Warning: masked 1 card number and 1 security code before saving "
+        "Warning: masked a card number ending 5559 and a security code in the note "
         "(only the last 4 digits are kept)"
     ]
     assert show(tracker)["notes"][0]["body"] == f"line one\ncard {MASKED}, CVV •••"
@@ -637,12 +680,14 @@ def test_several_cards_in_one_command_give_one_warning(
     tracker: Tracker, clock: object, db_url: str, tracker_home: Path
 ) -> None:
     result = tracker(
-        "case", "open", f"t {CARD}", "--org", f"o {CARD}", "--ref", CARD, "--note", f"n {CARD}",
+        "case", "open", f"t {CARD}", "--org", f"o {CARD}", "--note", f"n {CARD}",
     )  # fmt: skip
 
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "Warning: masked 4 card numbers before saving (only the last 4 digits are kept)"
+        "Warning: masked a card number ending 5559 in the title, a card number ending 5559 in "
+        "the organization name and a card number ending 5559 in the note "
+        "(only the last 4 digits are kept)"
     ]
     assert _card_in_store(db_url, tracker_home) == []
 

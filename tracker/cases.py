@@ -44,8 +44,8 @@ from tracker.models import (
     Reference,
     utcnow,
 )
-from tracker.redact import Masker
-from tracker.values import MAX_TITLE, choice, optional_text, required_text
+from tracker.redact import Masker, redact
+from tracker.values import MAX_TITLE, choice, optional_text, reference, required_text
 from tracker.vocabulary import (
     ACTIVE_STATUSES,
     CATEGORIES,
@@ -120,6 +120,7 @@ def open_case(
     merchant: str | None = None,
     transaction_date: date | None = None,
     refs: Iterable[str] = (),
+    refs_not_cards: bool = False,
     note: str | None = None,
     follow_up: datetime | None = None,
     now: datetime | None = None,
@@ -163,7 +164,7 @@ def open_case(
     )
     log.snapshot(case)
     for ref in refs:
-        add_reference(session, case, ref, masker=masker, log=log)
+        add_reference(session, case, ref, not_a_card=refs_not_cards, log=log)
     if note is not None:
         add_note(session, case, note, masker=masker, log=log)
     if follow_up is not None:
@@ -184,7 +185,7 @@ def add_note(
     cleaned = body.replace("\x00", "").strip("\n")
     if not cleaned.strip():
         raise UsageError("the note is empty; nothing was saved")
-    cleaned = masker(cleaned)
+    cleaned = masker(cleaned, "the note")
     log = log or begin_change(session, f"case note {case.id}", now=now)
     note = Note(case_id=case.id, body=cleaned, created_at=log.now)
     session.add(note)
@@ -203,14 +204,16 @@ def add_reference(
     case: Case,
     value: str,
     *,
-    masker: Masker,
     kind: str = "other",
+    not_a_card: bool = False,
     interaction: Interaction | None = None,
     log: ChangeLog | None = None,
     now: datetime | None = None,
 ) -> Reference | None:
-    """Record a reference number; one already on the case is not added twice (returns None)."""
-    value = required_text(value, "the reference number", masker, limit=200)
+    """Record a reference number exactly as given; one already on the case (the same text)
+    is not added twice (returns None). One that looks like card data is refused
+    (CardLikeReference) unless `not_a_card` says the user checked it."""
+    value = reference(value, not_a_card=not_a_card)
     kind = choice(kind, REFERENCE_KINDS, "reference kind")
     existing = session.scalars(
         select(Reference).where(Reference.case_id == case.id, Reference.value == value)
@@ -230,7 +233,12 @@ def add_reference(
     # Given during a contact logged after the fact: the history puts it at the contact's time.
     log.record(
         case,
-        ReferenceAdded(created=("reference_numbers", ref.id), reference=value, kind=kind),
+        ReferenceAdded(
+            created=("reference_numbers", ref.id),
+            reference=value,
+            kind=kind,
+            kept_as_typed=True if not_a_card and redact(value).changed else None,
+        ),
         f"Reference {value} ({kind})",
         at=interaction.at if interaction else None,
     )
@@ -251,6 +259,7 @@ def log_interaction(
     agent_id: str | None = None,
     duration: timedelta | None = None,
     refs: Iterable[str] = (),
+    refs_not_cards: bool = False,
     summary: str | None = None,
     promise: str | None = None,
     promise_due: datetime | None = None,
@@ -291,7 +300,8 @@ def log_interaction(
     if interaction.summary:
         headline += f": {interaction.summary}"
     # Masked once here, so the masker counts each card once and the event shows no card.
-    ref_values = [required_text(ref, "the reference number", masker, limit=200) for ref in refs]
+    # Checked before anything is written: a card-like one refuses the whole contact.
+    ref_values = [reference(ref, not_a_card=refs_not_cards) for ref in refs]
     log.record(
         case,
         Contacted(
@@ -309,8 +319,8 @@ def log_interaction(
             session,
             case,
             ref,
-            masker=masker,
             kind=CHANNEL[channel].reference_kind,
+            not_a_card=refs_not_cards,
             interaction=interaction,
             log=log,
         )

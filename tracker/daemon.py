@@ -35,6 +35,7 @@ from tracker.db import Store
 from tracker.models import Change, utcnow
 from tracker.notify import Notifier, PlyerNotifier
 from tracker.policy import Policies, PolicyError, load_policies, user_policy_path
+from tracker.redact import mask
 from tracker.reminders import FIRST_RETRY, owner_id, run_pass, upcoming
 from tracker.when import local_zone
 
@@ -66,14 +67,21 @@ def _stamp(at: datetime) -> str:
 # --------------------------------------------------------------------------- the daemon
 
 
+class MaskingFormatter(logging.Formatter):
+    """Log lines pass the card-number masker: a line may quote a notifier's error output,
+    a store error or a traceback, and no log holds card data."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
 def setup_logging() -> None:
     """Timestamped log lines on stderr; APScheduler's own chatter only when it matters."""
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        MaskingFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 

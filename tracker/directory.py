@@ -194,21 +194,25 @@ def load_directory(
 
 
 def _masked(spec: OrganizationSpec, masker: Masker) -> OrganizationSpec:
+    """Every text of the entry masked (kind, level and categories are checked choices)."""
+    name = masker(spec.name, "an organization's name")
+    where = f"the directory entry {name!r}"
     contacts = tuple(
         replace(
             c,
-            value=masker(c.value),
-            label=masker(c.label),
-            hours=masker(c.hours),
-            notes=masker(c.notes),
+            value=masker(c.value, f"a contact point of {where}"),
+            label=masker(c.label, f"a contact label of {where}"),
+            region=masker(c.region, f"a contact region of {where}"),
+            hours=masker(c.hours, f"contact hours of {where}"),
+            notes=masker(c.notes, f"contact notes of {where}"),
         )
         for c in spec.contacts
     )
     return replace(
         spec,
-        name=masker(spec.name),
-        website=masker(spec.website),
-        notes=masker(spec.notes),
+        name=name,
+        website=masker(spec.website, f"the website of {where}"),
+        notes=masker(spec.notes, f"the notes of {where}"),
         contacts=contacts,
     )
 

@@ -38,6 +38,23 @@ class CaseNotActive(Conflict):
         return f"{text} to {self.action}" if self.action else text
 
 
+class CardLikeReference(UsageError):
+    """A reference number that looks like a card number or security code. Exit 2.
+
+    Refused rather than masked, so that no reference number is silently destroyed; the
+    command line says how to keep it if it is not a card.
+    """
+
+    def __init__(self, masked: str, why: str) -> None:
+        self.masked = masked
+        self.why = why
+        super().__init__(self.words())
+
+    def words(self, hint: str = "") -> str:
+        text = f"the reference '{self.masked}' looks like card data ({self.why}); nothing was saved"
+        return f"{text}. {hint}" if hint else text
+
+
 class DatabaseBusy(TrackerError):
     """Another process held the database longer than the busy timeout. Exit 1."""
 

@@ -132,6 +132,10 @@ def _read(name: str, hint: Any, value: Any) -> Any:
         ):
             return (value[0], value[1])
         raise PayloadError("created must be [table, id]")
+    if "bool" in text:
+        if isinstance(value, bool):
+            return value
+        raise PayloadError(f"{name} must be true or false")
     if "datetime" in text:
         if isinstance(value, str):
             try:
@@ -181,6 +185,8 @@ class ReferenceAdded(Payload):
     TYPES = ("reference_added",)
     reference: str
     kind: str
+    # The user said it is not a card although it looks like one (kept as typed).
+    kept_as_typed: bool | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

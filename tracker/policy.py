@@ -27,6 +27,7 @@ from typing import Any
 
 from tracker.config import config_dir, expand_user
 from tracker.errors import UsageError
+from tracker.redact import redact
 from tracker.vocabulary import CATEGORIES, LEVELS
 from tracker.when import add_business_days, local_zone
 
@@ -259,8 +260,25 @@ def _parse(text: str, where: str) -> dict[str, Any]:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{where} is not valid TOML: {exc}") from None
+    _refuse_card_data(raw, where, "")
     _check_layer(raw, where)
     return raw
+
+
+def _refuse_card_data(value: Any, where: str, path: str) -> None:
+    """A policy file is configuration: card data in it (an id, a text, a key) is refused,
+    so that none reaches `tracker due`, a reminder's key or the history."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_card_data(key, where, path)
+            _refuse_card_data(item, where, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value, 1):
+            _refuse_card_data(item, where, f"{path}[{index}]")
+    elif isinstance(value, str) and redact(value).changed:
+        found = redact(value)
+        what = "a card number" if found.cards else "a security code"
+        raise PolicyError(f"{where}: {path or 'a key'} holds {what} ('{found.text}'); remove it")
 
 
 _TOP_KEYS = {"default_policy", "categories", "policy"}

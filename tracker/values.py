@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import overload
 
-from tracker.errors import UsageError
-from tracker.redact import Masker
+from tracker.errors import CardLikeReference, UsageError
+from tracker.redact import Masker, looks_like_card, redact, storable
 
 MAX_TITLE = 500
 
@@ -72,7 +72,7 @@ def required_text(value: str, what: str, masker: Masker, *, limit: int | None = 
     if not cleaned:
         raise UsageError(f"{what} must not be empty")
     _check_length(cleaned, what, limit)
-    return masker(cleaned)
+    return masker(cleaned, what)
 
 
 @overload
@@ -92,7 +92,26 @@ def optional_text(
     cleaned = value.replace("\x00", "").strip()
     # The column's size: PostgreSQL would refuse it, and a SQLite store must stay movable.
     _check_length(cleaned, what, limit)
-    return masker(cleaned) if cleaned else None
+    return masker(cleaned, what) if cleaned else None
+
+
+def reference(value: str, *, not_a_card: bool = False, limit: int = 200) -> str:
+    """A reference number, kept exactly as typed, or CardLikeReference.
+
+    A reference is never masked: masking would destroy it (two references ending in the
+    same four digits would become one). One that holds what looks like a card number or a
+    security code is refused instead, unless the user says it is not a card.
+    """
+    cleaned = storable(value).strip()
+    if not cleaned:
+        raise UsageError("the reference number must not be empty")
+    _check_length(cleaned, "the reference number", limit)
+    if not not_a_card:
+        found = redact(cleaned)
+        if found.changed:
+            why = looks_like_card(cleaned) or "it holds what looks like a security code or PIN"
+            raise CardLikeReference(found.text, why)
+    return cleaned
 
 
 def _check_length(cleaned: str, what: str, limit: int | None) -> None:

@@ -16,8 +16,8 @@ import click
 
 from tracker import __version__
 from tracker.cli.app import App
-from tracker.errors import CaseNotActive, TrackerError
-from tracker.redact import storable
+from tracker.errors import CardLikeReference, CaseNotActive, TrackerError
+from tracker.redact import mask, storable
 
 # Start-up (BENCHMARKS.md): loading a command group and SQLAlchemy makes some 56,000 objects
 # that the cyclic garbage collector tracks and that live as long as the process. It walks
@@ -153,15 +153,17 @@ def run_safely(invoke: Any) -> int:
         message = exc.format_message()
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             message = f"{message} (see '{exc.ctx.command_path} --help')"
-        click.echo(f"Error: {_one_line(message)}", err=True)
+        _error(message)
         return exc.exit_code
     except CaseNotActive as exc:
         # The library says what is wrong; the command line adds the command that fixes it.
-        hint = f" (tracker case reopen {exc.case_id})"
-        click.echo(f"Error: {_one_line(exc.words(hint))}", err=True)
+        _error(exc.words(f" (tracker case reopen {exc.case_id})"))
+        return exc.exit_code
+    except CardLikeReference as exc:
+        _error(exc.words(f"If it is a reference number and not a card, {NOT_A_CARD_HINT}"))
         return exc.exit_code
     except TrackerError as exc:
-        click.echo(f"Error: {_one_line(str(exc))}", err=True)
+        _error(str(exc))
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Error: interrupted", err=True)
@@ -176,18 +178,22 @@ def run_safely(invoke: Any) -> int:
         # A database error's text carries the whole SQL statement: show the driver's reason.
         reason = getattr(exc, "orig", None) or exc
         first = str(reason).strip().splitlines()[0] if str(reason).strip() else ""
-        click.echo(
-            f"Error: unexpected failure ({type(reason).__name__}: {first[:300]}); "
-            "set TRACKER_DEBUG=1 for details",
-            err=True,
+        _error(
+            f"unexpected failure ({type(reason).__name__}: {first[:300]}); "
+            "set TRACKER_DEBUG=1 for details"
         )
         return 1
     # With standalone_mode off, Click returns the exit code of --help/--version as an int.
     return result if isinstance(result, int) else 0
 
 
-def _one_line(message: str) -> str:
-    return " ".join(message.split())
+def _error(message: str) -> None:
+    """One `Error:` line on stderr. Masked: a message may quote what was typed (a card
+    number given to the wrong option), and nothing shown may hold card data."""
+    click.echo(f"Error: {mask(' '.join(message.split()))}", err=True)
+
+
+NOT_A_CARD_HINT = "give it again with --not-a-card to keep it exactly as typed"
 
 
 def _silence_stdout() -> None:

@@ -21,6 +21,7 @@ from tracker.cli.common import (
     ValidatedType,
     case_change,
     masked_change,
+    not_a_card_option,
     output_option,
     store,
     view_option,
@@ -30,7 +31,6 @@ from tracker.files import write_private
 from tracker.letter import KINDS as LETTER_KINDS
 from tracker.letter import render_letter
 from tracker.models import utcnow
-from tracker.redact import mask
 from tracker.values import parse_amount, parse_currency, parse_last4
 from tracker.views import View
 from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
@@ -91,6 +91,7 @@ def case() -> None:
     metavar="REF",
     help="A reference number the organization gave (repeatable).",
 )
+@not_a_card_option
 @click.option("--note", metavar="TEXT", help="A first note.")
 @click.option(
     "--follow-up",
@@ -110,6 +111,7 @@ def open_(
     merchant: str | None,
     txn_date: date | None,
     refs: tuple[str, ...],
+    not_a_card: bool,
     note: str | None,
     follow_up: datetime | None,
     view: View,
@@ -138,6 +140,7 @@ def open_(
             merchant=merchant,
             transaction_date=txn_date,
             refs=refs,
+            refs_not_cards=not_a_card,
             note=note,
             follow_up=follow_up,
         )
@@ -280,6 +283,7 @@ def show(case_id: int, view: View) -> None:
 @click.option(
     "--ref", "refs", multiple=True, metavar="REF", help="A reference number given (repeatable)."
 )
+@not_a_card_option
 @click.option("--summary", metavar="TEXT", help="What was discussed and agreed.")
 @click.option("--promise", metavar="TEXT", help="An action promised (needs --due).")
 @click.option("--due", type=WHEN, metavar="WHEN", help="When the promise is due, e.g. 10bd.")
@@ -301,6 +305,7 @@ def contact(
     agent_id: str | None,
     duration: timedelta | None,
     refs: tuple[str, ...],
+    not_a_card: bool,
     summary: str | None,
     promise: str | None,
     due: datetime | None,
@@ -338,6 +343,7 @@ def contact(
             agent_id=agent_id,
             duration=duration,
             refs=refs,
+            refs_not_cards=not_a_card,
             summary=summary,
             promise=promise,
             promise_due=due,
@@ -364,17 +370,21 @@ def contact(
     show_default=True,
     help="What the number refers to.",
 )
-def ref(case_id: int, ref: str, kind: str) -> None:
-    """Add a reference number to a case.
+@not_a_card_option
+def ref(case_id: int, ref: str, kind: str, not_a_card: bool) -> None:
+    """Add a reference number to a case, exactly as given.
+
+    A reference number is never masked: one that looks like a card number or a security
+    code is refused (nothing is saved) unless --not-a-card says it is not one.
 
     \b
-    Example:
+    Examples:
       tracker case ref 1 DSP-2026-99812 --kind dispute
+      tracker case ref 1 "4929 1234 5678 9012" --kind claim --not-a-card
     """
-    with case_change(case_id) as (session, found, masker):
-        added = svc.add_reference(session, found, ref, masker=masker, kind=kind)
-        # The masker has already counted this one: mask the echo without it.
-        value = added.value if added else mask(ref.strip())
+    with case_change(case_id) as (session, found, _):
+        added = svc.add_reference(session, found, ref, kind=kind, not_a_card=not_a_card)
+        value = added.value if added else ref.strip()
     if added is None:
         click.echo(f"Case {case_id} already has reference {value}.")
     else:

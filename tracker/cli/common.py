@@ -20,7 +20,7 @@ from tracker.cli.app import App
 from tracker.db import Store
 from tracker.errors import NotFound, UsageError
 from tracker.models import Case
-from tracker.redact import Masker
+from tracker.redact import Masker, mask
 from tracker.values import choice
 from tracker.views import View
 from tracker.views import choose as choose_view
@@ -45,7 +45,7 @@ def store() -> Store:
 
 def warn(message: str | None) -> None:
     if message:
-        click.echo(f"Warning: {message}", err=True)
+        click.echo(f"Warning: {mask(message)}", err=True)
 
 
 @contextmanager
@@ -182,6 +182,17 @@ def view_option(func: F) -> F:
     return click.option("--json", "view", is_flag=True, callback=to_view, help="Print JSON only.")(
         func
     )
+
+
+def not_a_card_option(func: F) -> F:
+    """--not-a-card: keep reference numbers that look like card data exactly as typed."""
+    return click.option(
+        "--not-a-card",
+        "not_a_card",
+        is_flag=True,
+        help="The reference numbers given are not card numbers, though one looks like "
+        "one: keep them exactly as typed (the history records that you said so).",
+    )(func)
 
 
 def policy_option(func: F) -> F:
