@@ -45,9 +45,12 @@ def _imports(path: Path) -> tuple[set[str], set[str]]:
 
 def _in_type_checking(tree: ast.Module, node: ast.AST) -> bool:
     for stmt in tree.body:
-        if isinstance(stmt, ast.If) and "TYPE_CHECKING" in ast.unparse(stmt.test):
-            if any(node is child for child in ast.walk(stmt)):
-                return True
+        if (
+            isinstance(stmt, ast.If)
+            and "TYPE_CHECKING" in ast.unparse(stmt.test)
+            and any(node is child for child in ast.walk(stmt))
+        ):
+            return True
     return False
 
 
