@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Protocol, TextIO
 
 from tracker.errors import UsageError
+from tracker.redact import redact
 
 APP_NAME = "tracker"
 COMMAND_TIMEOUT = 30.0  # seconds; well under a claim's lease
@@ -107,6 +108,9 @@ class CommandNotifier:
 
 def make_notifier(spec: str) -> Notifier:
     """The notifier a --notifier value names: plyer, console or command:CMD."""
+    if redact(spec).changed:
+        # A command line is configuration, written into a systemd unit by `daemon install`.
+        raise UsageError("the notifier holds what looks like card data; give a command without it")
     if spec == "plyer":
         return PlyerNotifier()
     if spec == "console":

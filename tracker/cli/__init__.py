@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import importlib
 import os
+import re
 import sys
 from typing import Any
 
@@ -189,8 +190,19 @@ def run_safely(invoke: Any) -> int:
 
 def _error(message: str) -> None:
     """One `Error:` line on stderr. Masked: a message may quote what was typed (a card
-    number given to the wrong option), and nothing shown may hold card data."""
-    click.echo(f"Error: {mask(' '.join(message.split()))}", err=True)
+    number given to the wrong option), and nothing shown may hold card data. Click quotes
+    values with repr(), which writes a tab or a no-break space as an escape: those are
+    turned back into the characters first, so the masker sees the number as typed."""
+    text = _ESCAPE.sub(_unescape, message)
+    click.echo(f"Error: {mask(' '.join(text.split()))}", err=True)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match[1] or match[2] or match[3]
+    return chr(int(code, 16)) if code else " "
+
+
+_ESCAPE = re.compile(r"\\(?:x([0-9a-fA-F]{2})|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8})|[tnrfv])")
 
 
 NOT_A_CARD_HINT = "give it again with --not-a-card to keep it exactly as typed"
