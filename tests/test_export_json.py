@@ -275,7 +275,7 @@ def test_one_case_brings_the_undo_that_reverted_its_change(tracker: Any, history
     changes = json.loads(tracker.ok("export", "json", "--case", "1"))["tables"]["changes"]
     assert [(c["id"], c["command"], c["reverted_by_id"]) for c in changes] == [
         (1, "case open Disputed charge at ACME", None),
-        (2, "case contact 1 --channel phone", None),
+        (2, "case contact 1 (phone)", None),
         (3, "promise kept 1", 4),
         (4, "undo", None),
     ]

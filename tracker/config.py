@@ -1,4 +1,4 @@
-"""Where the data lives. One function owns the answer (CLI.md, "Global")."""
+"""Where the data lives. One function owns the answer (docs/contract.md, "Global")."""
 
 from __future__ import annotations
 

@@ -416,7 +416,7 @@ def get_organization(session: Session, name: str) -> Organization:
         .options(selectinload(Organization.contact_points))
     ).one_or_none()
     if org is None:
-        raise NotFound(f"no organization '{name}' (see tracker org list)")
+        raise NotFound(f"no organization '{name}'")
     return org
 
 

@@ -1,4 +1,4 @@
-"""Error classes. Each carries the exit code the CLI turns it into (see CLI.md)."""
+"""Error classes. Each carries the exit code the CLI turns it into (see docs/contract.md)."""
 
 from __future__ import annotations
 
