@@ -319,8 +319,11 @@ class _Temp:
             return made
 
     def _private(self) -> None:
-        try:
+        # A file system without locks (ENOLCK) still takes the file: sweep() then waits
+        # for STALE_AFTER before it takes the file for abandoned.
+        with suppress(OSError):
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        try:
             os.fchmod(self.fd, 0o600)
         except OSError as exc:
             self.discard()
@@ -383,8 +386,8 @@ def sweep(folder: int, name: str) -> None:
 
     Ours: `.ANY.tracker-PID-XXXXXXXX.tmp` whose lock is free and whose process is gone or
     which is older than STALE_AFTER (a lock held means someone is writing it, on this
-    machine or another), with its -journal, -wal and -shm; a leftover -journal alone once
-    its process is gone. Also, for `name` only, an old version's `.NAME.XXXXXXXX.tmp` and
+    machine or another), with its -journal, -wal and -shm; a leftover -journal alone on
+    the same terms. Also, for `name` only, an old version's `.NAME.XXXXXXXX.tmp` and
     `.NAME.partial` older than LEGACY_AFTER. A folder that cannot be listed is left alone.
     """
     try:
@@ -400,23 +403,29 @@ def sweep(folder: int, name: str) -> None:
                 if _legacy(entry, name, now):
                     os.unlink(entry.name, dir_fd=folder)
                 continue
-            gone = not _alive(int(match["pid"])) or _age(entry, now) > STALE_AFTER
+            old = _age(entry, now) > STALE_AFTER
+            gone = old or not _alive(int(match["pid"]))
             extra = match["extra"]
             if extra:
                 if gone and entry.name.removesuffix(extra) not in names:
                     os.unlink(entry.name, dir_fd=folder)
             elif gone and entry.is_file(follow_symlinks=False):
-                _remove_unlocked(folder, entry.name)
+                _remove_unlocked(folder, entry.name, old=old)
 
 
-def _remove_unlocked(folder: int, name: str) -> None:
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+def _remove_unlocked(folder: int, name: str, *, old: bool) -> None:
+    # Open for writing: where flock() is made of fcntl() locks (NFS), a read-only descriptor
+    # cannot take an exclusive lock.
+    flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     fd = os.open(name, flags, dir_fd=folder)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # being written
+        except OSError:
+            if not old:  # no locks here (ENOLCK): only an old file is surely abandoned
+                return
         for suffix in ("", *_SQLITE_FILES):
             with suppress(FileNotFoundError):
                 os.unlink(name + suffix, dir_fd=folder)
