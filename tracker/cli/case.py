@@ -27,7 +27,7 @@ from tracker.cli.common import (
     view_option,
 )
 from tracker.errors import UsageError
-from tracker.files import write_private
+from tracker.files import open_output
 from tracker.letter import KINDS as LETTER_KINDS
 from tracker.letter import render_letter
 from tracker.models import utcnow
@@ -530,8 +530,7 @@ def letter(case_id: int, kind: str, output: str) -> None:
     plain = output.endswith(".txt")
     with store().read() as session:
         text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    write_private(output, text.encode("utf-8"))
-    click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+    with open_output(output) as stream:
+        stream.write(text.encode("utf-8"))
+    if output != "-":
+        click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)

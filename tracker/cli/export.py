@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import BinaryIO
 
 import click
 
 from tracker.cli.common import CASE_ID, WHEN, output_option, store, warn
-from tracker.errors import TrackerError
 from tracker.export import Progress, require_case, use_snapshot
 from tracker.export.csv import count_history, write_history_csv
 from tracker.export.ics import write_ics
 from tracker.export.json import count_store_rows, import_export, parse_export, write_json_export
-from tracker.files import atomic_private_file
+from tracker.files import open_output
 from tracker.models import utcnow
 from tracker.redact import Masker
 
@@ -45,32 +43,9 @@ def export() -> None:
     """
 
 
-@contextmanager
-def _output(path: str) -> Iterator[BinaryIO]:
-    """stdout for '-'; a device or pipe written in place; a file written atomically, 0600."""
-    if path == "-":
-        sys.stdout.flush()
-        stdout = sys.stdout.buffer
-        yield stdout
-        stdout.flush()
-        return
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        special = False
-    except OSError as exc:
-        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
-    if special:
-        # Renaming a temporary file over /dev/null or a FIFO would replace it.
-        with open(path, "wb") as device:
-            yield device
-        return
-    with ExitStack() as stack:
-        try:
-            handle = stack.enter_context(atomic_private_file(path))
-        except OSError as exc:
-            raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
-        yield handle
+def _output(path: str) -> AbstractContextManager[BinaryIO]:
+    """Where -o goes: '-' stdout, a device or FIFO in place, a file atomically (0600)."""
+    return open_output(path)
 
 
 @contextmanager
