@@ -610,3 +610,20 @@ def test_a_full_disk_is_one_line_and_the_store_can_still_be_read(
     assert sqlite_problems(db) == []
     notes = json.loads(_run(home, "case", "show", "1", "--json").stdout)["notes"]
     assert [n["body"] for n in notes] == ["kept"]
+
+
+def test_an_older_store_that_cannot_be_upgraded_says_so(tmpfs: Callable[[str], Path]) -> None:
+    mount = tmpfs("8m")
+    home = mount / "home"
+    db = home / "tracker.db"
+    _run(home, "case", "open", "Old")
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0002'")
+    conn.close()
+    _remount_read_only(mount)
+    line = _run(home, "case", "list", code=1).stderr
+    assert line.startswith(
+        f"Error: the store {db} is at schema revision 0002, not 0003, and cannot be upgraded "
+        "now (a read-only file system)"
+    )
+    assert line.count("\n") == 1
