@@ -148,6 +148,7 @@ def test_organization_is_created_once_and_matched_case_insensitively(
 
 
 def test_show_unknown_case(tracker: Tracker, clock: object) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.fails(1, "case", "show", "999") == "Error: no case 999"
     assert tracker.fails(1, "case", "show", "999", "--json") == "Error: no case 999"
 
@@ -211,7 +212,7 @@ def test_open_refuses_bad_input_with_exit_2(
 def test_a_failure_after_the_first_write_leaves_nothing_behind(
     tracker: Tracker, clock: object, db_url: str
 ) -> None:
-    assert tracker.json("case", "list") == []  # creates the store
+    tracker.ok("db", "upgrade")  # creates the store
     before = row_counts(db_url)
 
     assert (
@@ -429,6 +430,7 @@ def test_list_is_an_aligned_table_on_a_terminal(
 
 
 def test_list_with_no_cases(tracker: Tracker, clock: object) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     result = tracker("case", "list")
     assert result.exit_code == 0
     assert result.stdout == ""

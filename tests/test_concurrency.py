@@ -172,9 +172,11 @@ def test_processes_starting_together_on_a_new_store_all_succeed(tracker_home: Pa
         for i in range(4)
     ]
     results = [command.communicate(timeout=60) for command in commands]
+    created = f"Created a new store at {tracker_home / 'tracker.db'}\n"
     for command, (out, err) in zip(commands, results, strict=True):
         assert command.returncode == 0, err
-        assert (out.startswith("Opened case "), err) == (True, "")
+        assert (out.startswith("Opened case "), err in ("", created)) == (True, True), err
+    assert [err for _, err in results].count(created) == 1  # said once, by the one creator
     listed = run_tracker("case", "list", "--json")
     assert sorted(case["title"] for case in json.loads(listed.stdout)) == [
         f"case {i}" for i in range(4)

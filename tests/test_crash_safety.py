@@ -38,7 +38,7 @@ def _reported(out: Path) -> dict[int, int]:
 def test_killed_writers_lose_no_committed_case_and_leave_no_orphans(tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
     url = f"sqlite:///{path}"
-    Store(url).dispose()
+    Store(url, create=True).dispose()
     seed = int(os.environ.get("TRACKER_CRASH_SEED", time.time_ns() % 10**6))
     rng = random.Random(seed)
     reported: dict[int, int] = {}

@@ -164,6 +164,7 @@ value = "1-800-52"
 def test_a_bad_phone_number_names_file_and_entry_and_imports_nothing(
     tracker: Any, tmp_path: Path
 ) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     path = write(tmp_path, BAD_PHONE)
     error = tracker.fails(2, "org", "import", str(path))
     assert error == (
@@ -284,12 +285,14 @@ def test_org_add_refuses_a_bad_country(tracker: Any) -> None:
 
 
 def test_org_show_of_an_unknown_organization_fails(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.fails(1, "org", "show", "Nope") == (
         "Error: no organization 'Nope' (see tracker org list)"
     )
 
 
 def test_org_list_text(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.ok("org", "list") == ""
     tracker.ok("org", "import", str(AMEX))
     tracker.ok("org", "add", "Acme Bank")

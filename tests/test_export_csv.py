@@ -367,6 +367,7 @@ def test_since_keeps_events_at_or_after_the_time(tracker: Any, clock: Any) -> No
 
 
 def test_an_empty_store_exports_the_header_only(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert export(tracker) == HEADER.encode() + b"\r\n"
 
 
@@ -427,6 +428,7 @@ def test_a_failing_export_leaves_no_file_and_the_old_file_intact(
 
 
 def test_a_missing_folder_is_a_clear_error(tracker: Any, tmp_path: Path) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     error = tracker.fails(1, "export", "csv", "-o", str(tmp_path / "nope" / "h.csv"))
     assert error == f"Error: cannot write {tmp_path / 'nope' / 'h.csv'}: No such file or directory"
 

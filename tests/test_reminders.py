@@ -52,7 +52,7 @@ class Recorder:
 
 @pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
+    opened = Store(db_url, create=True)
     yield opened
     opened.dispose()
 

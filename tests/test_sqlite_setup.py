@@ -23,7 +23,7 @@ class Boom(Exception):
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'tracker.db'}")
+    opened = Store(f"sqlite:///{tmp_path / 'tracker.db'}", create=True)
     yield opened
     opened.dispose()
 

@@ -7,7 +7,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from tracker.db import sqlite_path
+from tracker.db import connect_sqlite, sqlite_path
 from tracker.errors import DatabaseBusy, StoreError, TrackerError, UsageError
 from tracker.files import PartialFile
 
@@ -35,7 +35,9 @@ def backup_store(url: str, target: Path) -> Path:
     writing = PartialFile(target)  # refuses a folder, a device, a FIFO; 0600
     partial = writing.path
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=5.0)
+        # Opened by its percent-quoted URI (a '#' or '?' in the path would otherwise cut it
+        # short), read-only, and immutable where not even the -shm file can be made.
+        src = connect_sqlite(source, readonly=True, timeout=5.0)
         try:
             dst = sqlite3.connect(partial)
             try:
