@@ -604,14 +604,21 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def create_database(admin_url: str, name: str) -> str:
-    """CREATE DATABASE ``name`` on the server of ``admin_url``; return the new database's URL."""
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """CREATE DATABASE ``name`` on the server of ``admin_url`` (a copy of the database
+    ``template`` if given: nobody may be connected to that one); return its URL."""
     import psycopg
     from psycopg import sql
     from sqlalchemy.engine import make_url
 
     url = make_url(admin_url)
     conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        if template is not None:
+            statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            if conn.info.server_version >= 150000:
+                # Copying the files is faster than the WAL_LOG default for a small database.
+                statement += sql.SQL(" STRATEGY FILE_COPY")
+        conn.execute(statement)
     return url.set(database=name).render_as_string(hide_password=False)

@@ -54,7 +54,7 @@ class Clock:
 
 
 @pytest.fixture
-def cli() -> Tracker:
+def cli(home_store: str) -> Tracker:
     """The CLI on the default store: SQLite in TRACKER_HOME (the lock is SQLite's)."""
     return Tracker()
 

@@ -34,7 +34,8 @@ BODY = (
 
 
 @pytest.fixture
-def cli() -> Tracker:
+def cli(home_store: str) -> Tracker:
+    """The CLI on the default store (SQLite in TRACKER_HOME, at the schema head)."""
     return Tracker()
 
 
