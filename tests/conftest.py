@@ -1,7 +1,8 @@
 """Shared fixtures: every test gets its own store and UTC as the local zone.
 
-Tests that take the `tracker` (or `db_url`) fixture run once per backend: SQLite, and a
-real PostgreSQL server started for the session (TRACKER_TEST_BACKENDS=sqlite limits it).
+Tests that take the `tracker`, `db_url` or `store` fixture run once per backend: SQLite, and
+a real PostgreSQL server started for the session (TRACKER_TEST_BACKENDS=sqlite limits it;
+`@pytest.mark.backends("sqlite")` limits one test or module).
 
 Their store is at the schema head already: the migrations run once per session, into a
 template (a SQLite file, a PostgreSQL database), and each test gets a copy of it. Tests of
@@ -16,12 +17,15 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import servers
+import time_machine
 from click.testing import CliRunner, Result
+from helpers import NOW, Clock, Recorder
 from servers import NotificationServer
 
 from tracker.cli import cli
@@ -74,9 +78,17 @@ class Tracker:
         return lines[0]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test's store only on these backends"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, indirect=True)
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = [b for b in BACKENDS if marker is None or b in marker.args]
+        metafunc.parametrize("backend", names, indirect=True)
 
 
 @pytest.fixture
@@ -128,6 +140,14 @@ def tracker(db_url: str) -> Iterator[Tracker]:
     yield Tracker()
 
 
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """tracker's Store on this test's store (`db_url`), disposed at the end."""
+    opened = Store(db_url)
+    yield opened
+    opened.dispose()
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A SQLite store migrated to head once per session, the way tracker does on first use
@@ -159,6 +179,31 @@ def home_store(tracker_home: Path, sqlite_template: bytes) -> str:
     with os.fdopen(fd, "wb") as file:
         file.write(sqlite_template)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where `clock` starts; a module that needs another instant overrides this fixture."""
+    return NOW
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, clock_start: datetime) -> Iterator[Clock]:
+    """Frozen time from `clock_start` (NOW unless the module says otherwise).
+
+    The test's store, if it has one, is set up first, on real time: a PostgreSQL server
+    started under frozen time would wait for deadlines that never come.
+    """
+    if "db_url" in request.fixturenames:
+        request.getfixturevalue("db_url")
+    with time_machine.travel(clock_start, tick=False) as traveller:
+        yield Clock(traveller, clock_start)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """A notifier that records what it shows (or fails while `recorder.error` is set)."""
+    return Recorder()
 
 
 @pytest.fixture(scope="session")

@@ -14,12 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 from conftest import Tracker
+from helpers import NOW, Recorder
 
 from tracker.config import database_url
 from tracker.daemon import Daemon, DaemonLock, lock_path, running_pid, tracker_command, unit_text
@@ -32,17 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACKER = ROOT / ".venv" / "bin" / "tracker"
 if not TRACKER.exists():
     TRACKER = Path(sys.executable).parent / "tracker"
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def notify(self, title: str, body: str) -> None:
-        self.shown.append((title, body))
+# The shared `store` fixture on SQLite only: the one-per-store lock is SQLite's.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class Clock:
@@ -57,13 +49,6 @@ class Clock:
 def cli(home_store: str) -> Tracker:
     """The CLI on the default store: SQLite in TRACKER_HOME (the lock is SQLite's)."""
     return Tracker()
-
-
-@pytest.fixture
-def store(cli: Tracker) -> Iterator[Store]:
-    opened = Store(database_url())
-    yield opened
-    opened.dispose()
 
 
 def at(when: datetime, cli: Tracker, *args: str) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import helpers
 import pytest
 
 from tracker.errors import UsageError
@@ -29,8 +30,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
 CAIRO = ZoneInfo("Africa/Cairo")
 
-# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter).
-NOW = datetime(2026, 11, 26, 15, 45, 30, tzinfo=UTC)
+# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter): the shared NOW's day, at a
+# time of day with minutes and seconds.
+NOW = helpers.NOW.replace(hour=15, minute=45, second=30)
 
 
 def at(
