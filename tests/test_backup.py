@@ -130,11 +130,8 @@ def test_a_backup_replaces_an_older_backup_and_never_the_store(
     assert sqlite_problems(path) == []
 
 
-def test_a_postgresql_store_is_pointed_to_pg_dump(
-    tracker: Tracker, backend: str, tmp_path: Path
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite stores are backed up with the online backup API (tests above)")
+@pytest.mark.backends("postgresql")  # SQLite stores: the online backup API (tests above)
+def test_a_postgresql_store_is_pointed_to_pg_dump(tracker: Tracker, tmp_path: Path) -> None:
     tracker.ok("case", "open", "Disputed charge")
     target = tmp_path / "backup.db"
     assert tracker.fails(1, "db", "backup", str(target)) == (
