@@ -238,9 +238,12 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_db(postgres_url: str) -> str:
-    """URL of a new, empty database on the session's server, one per test."""
-    return servers.create_database(postgres_url, f"test_{uuid.uuid4().hex[:12]}")
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """URL of a new, empty database on the session's server, one per test (dropped after
+    it, so that the server stays small)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield servers.create_database(postgres_url, name)
+    servers.drop_database(postgres_url, name)
 
 
 @pytest.fixture(scope="session")
@@ -256,8 +259,9 @@ def postgres_template(postgres_url: str) -> str:
 
 
 @pytest.fixture
-def postgres_store(postgres_url: str, postgres_template: str) -> str:
-    """URL of a new database at the schema head (a copy of the template), one per test."""
-    return servers.create_database(
-        postgres_url, f"test_{uuid.uuid4().hex[:12]}", template=postgres_template
-    )
+def postgres_store(postgres_url: str, postgres_template: str) -> Iterator[str]:
+    """URL of a new database at the schema head (a copy of the template), one per test
+    (dropped after it)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield servers.create_database(postgres_url, name, template=postgres_template)
+    servers.drop_database(postgres_url, name)
