@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from procs.support import PROCS
 from servers import NotificationServer
 from test_daemon import TRACKER, DaemonProcess
 
@@ -77,6 +78,10 @@ def test_concurrent_writers_on_one_case_lose_nothing(db_url: str, tmp_path: Path
     script = tmp_path / "writer.py"
     script.write_text(
         "import sys\n"
+        # What is tested is that nothing is lost, not SQLite's 5 s busy timeout.
+        f"sys.path.insert(0, {str(PROCS)!r})\n"
+        "from support import wait_longer_for_the_write_lock\n"
+        "wait_longer_for_the_write_lock(300)\n"
         "from datetime import timedelta\n"
         "from tracker.config import database_url\n"
         "from tracker.db import Store\n"
@@ -100,7 +105,7 @@ def test_concurrent_writers_on_one_case_lose_nothing(db_url: str, tmp_path: Path
         for who in ("a", "b")
     ]
     for proc in procs:
-        _, err = proc.communicate(timeout=120)
+        _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err
     shown = json.loads(run("case", "show", "1", "--json"))
     assert len(shown["notes"]) == 120
