@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,7 +14,6 @@ from sqlalchemy import create_engine, text
 
 from tracker.vocabulary import CATEGORIES
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 CASE_KEYS = {
     "id",
@@ -64,13 +62,6 @@ DISPUTE = (
     "--ref",
     "D-4471",
 )
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    """Frozen time; after `tracker` so that the backend's server starts on real time."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def row_counts(db_url: str) -> dict[str, int]:

@@ -3,8 +3,7 @@ card masking, through the real CLI (issue 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,6 @@ from conftest import Tracker
 from sqlalchemy import create_engine, inspect, text
 
 from tracker.redact import luhn_valid
-
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    """Frozen time; after `tracker` so that the backend's server starts on real time."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

@@ -14,12 +14,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 import time_machine
 from conftest import Tracker
+from helpers import NOW, Recorder
 
 from tracker.config import database_url
 from tracker.daemon import Daemon
@@ -33,17 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACKER = ROOT / ".venv" / "bin" / "tracker"
 if not TRACKER.exists():
     TRACKER = Path(sys.executable).parent / "tracker"
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def notify(self, title: str, body: str) -> None:
-        self.shown.append((title, body))
+# The shared `store` fixture on SQLite only: the one-per-store lock is SQLite's.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class Clock:
@@ -55,16 +47,9 @@ class Clock:
 
 
 @pytest.fixture
-def cli() -> Tracker:
+def cli(home_store: str) -> Tracker:
     """The CLI on the default store: SQLite in TRACKER_HOME (the lock is SQLite's)."""
     return Tracker()
-
-
-@pytest.fixture
-def store(cli: Tracker) -> Iterator[Store]:
-    opened = Store(database_url(), create=True)
-    yield opened
-    opened.dispose()
 
 
 def at(when: datetime, cli: Tracker, *args: str) -> str:
@@ -103,20 +88,36 @@ def test_a_running_daemon_notices_a_new_follow_up_and_stops_on_request(
     cli.ok("case", "open", "Lost card", "--org", "Amex")
     recorder = Recorder()
     daemon = Daemon(store, recorder, policies=load_policies(), poll=0.2)
+    polls = counted(daemon, "poll")
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
         due = utcnow() + timedelta(seconds=1)
         cli.ok("case", "follow-up", "1", due.isoformat(), "ring them")
-        assert wait_until(lambda: bool(recorder.shown), 5), "no reminder within 5 s"
-        shown_at = utcnow()
-        assert timedelta(0) <= shown_at - due < timedelta(seconds=2)
-        time.sleep(0.5)
+        assert wait_until(lambda: bool(recorder.shown), 60), "no reminder within 60 s"
+        # Never early; how late depends on how busy this machine is.
+        assert utcnow() >= due
+        # Three polls later (each one would see the reminder again), still shown once.
+        seen = len(polls)
+        assert wait_until(lambda: len(polls) >= seen + 3, 60), "the daemon stopped polling"
         assert len(recorder.shown) == 1
     finally:
         daemon.stop()
-        thread.join(5)
+        thread.join(60)
     assert not thread.is_alive()
+
+
+def counted(daemon: Daemon, method: str) -> list[float]:
+    """Record when each call of the daemon's `method` (its jobs call them) began."""
+    calls: list[float] = []
+    real = getattr(daemon, method)
+
+    def call() -> None:
+        calls.append(time.monotonic())
+        real()
+
+    setattr(daemon, method, call)
+    return calls
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -299,11 +300,11 @@ class DaemonProcess:
     def stderr(self) -> str:
         return self.err_path.read_text()
 
-    def wait_for_log(self, text: str, timeout: float = 10) -> None:
+    def wait_for_log(self, text: str, timeout: float = 120) -> None:
         found = wait_until(lambda: text in self.stderr or self.proc.poll() is not None, timeout)
         assert found and text in self.stderr, f"{text!r} not logged:\n{self.stderr}"
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> float:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> float:
         """Send `sig`; the seconds it took to exit (fails the test if it did not exit 0)."""
         started = time.monotonic()
         if self.proc.poll() is None:
@@ -339,15 +340,23 @@ def daemons() -> Iterator[Callable[..., DaemonProcess]]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_the_daemon_process_stops_cleanly_within_a_second(
+def test_the_daemon_process_stops_cleanly_at_once_on_a_signal(
     cli: Tracker, daemons: Callable[..., DaemonProcess], sig: int
 ) -> None:
     cli.ok("case", "open", "Lost card", "--org", "Amex")
-    daemon = daemons("--notifier", "console", "--poll", "0.5")
-    daemon.wait_for_log("tracker daemon started")
-    cli.ok("case", "follow-up", "1", "1s", "ring them")
-    assert wait_until(lambda: "ring them" in daemon.stdout, 6), daemon.stderr
-    assert daemon.stop(sig) < 1.0
+    cli.ok("case", "follow-up", "1", "now", "ring them")
+    # It shows that at once and then has nothing to do until its next poll, 5 minutes
+    # away (the next reminder is weeks away): it must stop when told, not when that sleep
+    # ends. ("At once" is measured against that, not in milliseconds: a loaded machine is
+    # slow to run anything.)
+    daemon = daemons("--notifier", "console", "--poll", "300")
+
+    def rescheduled() -> bool:  # after showing it
+        return "next reminder" in daemon.stderr.partition("showed:")[2]
+
+    assert wait_until(rescheduled, 120), daemon.stderr
+    assert "ring them" in daemon.stdout, daemon.stderr
+    daemon.stop(sig, timeout=120)  # where finishing that sleep first would take about 300 s
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  Amex: follow-up due — Follow-up due now: ring them "
         r"\(case 1: Lost card\)\. Next step: contact customer service\.\n",

@@ -8,13 +8,11 @@ import json
 import os
 import stat
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import time_machine
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -38,14 +36,9 @@ T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def clock() -> Iterator[Any]:
-    """Frozen time; `clock(minutes)` moves it to T0 + minutes."""
-    with time_machine.travel(T0, tick=False) as traveller:
-
-        def move(minutes: float) -> None:
-            traveller.move_to(T0 + timedelta(minutes=minutes))
-
-        yield move
+def clock_start() -> datetime:
+    """The shared `clock` starts at T0 here: `clock(minutes)` moves it to T0 + minutes."""
+    return T0
 
 
 def export(tracker: Any, *args: str, db: str | None = None) -> bytes:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Tracker
 from pytest_alembic.config import Config
 from pytest_alembic.tests import (
     test_model_definitions_match_ddl,
@@ -110,16 +111,17 @@ def test_current_store_does_not_import_alembic(tmp_path: Path) -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_db_upgrade_reports_the_revision(tracker) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_reports_the_revision(new_db_url: str) -> None:
+    tracker = Tracker()
     assert f"from empty to {SCHEMA_REVISION}" in tracker.ok("db", "upgrade")
     assert "at the current schema" in tracker.ok("db", "upgrade")
 
 
-def test_alembic_check_reports_no_drift(db_url: str) -> None:
+def test_alembic_check_reports_no_drift(new_db_url: str) -> None:
     import subprocess
     import sys
 
-    url = db_url
+    url = new_db_url
     alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "-x", f"db={url}"]
     subprocess.run([*alembic, "upgrade", "head"], check=True, capture_output=True, cwd=ROOT)
     result = subprocess.run([*alembic, "check"], capture_output=True, text=True, cwd=ROOT)

@@ -245,7 +245,7 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
         shown = daemon.stdout.readline()
     finally:
         daemon.send_signal(signal.SIGTERM)
-        rest, log = daemon.communicate(timeout=20)
+        rest, log = daemon.communicate(timeout=120)
     assert "third case" in shown, (shown, log)
     run.outputs += [shown + rest, log]
 

@@ -4,13 +4,13 @@ time, and the crossed thresholds `tracker due` lists with the next step they sug
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from helpers import NOW
 
 from tracker.advice import suggestion
 from tracker.db import Store
@@ -24,7 +24,6 @@ from tracker.policy import (
     load_policies,
 )
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,13 +36,6 @@ def write(tmp_path: Path, text: str, name: str = "policy.toml") -> Path:
 def crossed(facts: CaseFacts, policy: str = "general", **kwargs: Any) -> dict[str, datetime]:
     policies = load_policies(**kwargs)
     return {c.threshold.id: c.at for c in crossings(facts, policies.policies[policy])}
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.dispose()
 
 
 # --------------------------------------------------------------------------- built-in

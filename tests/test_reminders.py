@@ -4,20 +4,19 @@ notifier: what fires, when, with what text, and that it fires once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from helpers import NOW, Recorder
 from sqlalchemy import select
 
 from tracker.advice import describe_contact
 from tracker.db import Store
 from tracker.due import DueItem
 from tracker.models import Case, ContactPoint, FollowUp, Reminder
-from tracker.notify import NotifyError
 from tracker.policy import Policies, load_policies
 from tracker.reminders import (
     Occurrence,
@@ -31,40 +30,12 @@ from tracker.reminders import (
     run_pass,
 )
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 MIN = timedelta(minutes=1)
-
-
-class Recorder:
-    """A notifier that remembers what it showed, or fails with `error` while it is set."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-        self.error: str | None = None
-
-    def notify(self, title: str, body: str) -> None:
-        if self.error is not None:
-            raise NotifyError(self.error)
-        self.shown.append((title, body))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url, create=True)
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture
 def policies() -> Policies:
     return load_policies()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
 
 
 def at(when: datetime, tracker: Any, *args: str) -> str:

@@ -36,6 +36,12 @@ HINT = "record something to create it (e.g. tracker case open TITLE)"
 
 
 @pytest.fixture
+def db_url(new_db_url: str) -> str:
+    """These tests are about first use: their location holds no store yet."""
+    return new_db_url
+
+
+@pytest.fixture
 def cli() -> Tracker:
     """The CLI in-process, on TRACKER_HOME (a folder that does not exist yet)."""
     return Tracker()

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from conftest import Tracker
+from helpers import NOW
 from sqlalchemy import create_engine, text
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 DATA_TABLES = (
     "organizations",
     "cases",
@@ -24,12 +23,6 @@ DATA_TABLES = (
     "follow_ups",
     "notes",
 )
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def query(db_url: str, sql: str) -> list[tuple[Any, ...]]:

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import helpers
 import pytest
 
 from tracker.errors import UsageError
@@ -29,8 +30,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
 CAIRO = ZoneInfo("Africa/Cairo")
 
-# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter).
-NOW = datetime(2026, 11, 26, 15, 45, 30, tzinfo=UTC)
+# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter): the shared NOW's day, at a
+# time of day with minutes and seconds.
+NOW = helpers.NOW.replace(hour=15, minute=45, second=30)
 
 
 def at(
@@ -968,15 +970,35 @@ def test_local_zone_reads_a_copied_etc_localtime(
 
 def test_local_zone_last_resorts(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
+    from time import tzset
+
+    import tracker.when
 
     def fail(*args: object, **kwargs: object) -> str:
         raise OSError("no such file")
 
-    monkeypatch.delenv("TZ", raising=False)
-    monkeypatch.setattr(os, "readlink", fail)
-    monkeypatch.setattr(builtins, "open", fail)
-    zone = local_zone()
-    assert zone.utcoffset(datetime(2026, 1, 1)) is not None
+    class BrokenClock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> BrokenClock:
+            raise OSError("the C library cannot say")
+
+    # No zone name anywhere: TZ is a POSIX rule (UTC+9 to the C library), and /etc/localtime
+    # is neither a link nor readable. What is left is the C library's offset, a fixed one.
+    monkeypatch.setenv("TZ", "XYZ-9")
+    tzset()
+    try:
+        monkeypatch.setattr(os, "readlink", fail)
+        monkeypatch.setattr(builtins, "open", fail)
+        zone = local_zone()
+        assert not isinstance(zone, ZoneInfo)
+        assert zone.utcoffset(datetime(2026, 1, 1)) == timedelta(hours=9)
+        assert zone.utcoffset(datetime(2026, 7, 1)) == timedelta(hours=9)
+        # And when the C library cannot say either: UTC.
+        monkeypatch.setattr(tracker.when, "datetime", BrokenClock)
+        assert local_zone() is UTC
+    finally:
+        monkeypatch.setenv("TZ", "UTC")  # the C library's zone is the process's, not the test's
+        tzset()
 
 
 def _tzif_bytes(key: str) -> bytes:
