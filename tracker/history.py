@@ -3,8 +3,10 @@
 Every change to a case writes one event, in the transaction of the command that made it; one
 command's events share a Change, the unit `tracker undo` reverts. An event's payload is one
 of the dataclasses below, written and read through the same type: a field renamed here is
-renamed for the CSV, the JSON views, the letters and undo at once, and an imported payload is
-checked against its type before undo trusts it (:func:`payload_of`).
+renamed for the CSV, the JSON views, the letters and undo at once. :func:`read_payload` also
+checks every value (the vocabulary, the case state, which table a ``created`` names): the
+JSON importer refuses a file whose events do not pass, and undo refuses to act on a change
+whose events do not.
 
 Undo finds the rows to delete from the payload's ``created`` (a table name and an id) and
 the schema's own table -> class map, and restores a case's state from the snapshot in its
@@ -14,6 +16,8 @@ first event of the change (``case_before``).
 from __future__ import annotations
 
 import dataclasses
+import json
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,6 +39,16 @@ from tracker.models import (
     Reminder,
     utcnow,
 )
+from tracker.vocabulary import (
+    CATEGORIES,
+    CHANNELS,
+    DIRECTIONS,
+    LEVELS,
+    PROMISE_PARTIES,
+    PROMISE_STATUSES,
+    REFERENCE_KINDS,
+    STATUSES,
+)
 
 # The case fields a change can alter; undo puts them back from the first event's snapshot.
 CASE_STATE_FIELDS = (
@@ -49,10 +63,95 @@ CASE_STATE_FIELDS = (
     "last_interaction_at",
 )
 PROMISE_STATE_FIELDS = ("status", "status_at")
+# The snapshot's fields that are never empty (their columns are NOT NULL).
+_REQUIRED_STATE = ("status", "escalation_level", "updated_at", "last_activity_at")
+_STATE_CHOICES = {"status": STATUSES, "escalation_level": LEVELS}
+# The largest id an integer column holds (PostgreSQL's INTEGER; tracker.cli.common.MAX_ID).
+MAX_ROW_ID = 2**31 - 1
 
 
 class PayloadError(ValueError):
     """An event's data that does not fit its type (an import written by hand, say)."""
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: JSON, shortened, nothing that breaks or hides a line.
+
+    Control and format characters (line and paragraph separators, right-to-left overrides,
+    zero-width characters) are shown escaped, so the message reads as what it is.
+    """
+    text = json.dumps(value, ensure_ascii=False, default=lambda item: str(_jsonable(item)))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
+        for char in text
+    )
+
+
+def an(word: str) -> str:
+    """`word` after its indefinite article: "an opened", "a note"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _time_or_none(name: str, value: Any, *, required: bool = False) -> datetime | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    raise PayloadError(f"{name} {shown(value)} is not a time with its offset")
+
+
+def check_case_state(state: dict[str, Any], name: str = "case_before") -> None:
+    """PayloadError unless `state` holds only case-state fields, each with a valid value.
+
+    What undo writes back into the case: a key outside CASE_STATE_FIELDS (an amount, say)
+    or a status outside the vocabulary is refused, not restored.
+    """
+    for key, value in state.items():
+        where = f"{name}.{key}"
+        if key not in CASE_STATE_FIELDS:
+            raise PayloadError(f"{name} names {shown(key)}, which is not case state")
+        if key in _STATE_CHOICES:
+            _check_choice(where, value, _STATE_CHOICES[key])
+        elif key.endswith("_at"):
+            _time_or_none(where, value, required=key in _REQUIRED_STATE)
+        elif value is not None and not isinstance(value, str):
+            raise PayloadError(f"{where} {shown(value)} is not text")
+
+
+def check_promise_state(state: dict[str, Any], name: str = "promise_before") -> None:
+    """PayloadError unless `state` holds only a promise's status fields, with valid values."""
+    for key, value in state.items():
+        where = f"{name}.{key}"
+        if key not in PROMISE_STATE_FIELDS:
+            raise PayloadError(f"{name} names {shown(key)}, which is not promise state")
+        if key == "status":
+            _check_choice(where, value, PROMISE_STATUSES)
+        else:
+            _time_or_none(where, value)
+    if "status" not in state:
+        raise PayloadError(f"{name} has no status")
+
+
+def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise PayloadError(f"{name} {shown(value)} is not one of: {', '.join(allowed)}")
+
+
+def state_times(state: dict[str, Any]) -> list[tuple[str, datetime]]:
+    """The times in a checked case or promise snapshot, by key (for range checks)."""
+    return [
+        (key, datetime.fromisoformat(value))
+        for key, value in state.items()
+        if key.endswith("_at") and isinstance(value, str)
+    ]
 
 
 # --------------------------------------------------------------------------- payloads
@@ -70,6 +169,10 @@ class Payload:
     PRIVATE: ClassVar[frozenset[str]] = frozenset(
         {"created", "case_before", "promise_before", "created_organization"}
     )
+    CREATES: ClassVar[str | None] = None
+    """The table of the row an event of this type adds (its ``created``), if any."""
+    CHOICES: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    """Fields whose value is one of a vocabulary's words."""
 
     created: tuple[str, int] | None = None
     case_before: dict[str, Any] | None = None
@@ -105,25 +208,67 @@ class Payload:
         except TypeError as exc:  # a required field is missing
             raise PayloadError(str(exc).split(".__init__() ")[-1]) from None
 
+    def check(self, event_type: str) -> None:
+        """PayloadError unless every value is one the store itself could have written.
 
-def _hints(cls: type[Payload]) -> dict[str, Any]:
+        :meth:`from_json` checks the shape (keys and types); this checks the values: the
+        vocabulary, ids in the integer columns' range, the table ``created`` names, and that
+        ``case_before`` holds only case state. Whether the rows named exist, and on which
+        case, is for the caller, who knows the store (the importer, undo).
+        """
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if type(value) is int and not 1 <= value <= MAX_ROW_ID:
+                raise PayloadError(f"{item.name} {value} is not an id (1 to {MAX_ROW_ID})")
+        for name, allowed in self.CHOICES:
+            value = getattr(self, name)
+            if value is not None:
+                _check_choice(name, value, allowed)
+        if self.created is not None:
+            table, row_id = self.created
+            if table != self.CREATES:
+                what = f"a row of {self.CREATES}" if self.CREATES else "no row"
+                raise PayloadError(
+                    f"created {shown(list(self.created))}: {an(event_type)} event creates {what}"
+                )
+            if not 1 <= row_id <= MAX_ROW_ID:
+                raise PayloadError(f"created {shown(list(self.created))} names no row")
+        if self.case_before is not None:
+            check_case_state(self.case_before)
+
+
+def _hints(cls: type[Payload]) -> dict[str, str]:
+    """How each field is stored (created, datetime, dict, int or str), worked out once.
+
+    Class constants such as TYPES are no fields.
+    """
     cached = _HINTS.get(cls)
     if cached is None:
-        cached = _HINTS[cls] = get_type_hints(cls)
-        for name in ("TYPES", "PRIVATE"):
-            cached.pop(name, None)
+        hints = get_type_hints(cls)
+        cached = _HINTS[cls] = {
+            f.name: _kind(f.name, str(hints[f.name])) for f in dataclasses.fields(cls)
+        }
     return cached
 
 
-_HINTS: dict[type[Payload], dict[str, Any]] = {}
+def _kind(name: str, hint: str) -> str:
+    if name == "created":
+        return "created"
+    return next((kind for kind in ("datetime", "dict", "int") if kind in hint), "str")
 
 
-def _read(name: str, hint: Any, value: Any) -> Any:
-    """One stored value, checked against its field's type."""
+_HINTS: dict[type[Payload], dict[str, str]] = {}
+
+
+def _read(name: str, kind: str, value: Any) -> Any:
+    """One stored value, checked against its field's kind (see _hints)."""
     if value is None:
         return None
-    text = str(hint)
-    if name == "created":
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise PayloadError(f"{name} must be text")
+    if kind == "created":
         if (
             isinstance(value, list)
             and len(value) == 2
@@ -132,7 +277,7 @@ def _read(name: str, hint: Any, value: Any) -> Any:
         ):
             return (value[0], value[1])
         raise PayloadError("created must be [table, id]")
-    if "datetime" in text:
+    if kind == "datetime":
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)
@@ -142,17 +287,13 @@ def _read(name: str, hint: Any, value: Any) -> Any:
                 if parsed.tzinfo is not None:
                     return parsed
         raise PayloadError(f"{name} must be a time with its offset")
-    if "dict" in text:
+    if kind == "dict":
         if isinstance(value, dict):
             return value
         raise PayloadError(f"{name} must be an object")
-    if "int" in text:
-        if type(value) is int:
-            return value
-        raise PayloadError(f"{name} must be a whole number")
-    if isinstance(value, str):
+    if type(value) is int:
         return value
-    raise PayloadError(f"{name} must be text")
+    raise PayloadError(f"{name} must be a whole number")
 
 
 def _jsonable(value: Any) -> Any:
@@ -166,6 +307,8 @@ def _jsonable(value: Any) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class Opened(Payload):
     TYPES = ("opened",)
+    CREATES = "cases"
+    CHOICES = (("category", CATEGORIES),)
     category: str
     organization: str | None = None
     created_organization: int | None = None
@@ -174,11 +317,14 @@ class Opened(Payload):
 @dataclass(frozen=True, kw_only=True)
 class NoteAdded(Payload):
     TYPES = ("note",)
+    CREATES = "notes"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReferenceAdded(Payload):
     TYPES = ("reference_added",)
+    CREATES = "reference_numbers"
+    CHOICES = (("kind", REFERENCE_KINDS),)
     reference: str
     kind: str
 
@@ -186,6 +332,8 @@ class ReferenceAdded(Payload):
 @dataclass(frozen=True, kw_only=True)
 class Contacted(Payload):
     TYPES = ("interaction",)
+    CREATES = "interactions"
+    CHOICES = (("channel", CHANNELS), ("direction", DIRECTIONS))
     channel: str
     direction: str
     agent: str | None = None
@@ -195,32 +343,61 @@ class Contacted(Payload):
 @dataclass(frozen=True, kw_only=True)
 class PromiseMade(Payload):
     TYPES = ("promise_made",)
+    CREATES = "promises"
+    CHOICES = (("promise_status", PROMISE_STATUSES), ("promised_by", PROMISE_PARTIES))
     promise_id: int
     due_at: datetime
     promise_status: str
     promised_by: str
 
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        if self.created is not None and self.created[1] != self.promise_id:
+            raise PayloadError(
+                f"promise_id {self.promise_id} is not the promise created "
+                f"({shown(list(self.created))})"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class PromiseMarked(Payload):
     TYPES = ("promise_kept", "promise_broken", "promise_cancelled")
+    CHOICES = (("promise_status", PROMISE_STATUSES), ("promised_by", PROMISE_PARTIES))
     promise_id: int
     promise_before: dict[str, Any]
     due_at: datetime
     promise_status: str
     promised_by: str
 
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        check_promise_state(self.promise_before)
+        if event_type != f"promise_{self.promise_status}":
+            raise PayloadError(
+                f"promise_status {shown(self.promise_status)} does not match {an(event_type)} event"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class FollowUpSet(Payload):
     TYPES = ("follow_up_set",)
+    CREATES = "follow_ups"
     follow_up_id: int
     due_at: datetime
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        if self.created is not None and self.created[1] != self.follow_up_id:
+            raise PayloadError(
+                f"follow_up_id {self.follow_up_id} is not the follow-up created "
+                f"({shown(list(self.created))})"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Escalated(Payload):
     TYPES = ("escalated",)
+    CHOICES = (("level", LEVELS), ("previous_level", LEVELS))
     level: str
     previous_level: str
     reason: str | None = None
@@ -235,6 +412,7 @@ class Resolved(Payload):
 @dataclass(frozen=True, kw_only=True)
 class StatusChanged(Payload):
     TYPES = ("reopened", "closed")
+    CHOICES = (("previous_status", STATUSES),)
     previous_status: str
 
 
@@ -291,6 +469,16 @@ def payload_type(event_type: str) -> type[Payload]:
 def payload_of(event: Event) -> Payload:
     """The event's payload, read through its type (PayloadError if it does not fit)."""
     return payload_type(event.type).from_json(event.data)
+
+
+def read_payload(event_type: str, data: Any) -> Payload:
+    """The payload of an event of `event_type`, its shape and its values checked.
+
+    PayloadError says what does not fit (see :meth:`Payload.check`).
+    """
+    payload = payload_type(event_type).from_json(data)
+    payload.check(event_type)
+    return payload
 
 
 # --------------------------------------------------------------------------- writing
