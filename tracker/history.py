@@ -10,7 +10,10 @@ whose events do not.
 
 Undo finds the rows to delete from the payload's ``created`` (a table name and an id) and
 the schema's own table -> class map, and restores a case's state from the snapshot in its
-first event of the change (``case_before``).
+first event of the change (``case_before``). Before it acts it locks what the change touches
+(its cases, promises and organization) and looks for the newest change again: a command
+committed on one of those cases meanwhile is then the newest change and is what undo
+reverts, instead of being deleted with the case (:func:`undo`).
 """
 
 from __future__ import annotations
@@ -18,13 +21,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, get_type_hints
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    delete,
+    exists,
+    false,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Session
 
 from tracker.errors import Conflict
@@ -429,6 +440,22 @@ class ReminderShown(Payload):
     due_at: datetime
 
 
+IdRanges = list[list[int]]
+"""Ids as ascending, disjoint [first, last] ranges: [[1, 40], [42, 42]]."""
+
+
+def in_ranges(column: ColumnElement[int], ranges: IdRanges) -> ColumnElement[bool]:
+    """SQL: `column` is one of the ids in `ranges`."""
+    if not ranges:
+        return false()
+    return or_(
+        *(
+            column == first if first == last else column.between(first, last)
+            for first, last in ranges
+        )
+    )
+
+
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Opened,
     NoteAdded,
@@ -565,44 +592,20 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
 
     The answer reads "case 3: Opened: ... (with 1 reference)"; the `undone` event written
     in case 3's own timeline leaves out the "case 3: ".
+
+    Nothing a concurrent command saves is lost: what the change touches is locked first and
+    the newest change chosen again under the locks (:func:`_lock_last_change`). A command
+    that committed on one of those cases meanwhile is then the newest change, and is what
+    this undo reverts; one that comes later waits for this undo, and finds its case gone.
     """
-    change = session.scalars(
-        select(Change)
-        .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
-        .order_by(Change.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).one_or_none()
-    if change is None:
-        raise Conflict("nothing to undo")
-    events = list(
-        session.scalars(select(Event).where(Event.change_id == change.id).order_by(Event.id))
-    )
-    payloads = [payload_of(e) for e in events]
+    change, events, payloads = _lock_last_change(session)
     case_ids = list(dict.fromkeys(e.case_id for e in events if e.case_id is not None))
     snapshots: dict[int, dict[str, Any]] = {}
+    _check_rows_of_the_case(session, change, events, payloads)
     for event, payload in zip(events, payloads, strict=True):
         if event.case_id is not None and payload.case_before is not None:
             snapshots.setdefault(event.case_id, payload.case_before)
-    classes = _mapped_classes()
-    removed_orgs: list[str] = []
-    for payload in reversed(payloads):
-        if isinstance(payload, PromiseMarked):
-            promise = session.get(Promise, payload.promise_id)
-            if promise is not None:
-                for name, value in payload.promise_before.items():
-                    if name in PROMISE_STATE_FIELDS:
-                        setattr(promise, name, _from_json(name, value))
-        if payload.created is not None:
-            table, row_id = payload.created
-            model = classes[table]
-            session.execute(delete(model).where(model.id == row_id))
-            _forget_reminders(session, model, row_id)
-        if isinstance(payload, Opened) and payload.created_organization is not None:
-            removed = _remove_unused_organization(session, payload.created_organization)
-            if removed is not None:
-                removed_orgs.append(removed)
-    what = _describe(change, events, payloads, removed_orgs, classes)
+    what = _remove_created(session, change, events, payloads)
     # Flush first: expiring drops unflushed changes (the promise states set above), and the
     # rows removed with SQL DELETE must not linger in the session.
     session.flush()
@@ -633,6 +636,166 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
             )
         )
     return prefix + what
+
+
+def _remove_created(
+    session: Session, change: Change, events: Sequence[Event], payloads: Sequence[Payload]
+) -> str:
+    """Put back the promises' states and delete the rows the change added; describe it."""
+    classes = _mapped_classes()
+    removed_orgs: list[str] = []
+    for payload in reversed(payloads):
+        if isinstance(payload, PromiseMarked):
+            promise = session.get(Promise, payload.promise_id)
+            if promise is not None:
+                for name, value in payload.promise_before.items():
+                    if name in PROMISE_STATE_FIELDS:
+                        setattr(promise, name, _from_json(name, value))
+        if payload.created is not None:
+            table, row_id = payload.created
+            model = classes[table]
+            session.execute(delete(model).where(model.id == row_id))
+            _forget_reminders(session, model, row_id)
+        if isinstance(payload, Opened) and payload.created_organization is not None:
+            removed = _remove_unused_organization(session, payload.created_organization)
+            if removed is not None:
+                removed_orgs.append(removed)
+    return _describe(change, events, payloads, removed_orgs, classes)
+
+
+# --------------------------------------------------------------------------- undo: choosing
+
+_LOCK_ORDER = ("organizations", "promises", "cases")
+_RANGES_PER_STATEMENT = 200  # OR-ed ranges per SQL statement (SQLite's expression depth)
+
+LockTarget = tuple[str, int, int]
+"""A table and a [first, last] range of its ids to lock."""
+
+
+def _lock_last_change(session: Session) -> tuple[Change, list[Event], list[Payload]]:
+    """The newest undoable change, with its events and their checked payloads, once the rows
+    it touches are locked and it is still the newest.
+
+    Choose, lock what the choice touches (SELECT ... FOR UPDATE: its organization, promises
+    and cases), choose again: a command that committed on one of those rows while we waited
+    for its lock is newer, so the second choice is it, and its rows are locked in turn. When
+    a choice touches nothing not locked yet, no command can write to it any more; the change
+    row itself is locked last, so that two undos never revert the same change.
+
+    On SQLite the write transaction (BEGIN IMMEDIATE) has serialised all this already, and
+    SQLAlchemy leaves FOR UPDATE out.
+    """
+    locked: set[LockTarget] = set()
+    while True:
+        change_id = _last_undoable(session)
+        if change_id is None:
+            raise Conflict("nothing to undo")
+        events = list(
+            session.scalars(select(Event).where(Event.change_id == change_id).order_by(Event.id))
+        )
+        payloads = [_checked(event) for event in events]
+        wanted = [target for target in _touched(events, payloads) if target not in locked]
+        if wanted:
+            _lock(session, wanted)
+            locked.update(wanted)
+            continue
+        change = session.scalars(
+            select(Change)
+            .where(Change.id == change_id, Change.reverted_by_id.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if change is not None:
+            return change, events, payloads
+        # Another undo reverted it while we waited: choose again.
+
+
+def _last_undoable(session: Session) -> int | None:
+    """The id of the newest change undo may revert: undoable and not reverted."""
+    return session.scalar(
+        select(Change.id)
+        .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
+        .order_by(Change.id.desc())
+        .limit(1)
+    )
+
+
+def _checked(event: Event) -> Payload:
+    """The event's payload, checked; a Conflict (nothing undone) if it does not fit."""
+    try:
+        return read_payload(event.type, event.data)
+    except PayloadError as exc:
+        raise Conflict(
+            f"cannot undo change {event.change_id}: its event {event.id} ({event.type}) does "
+            f"not fit its type ({exc}); nothing was undone"
+        ) from None
+
+
+def _touched(events: Sequence[Event], payloads: Sequence[Payload]) -> list[LockTarget]:
+    """The rows reverting the change writes to (and commands lock), in locking order."""
+    found: dict[str, list[LockTarget]] = {name: [] for name in _LOCK_ORDER}
+    for event, payload in zip(events, payloads, strict=True):
+        if event.case_id is not None:
+            found["cases"].append(("cases", event.case_id, event.case_id))
+        if isinstance(payload, Opened) and payload.created_organization is not None:
+            org = payload.created_organization
+            found["organizations"].append(("organizations", org, org))
+        if isinstance(payload, PromiseMarked):
+            found["promises"].append(("promises", payload.promise_id, payload.promise_id))
+        if payload.created is not None and payload.created[0] == "promises":
+            found["promises"].append(("promises", payload.created[1], payload.created[1]))
+    ordered = [target for name in _LOCK_ORDER for target in sorted(found[name])]
+    return list(dict.fromkeys(ordered))
+
+
+def _lock(session: Session, targets: Sequence[LockTarget]) -> None:
+    """SELECT ... FOR UPDATE the targets' rows, table by table in :data:`_LOCK_ORDER`."""
+    for name in _LOCK_ORDER:
+        table = Base.metadata.tables[name]
+        ranges = [[a, b] for t, a, b in targets if t == name]
+        for chunk in _chunks(ranges):
+            session.execute(
+                select(table.c.id)
+                .where(in_ranges(table.c.id, chunk))
+                .order_by(table.c.id)
+                .with_for_update()
+            ).all()
+
+
+def _chunks(ranges: IdRanges) -> Iterable[IdRanges]:
+    for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
+        yield ranges[start : start + _RANGES_PER_STATEMENT]
+
+
+def _check_rows_of_the_case(
+    session: Session, change: Change, events: Sequence[Event], payloads: Sequence[Payload]
+) -> None:
+    """Conflict unless every row the change's events name belongs to the event's case.
+
+    Undo deletes what ``created`` names and resets the promise a PromiseMarked names: a
+    payload that named another case's row would have undo delete or change that instead.
+    """
+    for event, payload in zip(events, payloads, strict=True):
+        named: list[tuple[str, int]] = []
+        if payload.created is not None:
+            named.append(payload.created)
+        if isinstance(payload, PromiseMarked):
+            named.append((Promise.__tablename__, payload.promise_id))
+        for table_name, row_id in named:
+            if table_name == Case.__tablename__:
+                fits = row_id == event.case_id
+            else:
+                table: Table = Base.metadata.tables[table_name]
+                owner = session.execute(
+                    select(table.c.case_id).where(table.c.id == row_id)
+                ).one_or_none()
+                fits = owner is None or owner[0] == event.case_id
+            if not fits:
+                raise Conflict(
+                    f"cannot undo change {change.id} ({change.command}): its event {event.id} "
+                    f"names {table_name} {row_id}, which is not on case {event.case_id}; "
+                    "nothing was undone"
+                )
 
 
 def _forget_reminders(session: Session, model: type[Any], row_id: int) -> None:
