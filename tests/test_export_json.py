@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import os
 import stat
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import servers
 import time_machine
 from click.testing import CliRunner, Result
+from sqlalchemy import select
 
 import tracker.export.json as export_mod
 from tracker import cases as svc
 from tracker.cli import cli
 from tracker.db import Store
 from tracker.export.json import TABLE_ORDER
-from tracker.models import Base, ContactPoint, Reminder
+from tracker.models import Base, Change, ContactPoint, Event, Reminder
 from tracker.redact import Masker
 
 T0 = datetime(2026, 3, 2, 9, 0, 0, 123456, tzinfo=UTC)
@@ -169,9 +172,20 @@ def test_a_moved_store_carries_on_where_the_old_one_stopped(
     assert tracker.ok("--db", moved, "case", "open", "After the move") == (
         "Opened case 3: After the move\n"
     )
-    # Undo on both sides reverts the same change: the history came over intact.
     assert tracker.ok("--db", moved, "undo") == "Undid case 3: Opened: After the move\n"
-    assert tracker.ok("--db", moved, "undo") == tracker.ok("undo")
+    # Then the import, as a whole: never one of the changes it brought from the other store.
+    assert tracker.ok("--db", moved, "undo") == "Undid the import of backup.json (33 rows)\n"
+    assert tracker.fails(1, "--db", moved, "undo") == "Error: nothing to undo"
+    left = export_doc(tracker, "--db", moved)["tables"]
+    assert {name for name, rows in left.items() if rows} == {"changes", "events"}
+    assert [c["command"] for c in left["changes"]] == ["case open After the move", "undo"]
+    assert [e["summary"] for e in left["events"]] == ["Undid case 3: Opened: After the move"]
+    # Imported again, it is all back, exactly.
+    tracker.ok("--db", moved, "import", "json", str(history))
+    original = json.loads(history.read_text(encoding="utf-8"))
+    moved_tables = export_doc(tracker, "--db", moved)["tables"]
+    for name, rows in original["tables"].items():
+        assert [row for row in moved_tables[name] if row in rows] == rows
 
 
 def test_importing_the_same_file_twice_adds_nothing(
@@ -198,8 +212,9 @@ def test_a_later_export_of_a_changed_case_conflicts_rather_than_merging(
     newer = tmp_path / "newer.json"
     tracker.ok("export", "json", "-o", str(newer))
     error = tracker.fails(1, "--db", second, "import", "json", str(newer))
+    # The note's change and event also clash with the ids of the first import's own record.
     assert error.startswith(
-        "Error: the store already has different data under the same ids (cases 1); "
+        "Error: the store already has different data under the same ids (cases 1; changes 9; "
     )
 
 
@@ -341,6 +356,90 @@ def test_a_sqlite_store_moves_to_postgresql(tracker: Any, history: Path, postgre
     tracker.ok("--db", postgres_db, "case", "note", "3", "works")
 
 
+# --------------------------------------------------------------------------- import and undo
+
+
+def test_an_import_is_one_change_that_undo_reverts_exactly(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    doc = json.loads(history.read_text(encoding="utf-8"))
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    partial = {**doc, "tables": {**doc["tables"], "reminders": [], "contact_points": []}}
+    (tmp_path / "partial.json").write_text(json.dumps(partial))
+    tracker.ok("--db", second, "import", "json", str(tmp_path / "partial.json"))
+    after_partial = export_doc(tracker, "--db", second)
+    tracker.ok("--db", second, "import", "json", str(history))
+    assert without_time(export_doc(tracker, "--db", second)) == without_time(doc)
+
+    assert tracker.ok("--db", second, "undo") == "Undid the import of backup.json (2 rows)\n"
+    assert without_time(export_doc(tracker, "--db", second)) == without_time(after_partial)
+    assert tracker.ok("--db", second, "undo") == "Undid the import of partial.json (31 rows)\n"
+    tables = export_doc(tracker, "--db", second)["tables"]
+    assert all(rows == [] for rows in tables.values())
+    assert tracker.fails(1, "--db", second, "undo") == "Error: nothing to undo"
+
+
+def test_an_import_and_its_undo_on_postgresql(
+    tracker: Any, history: Path, postgres_url: str
+) -> None:
+    # A database of its own: on the PostgreSQL run, postgres_db is the history's store.
+    postgres_db = servers.create_database(postgres_url, f"test_{uuid.uuid4().hex[:12]}")
+    original = json.loads(history.read_text(encoding="utf-8"))
+    tracker.ok("--db", postgres_db, "import", "json", str(history))
+    tracker.ok("--db", postgres_db, "case", "note", "2", "after the import")
+    assert tracker.ok("--db", postgres_db, "undo") == "Undid case 2: Note: after the import\n"
+    assert tracker.ok("--db", postgres_db, "undo") == "Undid the import of backup.json (33 rows)\n"
+    assert tracker.json("--db", postgres_db, "case", "list", "--status", "all") == []
+    tracker.ok("--db", postgres_db, "import", "json", str(history))
+    cases = export_doc(tracker, "--db", postgres_db)["tables"]["cases"]
+    assert cases == original["tables"]["cases"]
+    assert tracker.ok("--db", postgres_db, "case", "open", "New") == "Opened case 3: New\n"
+
+
+def test_the_store_s_record_of_an_import_is_not_exported(
+    tracker: Any, history: Path, tmp_path: Path
+) -> None:
+    second = f"sqlite:///{tmp_path / 'second.db'}"
+    tracker.ok("--db", second, "import", "json", str(history))
+    tracker.ok("--db", second, "undo")
+    tables = export_doc(tracker, "--db", second)["tables"]
+    assert tables["changes"] == tables["events"] == []
+    # Still in the store, for undo and the history; not in the file.
+    store = Store(second)
+    with store.read() as session:
+        rows = session.execute(
+            select(Change.command, Event.type, Event.summary)
+            .join(Event, Event.change_id == Change.id)
+            .where(Event.case_id.is_(None))
+            .order_by(Event.id)
+        ).all()
+    store.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("import json backup.json", "imported", "Imported 33 rows from backup.json"),
+        ("undo", "undone", "Undid the import of backup.json (33 rows)"),
+    ]
+
+
+def test_undo_of_an_import_keeps_an_organization_something_added_since_uses(
+    tracker: Any, tmp_path: Path
+) -> None:
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    tracker.ok("--db", source, "case", "open", "Disputed", "--org", "American Express")
+    file = tmp_path / "amex.json"
+    tracker.ok("--db", source, "export", "json", "-o", str(file))
+    moved = f"sqlite:///{tmp_path / 'moved.db'}"
+    tracker.ok("--db", moved, "import", "json", str(file))
+    directory = Path(__file__).parent.parent / "examples" / "directory" / "american-express.toml"
+    tracker.ok("--db", moved, "org", "import", str(directory))  # contact points: no undo
+    assert tracker.ok("--db", moved, "undo") == (
+        "Undid the import of amex.json (3 rows); kept the organization American Express "
+        "(in use by rows added since)\n"
+    )
+    tables = export_doc(tracker, "--db", moved)["tables"]
+    assert [org["name"] for org in tables["organizations"]] == ["American Express"]
+    assert tables["cases"] == [] and tables["contact_points"] != []
+
+
 # --------------------------------------------------------------------------- rows of the store
 
 
@@ -370,6 +469,11 @@ def test_an_imported_event_never_names_the_users_own_case(tracker: Any, tmp_path
         "which is on case 1, not case 2"
     )
     assert without_time(export_doc(tracker, "--db", mine)) == without_time(before)
+    # The honest file imports; undo then reverts the import, not the user's case.
+    tracker.ok("--db", mine, "import", "json", str(file))
+    assert tracker.ok("--db", mine, "undo") == "Undid the import of theirs.json (3 rows)\n"
+    assert without_time(export_doc(tracker, "--db", mine)) == without_time(before)
+    assert tracker.ok("--db", mine, "undo") == "Undid case 1: Opened: My own case (with 1 note)\n"
 
 
 def test_an_imported_event_never_joins_a_change_of_the_store(tracker: Any, tmp_path: Path) -> None:
@@ -558,6 +662,9 @@ BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
          "'type' \"=1+1\" is not an event type (one of: opened, note, reference_added, "
          "interaction, promise_made, promise_kept, promise_broken, promise_cancelled, "
          "follow_up_set, escalated, resolved, reopened, closed, undone, reminder_fired)"),
+        ("another store's import record", "events.0.type", "imported", "bad.json: events row id "
+         "1: 'type' \"imported\" is an import's own record, which stays in the store that made "
+         "it"),
         ("a line break hidden in a value", "cases.0.category", "other\u2028x", "bad.json: cases "
          "row id 1: 'category' \"other\\u2028x\" is not a category (one of: lost_stolen, "
          "dispute, rewards, personal_info, benefits, payment, application, complaint, "

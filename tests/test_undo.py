@@ -337,3 +337,35 @@ def test_undo_refuses_a_snapshot_that_is_not_case_state(
         '(case_before names "amount", which is not case state); nothing was undone'
     )
     assert state(tracker, 1)["amount"] == "12.50"  # type: ignore[index]
+
+
+def test_undo_never_reverts_a_change_an_import_brought(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    """The changes an import added carry another store's payloads: undo passes over them
+    (here one listed in an import record whose own change is gone from the undo stack)."""
+    tracker.ok("case", "open", "Mine")
+    tracker.ok("case", "note", "1", "as if imported")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            record = conn.execute(
+                text(
+                    "INSERT INTO changes (at, command, undoable) "
+                    "VALUES (:at, 'import json x.json', false) RETURNING id"
+                ),
+                {"at": NOW.isoformat()},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO events (change_id, case_id, at, type, summary, data) "
+                    "VALUES (:change, NULL, :at, 'imported', 'Imported 1 row from x.json', :data)"
+                ),
+                {"change": record, "at": NOW.isoformat(), "data": json.dumps(
+                    {"source": "x.json", "rows": {"changes": [[2, 2]]}}
+                )},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+    assert tracker.ok("undo") == "Undid case 1: Opened: Mine\n"

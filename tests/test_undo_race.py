@@ -17,6 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -207,3 +208,36 @@ def test_two_undos_at_once_revert_two_changes_never_one_twice(
         orders["the first" if "Note" in answers[0]["out"] else "the second"] += 1
     print(f"\n{backend}: {TRIES} tries of undo || undo; the note reverted by: {dict(orders)}")
     assert run_tracker("case", "list", "--status", "all", "--json").stdout == "[]\n"
+
+
+def test_an_undo_of_an_import_that_waited_for_a_note_on_an_imported_case_reverts_the_note(
+    postgres_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Undo of an import locks every case it added before it settles on the import."""
+    source = f"sqlite:///{tmp_path / 'source.db'}"
+    assert run_tracker("--db", source, "case", "open", "Imported").returncode == 0
+    file = tmp_path / "one.json"
+    assert run_tracker("--db", source, "export", "json", "-o", str(file)).returncode == 0
+    monkeypatch.setenv("TRACKER_DB", postgres_db)
+    undoer = Worker()
+    try:
+        assert undoer.run("import", "json", str(file))["code"] == 0
+        holder = spawn("hold_note.py", postgres_db, "1", "saved meanwhile")
+        try:
+            expect_line(holder, "noted")
+            undoer.send("undo")
+            deadline = time.monotonic() + 30
+            while not _waiting_on_a_lock(postgres_db):  # a condition, polled; not a delay
+                assert time.monotonic() < deadline, "the undo never waited for the note's lock"
+                time.sleep(0.01)
+            out, err = holder.communicate("\n", timeout=30)
+            assert (holder.returncode, out, err) == (0, "committed\n", "")
+        finally:
+            if holder.poll() is None:
+                holder.kill()
+        first = undoer.result()
+        second = undoer.run("undo")
+    finally:
+        undoer.close()
+    assert first == {"code": 0, "out": "Undid case 1: Note: saved meanwhile\n", "err": ""}
+    assert second == {"code": 0, "out": "Undid the import of one.json (3 rows)\n", "err": ""}

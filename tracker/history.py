@@ -14,6 +14,12 @@ first event of the change (``case_before``). Before it acts it locks what the ch
 (its cases, promises and organization) and looks for the newest change again: a command
 committed on one of those cases meanwhile is then the newest change and is what undo
 reverts, instead of being deleted with the case (:func:`undo`).
+
+An import (`tracker import json`) is one change too. It keeps the file's ids, so it writes
+its own Change and one ``imported`` event (no case) whose :class:`Imported` payload lists,
+per table, the id ranges of the rows it added; undo of that change deletes exactly those
+rows. The changes and events the import brought were written by another store: undo never
+picks one of them (:func:`_foreign_changes`), only the import as a whole.
 """
 
 from __future__ import annotations
@@ -30,11 +36,14 @@ from typing import Any, ClassVar, Self, get_type_hints
 from sqlalchemy import (
     ColumnElement,
     Table,
+    and_,
     delete,
     exists,
     false,
+    not_,
     or_,
     select,
+    update,
 )
 from sqlalchemy.orm import Session
 
@@ -444,6 +453,54 @@ IdRanges = list[list[int]]
 """Ids as ascending, disjoint [first, last] ranges: [[1, 40], [42, 42]]."""
 
 
+@dataclass(frozen=True, kw_only=True)
+class Imported(Payload):
+    """An import's own record (on an event with no case): the rows it added, per table.
+
+    Undo of the import deletes exactly these rows. Never exported (tracker.export.json): it
+    names ids of this store, and another store keeps its own record of what it imported.
+    """
+
+    TYPES = ("imported",)
+    source: str
+    rows: dict[str, IdRanges]
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        for table, ranges in self.rows.items():
+            if table not in Base.metadata.tables:
+                raise PayloadError(f"rows names {shown(table)}, which is not a table")
+            if not isinstance(ranges, list):
+                raise PayloadError(f"rows.{table} must be a list of [first, last] ids")
+            last = 0
+            for item in ranges:
+                if not (
+                    isinstance(item, list)
+                    and len(item) == 2
+                    and all(type(i) is int for i in item)
+                    and last < item[0] <= item[1] <= MAX_ROW_ID
+                ):
+                    raise PayloadError(
+                        f"rows.{table} {shown(item)} is not an ascending [first, last] range"
+                    )
+                last = item[1]
+
+    @property
+    def total(self) -> int:
+        return sum(last - first + 1 for ranges in self.rows.values() for first, last in ranges)
+
+
+def id_ranges(ids: Iterable[int]) -> IdRanges:
+    """Ids (in any order, no repeats) as :data:`IdRanges`."""
+    ranges: IdRanges = []
+    for row_id in sorted(ids):
+        if ranges and ranges[-1][1] == row_id - 1:
+            ranges[-1][1] = row_id
+        else:
+            ranges.append([row_id, row_id])
+    return ranges
+
+
 def in_ranges(column: ColumnElement[int], ranges: IdRanges) -> ColumnElement[bool]:
     """SQL: `column` is one of the ids in `ranges`."""
     if not ranges:
@@ -469,6 +526,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     StatusChanged,
     Undone,
     ReminderShown,
+    Imported,
 )
 PAYLOADS: dict[str, type[Payload]] = {t: cls for cls in PAYLOAD_TYPES for t in cls.TYPES}
 EVENT_TYPES = tuple(PAYLOADS)
@@ -591,7 +649,8 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     """Revert the last undoable change, in this transaction; returns what was reverted.
 
     The answer reads "case 3: Opened: ... (with 1 reference)"; the `undone` event written
-    in case 3's own timeline leaves out the "case 3: ".
+    in case 3's own timeline leaves out the "case 3: ". An import's reads "the import of
+    backup.json (33 rows)".
 
     Nothing a concurrent command saves is lost: what the change touches is locked first and
     the newest change chosen again under the locks (:func:`_lock_last_change`). A command
@@ -601,11 +660,16 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     change, events, payloads = _lock_last_change(session)
     case_ids = list(dict.fromkeys(e.case_id for e in events if e.case_id is not None))
     snapshots: dict[int, dict[str, Any]] = {}
-    _check_rows_of_the_case(session, change, events, payloads)
-    for event, payload in zip(events, payloads, strict=True):
-        if event.case_id is not None and payload.case_before is not None:
-            snapshots.setdefault(event.case_id, payload.case_before)
-    what = _remove_created(session, change, events, payloads)
+    imported = [p for p in payloads if isinstance(p, Imported)]
+    if imported:
+        (record,) = imported
+        what = _undo_import(session, record)
+    else:
+        _check_rows_of_the_case(session, change, events, payloads)
+        for event, payload in zip(events, payloads, strict=True):
+            if event.case_id is not None and payload.case_before is not None:
+                snapshots.setdefault(event.case_id, payload.case_before)
+        what = _remove_created(session, change, events, payloads)
     # Flush first: expiring drops unflushed changes (the promise states set above), and the
     # rows removed with SQL DELETE must not linger in the session.
     session.flush()
@@ -622,9 +686,9 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
                 setattr(case, name, _from_json(name, value))
         log.record(case, Undone(reverted_change=change.id), f"Undid: {what}", snapshot={})
         recorded = True
-    prefix = f"case {case_ids[0]}: " if case_ids else ""
+    prefix = f"case {case_ids[0]}: " if case_ids and not imported else ""
     if not recorded:
-        # The undo removed the case itself; the history of that keeps no case.
+        # The undo removed the case itself (or the change had none); this record keeps none.
         session.add(
             Event(
                 change=log.change,
@@ -711,13 +775,34 @@ def _lock_last_change(session: Session) -> tuple[Change, list[Event], list[Paylo
 
 
 def _last_undoable(session: Session) -> int | None:
-    """The id of the newest change undo may revert: undoable and not reverted."""
-    return session.scalar(
-        select(Change.id)
-        .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
-        .order_by(Change.id.desc())
-        .limit(1)
+    """The id of the newest change undo may revert: undoable, not reverted, and written by
+    this store (not one an import brought: its payloads are another store's)."""
+    foreign = _foreign_changes(session)
+    below: int | None = None
+    while True:
+        stmt = select(Change.id).where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
+        if below is not None:
+            stmt = stmt.where(Change.id < below)
+        change_id = session.scalar(stmt.order_by(Change.id.desc()).limit(1))
+        if change_id is None:
+            return None
+        hit = next((first for first, last in foreign if first <= change_id <= last), None)
+        if hit is None:
+            return change_id
+        below = hit
+
+
+def _foreign_changes(session: Session) -> IdRanges:
+    """The changes the store's imports added, as id ranges."""
+    ranges: IdRanges = []
+    records = session.scalars(
+        select(Event).where(Event.case_id.is_(None), Event.type == Imported.TYPES[0])
     )
+    for event in records:
+        payload = _checked(event)
+        assert isinstance(payload, Imported)
+        ranges += payload.rows.get(Change.__tablename__, [])
+    return ranges
 
 
 def _checked(event: Event) -> Payload:
@@ -735,6 +820,10 @@ def _touched(events: Sequence[Event], payloads: Sequence[Payload]) -> list[LockT
     """The rows reverting the change writes to (and commands lock), in locking order."""
     found: dict[str, list[LockTarget]] = {name: [] for name in _LOCK_ORDER}
     for event, payload in zip(events, payloads, strict=True):
+        if isinstance(payload, Imported):
+            for name in _LOCK_ORDER:
+                found[name] += [(name, a, b) for a, b in payload.rows.get(name, [])]
+            continue
         if event.case_id is not None:
             found["cases"].append(("cases", event.case_id, event.case_id))
         if isinstance(payload, Opened) and payload.created_organization is not None:
@@ -796,6 +885,42 @@ def _check_rows_of_the_case(
                     f"names {table_name} {row_id}, which is not on case {event.case_id}; "
                     "nothing was undone"
                 )
+
+
+# --------------------------------------------------------------------------- undo: an import
+
+
+def _undo_import(session: Session, record: Imported) -> str:
+    """Delete the rows the import added, children first; describe what went.
+
+    An imported organization that a case or contact point added since still uses stays. The
+    reminders' claims on the imported cases go with them (their case_id cascades).
+    """
+    tables = Base.metadata.tables
+    changes = tables[Change.__tablename__]
+    # changes.reverted_by_id refers to changes: unlink the imported ones before deleting.
+    for chunk in _chunks(record.rows.get(changes.name, [])):
+        session.execute(
+            update(changes).where(in_ranges(changes.c.id, chunk)).values(reverted_by_id=None)
+        )
+    kept: list[str] = []
+    for table in reversed(Base.metadata.sorted_tables):
+        for chunk in _chunks(record.rows.get(table.name, [])):
+            where = in_ranges(table.c.id, chunk)
+            if table.name == Organization.__tablename__:
+                used = or_(
+                    exists().where(Case.organization_id == table.c.id),
+                    exists().where(ContactPoint.organization_id == table.c.id),
+                )
+                kept += session.scalars(select(table.c.name).where(where, used).order_by("id"))
+                where = and_(where, not_(used))
+            session.execute(delete(table).where(where))
+    removed = record.total - len(kept)
+    what = f"the import of {record.source} ({removed} row{'' if removed == 1 else 's'})"
+    if kept:
+        noun = "organization" if len(kept) == 1 else "organizations"
+        what += f"; kept the {noun} {_join(kept)} (in use by rows added since)"
+    return what
 
 
 def _forget_reminders(session: Session, model: type[Any], row_id: int) -> None:

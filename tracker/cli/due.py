@@ -55,7 +55,7 @@ def undo() -> None:
     """Revert the last change (and say what it was). Undo twice reverts two changes.
 
     A change is one command: a case opened with its note and follow-up, a contact with its
-    references and promise.
+    references and promise, a whole `tracker import json`.
 
     \b
     Example:

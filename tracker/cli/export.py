@@ -209,7 +209,8 @@ def import_json(file: str) -> None:
     holds something else refuses the whole import. Every value is checked first (the
     vocabulary, the CLI's limits, each event against its type, the references between
     rows): a bad or incomplete file is refused with the first bad row, and nothing is
-    written. Either everything is imported or nothing is. FILE '-' reads stdin.
+    written. Either everything is imported or nothing is. The import is one change:
+    `tracker undo` right after it removes exactly the rows it added. FILE '-' reads stdin.
 
     \b
     Examples:

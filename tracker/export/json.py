@@ -5,7 +5,11 @@ The codec (:func:`encode_value` / :func:`decode_value`) is driven by the schema'
 types, so the writer and the reader follow the schema without a list of columns to keep
 in step.
 
-Writing streams, one row per line (:func:`write_json_export`).
+Writing streams, one row per line (:func:`write_json_export`). The whole-store export leaves
+out one thing: the store's own records of its imports (each import's change and ``imported``
+event, and the undo that reverted one). They name this store's ids and say what undo would
+delete here; the store a file goes to writes its own record when it imports it. So `export
+json` -> `import json` -> `export json` gives the same document.
 
 Reading happens in two steps, and checks everything before anything is written; the first
 bad row refuses the whole file with one line naming its table, id, column and value (exit
@@ -19,9 +23,14 @@ the store with the same content are skipped (importing a file twice adds nothing
 whose id is taken by different content refuses the whole import, the new rows' references
 are checked against the file and the store (a row that exists; an event's ``created``,
 promise or follow-up on the event's own case; an event belongs to a change the file adds),
-and new rows keep their ids. Keeping ids is what carries the history over intact: undo's
-bookkeeping, the reminders already shown (so nothing fires twice after a move) and the
-calendar UIDs all name rows by id.
+and new rows keep their ids. Keeping ids is what carries the history over intact: the
+reminders already shown (so nothing fires twice after a move) and the calendar UIDs name
+rows by id.
+
+An import is one change: it writes its own Change and an ``imported`` event whose
+:class:`~tracker.history.Imported` payload lists the ids it added, as ranges per table, and
+`tracker undo` right after it deletes exactly those rows. The changes and events it brought
+were written by another store: undo never acts on them (tracker.history).
 """
 
 from __future__ import annotations
@@ -63,6 +72,7 @@ from tracker.history import (
     MAX_ROW_ID,
     PAYLOADS,
     FollowUpSet,
+    Imported,
     Opened,
     Payload,
     PayloadError,
@@ -70,12 +80,14 @@ from tracker.history import (
     PromiseMarked,
     Undone,
     an,
+    begin_change,
+    id_ranges,
     read_payload,
     shown,
     state_times,
 )
 from tracker.models import Base, Case, Change, DecimalText, Event, UTCDateTime
-from tracker.redact import Masker
+from tracker.redact import Masker, mask
 from tracker.values import MAX_TITLE, parse_amount, parse_country, parse_currency, parse_last4
 from tracker.vocabulary import (
     CATEGORIES,
@@ -327,6 +339,38 @@ def _case_scope(session: Session, case_id: int) -> dict[str, ColumnElement[bool]
     return scope
 
 
+def import_records(session: Session) -> list[int]:
+    """The changes that are the store's records of its own imports: each import's change,
+    and the undo that reverted one (see the module doc: they are not exported)."""
+    imports = set(
+        session.scalars(
+            select(Event.change_id).where(Event.case_id.is_(None), Event.type == Imported.TYPES[0])
+        )
+    )
+    undos: set[int] = set()
+    for chunk in chunked(sorted(imports), CHUNK):
+        undos.update(
+            session.scalars(
+                select(Change.reverted_by_id).where(
+                    Change.id.in_(chunk), Change.reverted_by_id.is_not(None)
+                )
+            )
+        )
+    return sorted(imports | undos)
+
+
+def _store_scope(session: Session) -> dict[str, ColumnElement[bool]]:
+    """Per table, the rows of a whole-store export: all but the import records."""
+    records = import_records(session)
+    if not records:
+        return {}
+    t = Base.metadata.tables
+    return {
+        "changes": t["changes"].c.id.not_in(records),
+        "events": t["events"].c.change_id.not_in(records),
+    }
+
+
 def table_rows(
     session: Session,
     table: Table,
@@ -350,7 +394,7 @@ def table_rows(
 
 
 def count_store_rows(session: Session, *, case_id: int | None = None) -> int:
-    scope = _case_scope(session, case_id) if case_id is not None else {}
+    scope = _case_scope(session, case_id) if case_id is not None else _store_scope(session)
     total = 0
     for table in tables():
         stmt = select(func.count()).select_from(table)
@@ -373,7 +417,7 @@ def write_json_export(
     One row per line, written as it is read: the document is never whole in memory.
     """
     out = Utf8Writer(stream)
-    scope = _case_scope(session, case_id) if case_id is not None else {}
+    scope = _case_scope(session, case_id) if case_id is not None else _store_scope(session)
     head = {"format": FORMAT, "version": VERSION, "exported_at": encode_value("datetime", now)}
     out.write("{\n")
     for key, value in head.items():
@@ -622,9 +666,14 @@ def _currency(value: Any, row: dict[str, Any]) -> str | None:
     return _as_the_cli(parse_currency)(value, row)
 
 
+IMPORTABLE_EVENT_TYPES = tuple(t for t in PAYLOADS if t != Imported.TYPES[0])
+
+
 def _event_type(value: Any, row: dict[str, Any]) -> str | None:
-    if value not in PAYLOADS:
-        return f"is not an event type (one of: {', '.join(PAYLOADS)})"
+    if value == Imported.TYPES[0]:
+        return "is an import's own record, which stays in the store that made it"
+    if value not in IMPORTABLE_EVENT_TYPES:
+        return f"is not an event type (one of: {', '.join(IMPORTABLE_EVENT_TYPES)})"
     return None
 
 
@@ -824,8 +873,11 @@ def _describe(ids_by_table: dict[str, list[int]], limit: int = 5) -> str:
     return "; ".join(parts)
 
 
-def import_export(session: Session, parsed: ParsedExport) -> ImportResult:
-    """Insert the rows the store does not have yet, keeping their ids (see module doc).
+def import_export(
+    session: Session, parsed: ParsedExport, *, now: datetime | None = None
+) -> ImportResult:
+    """Insert the rows the store does not have yet, keeping their ids (see module doc), and
+    record them as one change that undo reverts.
 
     Runs in the caller's transaction; any error leaves the store as it was.
     """
@@ -867,11 +919,38 @@ def import_export(session: Session, parsed: ParsedExport) -> ImportResult:
         ) from None
     if session.get_bind().dialect.name == "postgresql":
         reset_sequences(session)
+    if result.total_added:
+        _record_import(session, parsed.source, fresh, now)
     return result
 
 
 def _reason(exc: IntegrityError | DataError) -> str:
     return str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
+
+
+def _record_import(
+    session: Session, source: str, fresh: dict[str, list[dict[str, Any]]], now: datetime | None
+) -> None:
+    """The import's own change and ``imported`` event, after the rows (so after their ids).
+
+    The event has no case: it lists every table's new ids, as ranges (tracker.history).
+    """
+    source = mask(source)
+    rows = {name: id_ranges(row["id"] for row in fresh[name]) for name in TABLE_ORDER}
+    record = Imported(source=source, rows={name: ranges for name, ranges in rows.items() if ranges})
+    log = begin_change(session, f"import json {source}", now=now)
+    total = record.total
+    session.add(
+        Event(
+            change=log.change,
+            case_id=None,
+            at=log.now,
+            type=Imported.TYPES[0],
+            summary=f"Imported {total} row{'' if total == 1 else 's'} from {source}",
+            data=record.to_json(),
+        )
+    )
+    session.flush()
 
 
 class _Ref(NamedTuple):
