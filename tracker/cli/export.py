@@ -181,8 +181,11 @@ def import_json(file: str) -> None:
 
     Into an empty store it recreates everything as it was. Rows already in the store with
     the same content are skipped, so importing a file twice adds nothing; a row whose id
-    holds something else refuses the whole import. A bad or incomplete file is refused.
-    Either everything is imported or nothing is. FILE '-' reads stdin.
+    holds something else refuses the whole import. Every value is checked first (the
+    vocabulary, the CLI's limits, each event against its type, the references between
+    rows): a bad or incomplete file is refused with the first bad row, and nothing is
+    written. Either everything is imported or nothing is. The import is one change:
+    `tracker undo` right after it removes exactly the rows it added. FILE '-' reads stdin.
 
     \b
     Examples:
