@@ -330,7 +330,8 @@ def test_card_numbers_in_an_edited_file_are_masked_on_the_way_in(
     result = run("import", "json", str(edited))
     assert result.exit_code == 0
     assert result.stderr == (
-        "Warning: masked 2 card numbers and 1 security code before saving "
+        "Warning: masked a card number ending 1111 in the cases of the file and a card "
+        "number ending 1111 and a security code in the events of the file "
         "(only the last 4 digits are kept)\n"
     )
     tables = json.loads(run("export", "json").stdout)["tables"]

@@ -87,7 +87,7 @@ from tracker.history import (
     state_times,
 )
 from tracker.models import Base, Case, Change, DecimalText, Event, UTCDateTime
-from tracker.redact import Masker, mask
+from tracker.redact import Masker, mask, mask_value, numeric_card
 from tracker.values import MAX_TITLE, parse_amount, parse_country, parse_currency, parse_last4
 from tracker.vocabulary import (
     CATEGORIES,
@@ -575,13 +575,21 @@ def _decode_rows(
             raise ExportFileError(f"{where} has an unknown column '{shown(extra[0])[1:-1]}'")
         row: dict[str, Any] = {}
         for column in table.columns:
+            if _holds_numeric_card(item[column.name]):
+                # A number cannot be masked and keep its meaning: the file is refused.
+                raise ExportFileError(
+                    f"{where}: '{column.name}' holds a number written with the digits of a "
+                    "card number; nothing was imported"
+                )
             try:
                 value = decode_value(column, item[column.name])
                 if checks.texts and column.name in texts:
                     check_json_texts(value)
             except BadValue as exc:
                 raise ExportFileError(f"{where}: '{column.name}' {exc}") from None
-            row[column.name] = _masked(value, masker) if column.name in texts else value
+            if column.name in texts:
+                value = mask_value(value, masker, field=f"the {table.name} of the file")
+            row[column.name] = value
         if row["id"] < 1 or row["id"] in seen:
             raise ExportFileError(f"{where}: id {row['id']} is not a new positive id")
         seen.add(row["id"])
@@ -590,14 +598,15 @@ def _decode_rows(
     return rows
 
 
-def _masked(value: Any, masker: Masker) -> Any:
-    if isinstance(value, str):
-        return masker(value)
+def _holds_numeric_card(value: Any, depth: int = 0) -> bool:
+    """Whether a JSON value holds, at any depth, a number with a card number's digits."""
+    if depth > 64:  # the file's nesting is checked (and refused) by the decoder
+        return False
     if isinstance(value, dict):
-        return {key: _masked(item, masker) for key, item in value.items()}
+        return any(_holds_numeric_card(item, depth + 1) for item in value.values())
     if isinstance(value, list):
-        return [_masked(item, masker) for item in value]
-    return value
+        return any(_holds_numeric_card(item, depth + 1) for item in value)
+    return numeric_card(value)
 
 
 # --------------------------------------------------------------------------- what a value may be
