@@ -17,6 +17,8 @@ import pytest
 import time_machine
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
 
 import tracker.cli.export as cli_export
 import tracker.export.csv as export_mod
@@ -364,6 +366,30 @@ def test_since_keeps_events_at_or_after_the_time(tracker: Any, clock: Any) -> No
     rows = rows_of(tracker, "--since", "2026-03-02 09:30")
     assert [r["event_type"] for r in rows] == ["follow_up_set", "escalated", "resolved"]
     assert rows_of(tracker, "--since", "2027-01-01") == []
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 5])
+def test_since_pages_on_from_the_last_row_not_from_since_again(
+    tracker: Any, clock: Any, monkeypatch: pytest.MonkeyPatch, batch_size: int
+) -> None:
+    """Only the first batch asks for `at >= since`: SQLite starts a later batch's index range
+    at that bound if it is there, re-reading every event since --since (quadratic)."""
+    build_dispute(tracker, clock)
+    whole = export(tracker, "--since", "2026-03-02 09:10")
+    monkeypatch.setattr(export_mod, "BATCH_SIZE", batch_size)
+    sent: list[str] = []
+
+    def record(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        if "ORDER BY events.at, events.id" in statement:
+            sent.append(statement)
+
+    sa_event.listen(Engine, "before_cursor_execute", record)
+    try:
+        assert export(tracker, "--since", "2026-03-02 09:10") == whole
+    finally:
+        sa_event.remove(Engine, "before_cursor_execute", record)
+    assert len(sent) == 7 // batch_size + 1
+    assert ["events.at >=" in statement for statement in sent] == [True] + [False] * (len(sent) - 1)
 
 
 def test_an_empty_store_exports_the_header_only(tracker: Any) -> None:
