@@ -107,10 +107,21 @@ def _done(output: str, message: str) -> None:
 def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
     """Every case's history as CSV: one row per event, oldest first.
 
-    Columns: case_id, case_title, organization, category, event_at, event_type, channel,
-    agent, reference, summary, due_at, promise_status. UTF-8, RFC 4180 quoting, times in
-    UTC. A cell starting with = + - @ (or a tab or CR) gets a leading ' so that a
-    spreadsheet never runs it as a formula.
+    \b
+    Columns: case_id, case_title, organization, category, event_at, event_type,
+    channel, agent, reference, summary, due_at, promise_status, text, direction, via,
+    agent_id, duration_seconds, amount, currency, case_status, undone, event_id.
+
+    summary is the history's one line; text is the whole of what the event wrote (a
+    note, a contact's summary, a promise, a follow-up), line breaks and all. direction,
+    via, agent_id and duration_seconds are a contact's; amount, currency and
+    case_status are the case's, as it is now. undone is true for an event that
+    `tracker undo` reverted; when the undo removed what the event wrote, text is the
+    summary, all that is left.
+
+    UTF-8, RFC 4180 quoting (a line break stays inside its quoted cell), CRLF line
+    ends, times in UTC. Any text cell starting with = + - @ (or a tab or CR) gets a
+    leading ' so that a spreadsheet never runs it as a formula.
 
     \b
     Examples:
