@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -445,6 +446,19 @@ def test_a_promise_kept_shows_what_was_promised_undone_or_not(tracker: Any) -> N
     made, kept_ = (r for r in rows_of(tracker) if r["event_type"].startswith("promise_"))
     assert (made["undone"], made["text"]) == ("false", "Refund in full,\nby cheque")
     assert (kept_["undone"], kept_["text"]) == ("true", "Refund in full,\nby cheque")
+
+
+def test_bom_starts_the_file_with_a_utf8_byte_order_mark(tracker: Any, tmp_path: Path) -> None:
+    tracker.ok("case", "open", "Café in Zürich")
+    plain = export(tracker)
+    with_bom = export(tracker, "--bom")
+    assert with_bom == codecs.BOM_UTF8 + plain
+    target = tmp_path / "history.csv"
+    tracker.ok("export", "csv", "--bom", "-o", str(target))
+    assert target.read_bytes() == with_bom
+    with target.open(encoding="utf-8-sig", newline="") as read:
+        header, row = csv.reader(read)
+    assert (header[0], row[1]) == ("case_id", "Café in Zürich")
 
 
 def test_imported_words_are_neutralized_in_the_columns_of_fixed_words(

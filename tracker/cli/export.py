@@ -103,8 +103,13 @@ def _done(output: str, message: str) -> None:
 @export.command("csv")
 @CASE_OPTION
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only events at or after WHEN.")
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start with a UTF-8 byte order mark, so that Excel on Windows reads the file as UTF-8.",
+)
 @output_option(OUTPUT_HELP)
-def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
+def csv_(case_id: int | None, since: datetime | None, bom: bool, output: str) -> None:
     """Every case's history as CSV: one row per event, oldest first.
 
     \b
@@ -128,6 +133,7 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
       tracker export csv > history.csv
       tracker export csv --case 1 -o case1.csv
       tracker export csv --since 2026-01-01 -o 2026.csv
+      tracker export csv --bom -o history.csv     # for Excel on Windows
     """
     with store().read() as session:
         use_snapshot(session)
@@ -141,7 +147,7 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
             _output(output) as stream,
         ):
             count = write_history_csv(
-                session, stream, case_id=case_id, since=since, progress=progress
+                session, stream, case_id=case_id, since=since, progress=progress, bom=bom
             )
     _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
 

@@ -7,6 +7,7 @@ quoted per RFC 4180, and whether `tracker undo` reverted it.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections.abc import Iterator, Mapping, Sequence
@@ -320,8 +321,15 @@ def write_history_csv(
     case_id: int | None = None,
     since: datetime | None = None,
     progress: Progress | None = None,
+    bom: bool = False,
 ) -> int:
-    """Write the history as CSV (CLI.md, "CSV history"); returns the number of events."""
+    """Write the history as CSV (CLI.md, "CSV history"); returns the number of events.
+
+    `bom` starts the file with a UTF-8 byte order mark: Excel on Windows reads a file
+    without one in the machine's legacy code page.
+    """
+    if bom:
+        stream.write(codecs.BOM_UTF8)
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
