@@ -78,20 +78,37 @@ def _done(output: str, message: str) -> None:
 @export.command("csv")
 @CASE_OPTION
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only events at or after WHEN.")
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start with a UTF-8 byte order mark, so that Excel on Windows reads the file as UTF-8.",
+)
 @output_option(OUTPUT_HELP)
-def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
+def csv_(case_id: int | None, since: datetime | None, bom: bool, output: str) -> None:
     """Every case's history as CSV: one row per event, oldest first.
 
-    Columns: case_id, case_title, organization, category, event_at, event_type, channel,
-    agent, reference, summary, due_at, promise_status. UTF-8, RFC 4180 quoting, times in
-    UTC. A cell starting with = + - @ (or a tab or CR) gets a leading ' so that a
-    spreadsheet never runs it as a formula.
+    \b
+    Columns: case_id, case_title, organization, category, event_at, event_type,
+    channel, agent, reference, summary, due_at, promise_status, text, direction, via,
+    agent_id, duration_seconds, amount, currency, case_status, undone, event_id.
+
+    summary is the history's one line; text is the whole of what the event wrote (a
+    note, a contact's summary, a promise, a follow-up), line breaks and all. direction,
+    via, agent_id and duration_seconds are a contact's; amount, currency and
+    case_status are the case's, as it is now. undone is true for an event that
+    `tracker undo` reverted; when the undo removed what the event wrote, text is the
+    summary, all that is left.
+
+    UTF-8, RFC 4180 quoting (a line break stays inside its quoted cell), CRLF line
+    ends, times in UTC. Any text cell starting with = + - @ (or a tab or CR) gets a
+    leading ' so that a spreadsheet never runs it as a formula.
 
     \b
     Examples:
       tracker export csv > history.csv
       tracker export csv --case 1 -o case1.csv
       tracker export csv --since 2026-01-01 -o 2026.csv
+      tracker export csv --bom -o history.csv     # for Excel on Windows
     """
     with store().read() as session:
         use_snapshot(session)
@@ -105,7 +122,7 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
             _output(output) as stream,
         ):
             count = write_history_csv(
-                session, stream, case_id=case_id, since=since, progress=progress
+                session, stream, case_id=case_id, since=since, progress=progress, bom=bom
             )
     _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
 
