@@ -308,7 +308,11 @@ def test_a_text_longer_than_its_column_is_refused_on_every_backend(tracker: Trac
     for args, what, limit in (
         (("case", "contact", "1", "--channel", "phone", "--agent", long), "the agent's name", 200),
         (("case", "contact", "1", "--channel", "phone", "--agent-id", long), "the agent's id", 100),
-        (("case", "contact", "1", "--channel", "phone", "--via", long), "the number or address", 500),
+        (
+            ("case", "contact", "1", "--channel", "phone", "--via", long),
+            "the number or address",
+            500,
+        ),
         (("org", "add", "Acme Bank", "--website", long), "the website", 500),
     ):
         assert tracker.fails(2, *args) == (

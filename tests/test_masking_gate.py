@@ -73,7 +73,9 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "db path": {},
     "db upgrade": {},
     "due": {"within": VALUE, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
-    "export csv": {"case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER},
+    "export csv": {
+        "case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER, "bom": NOT_A_CARRIER,
+    },
     "export ics": {"case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER},
     "export json": {"case_id": VALUE, "output": NOT_A_CARRIER},
     "import json": {"file": FILE_IN},
