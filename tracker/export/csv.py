@@ -179,7 +179,9 @@ def _history_query() -> Select[Any]:
 
 
 def _history_filter(case_id: int | None, since: datetime | None) -> list[ColumnElement[bool]]:
-    where: list[ColumnElement[bool]] = []
+    # An import's own record belongs to no case (it lists the rows it added, for undo): the
+    # history is the cases', as in the JSON export.
+    where: list[ColumnElement[bool]] = [Event.type != "imported"]
     if case_id is not None:
         where.append(Event.case_id == case_id)
     if since is not None:
