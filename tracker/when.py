@@ -81,6 +81,7 @@ __all__ = [
     "WhenError",
     "Window",
     "add_business_days",
+    "calendar_by_key",
     "calendar_for",
     "format_local",
     "humanize_delta",
@@ -378,6 +379,8 @@ def zone_label(tz: tzinfo, at: datetime) -> str:
     offset = "UTC" + _fmt_offset(local.utcoffset())
     abbrev = local.tzname()
     name = _zone_name(tz)
+    if name in ("UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu") and not local.utcoffset():
+        return name
     if name == "the local time zone":
         name = "local time"
     parts = [p for p in (abbrev, offset) if p and p != name]
@@ -642,6 +645,14 @@ def calendar_for(country: str | None, subdivision: str | None = None) -> Calenda
     if found is None:
         found = _CALENDARS[key] = Calendar(*key)
     return found
+
+
+def calendar_by_key(key: str) -> Calendar:
+    """The calendar a :attr:`Calendar.key` names (``US``, ``GB-ENG``, ``weekdays``)."""
+    if key == "weekdays" or not key:
+        return WEEKDAYS
+    country, _, subdivision = key.partition("-")
+    return calendar_for(country, subdivision or None)
 
 
 class _HolidayTable:
