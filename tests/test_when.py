@@ -831,6 +831,42 @@ def test_parse_duration_errors(text: str, message: str) -> None:
     ("delta", "expected"),
     [
         (timedelta(days=3), "in 3 days"),
+        (timedelta(days=3, hours=23, minutes=59), "in 3 days"),
+        (timedelta(days=1), "in 1 day"),
+        (timedelta(days=45), "in 45 days"),
+        (timedelta(hours=23, minutes=59), "in 23 hours"),
+        (timedelta(hours=5), "in 5 hours"),
+        (timedelta(hours=1), "in 1 hour"),
+        (timedelta(minutes=90), "in 1 hour"),
+        (timedelta(minutes=59, seconds=59), "in 59 minutes"),
+        (timedelta(minutes=12), "in 12 minutes"),
+        (timedelta(minutes=12, seconds=59), "in 12 minutes"),
+        (timedelta(minutes=1), "in 1 minute"),
+        (timedelta(seconds=59), "in 1 minute"),
+        (timedelta(seconds=1), "in 1 minute"),
+        (timedelta(microseconds=1), "in 1 minute"),
+        (timedelta(0), "just now"),
+        (timedelta(seconds=-1), "just now"),
+        (timedelta(seconds=-59), "just now"),
+        (timedelta(seconds=-60), "1 minute ago"),
+        (timedelta(minutes=-12), "12 minutes ago"),
+        (timedelta(hours=-1), "1 hour ago"),
+        (timedelta(hours=-5, minutes=-30), "5 hours ago"),
+        (timedelta(days=-1), "1 day ago"),
+        (timedelta(days=-2), "2 days ago"),
+        (timedelta(days=-2, hours=-23), "2 days ago"),
+    ],
+)
+def test_humanize_delta(delta: timedelta, expected: str) -> None:
+    assert humanize_delta(delta) == expected
+
+
+
+
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(days=3), "in 3 days"),
         (timedelta(days=3, hours=23, minutes=59), "in 4 days"),
         (timedelta(days=6, hours=23), "in 6 days 23 hours"),
         (timedelta(days=6, hours=23, minutes=40), "in 7 days"),
@@ -868,8 +904,9 @@ def test_parse_duration_errors(text: str, message: str) -> None:
         (timedelta(days=-30, hours=-2), "30 days ago"),
     ],
 )
-def test_humanize_delta(delta: timedelta, expected: str) -> None:
-    assert humanize_delta(delta) == expected
+def test_humanize_delta_precise(delta: timedelta, expected: str) -> None:
+    # Rounded to the nearest smaller unit and said in two: never "in 6 days" for 6 d 23 h.
+    assert humanize_delta(delta, precise=True) == expected
 
 
 # --------------------------------------------------------------------------- output

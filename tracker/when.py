@@ -1355,16 +1355,28 @@ def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
-def humanize_delta(delta: timedelta) -> str:
-    """``delta`` (target minus now) in words, rounded to the nearest of its smaller unit.
+def humanize_delta(delta: timedelta, *, precise: bool = False) -> str:
+    """``delta`` (target minus now) in words.
 
-    Under an hour: minutes (``in 12 minutes``); under a day: hours and minutes
-    (``in 5 hours 30 minutes``); under a week: days and hours (``in 6 days 23 hours``);
-    after that whole days (``in 45 days``).  Anything in the future is at least
-    ``in 1 minute``; zero and less than a minute ago are ``just now``.
+    By default in its largest whole unit, rounded down (``in 3 days``, ``in 5 hours``,
+    ``2 days ago``), as reminders say it.  ``precise`` rounds to the nearest of a smaller
+    unit and says both: under an hour minutes (``in 13 minutes``); under a day hours and
+    minutes (``in 5 hours 30 minutes``); under a week days and hours (``in 6 days 23
+    hours``); after that whole days (``in 45 days``), so 6 days 23 hours 40 minutes is
+    ``in 7 days``, never ``in 6 days``.  Anything in the future is at least ``in 1 minute``;
+    zero and less than a minute ago are ``just now``.
     """
     if delta <= timedelta(0) and -delta < timedelta(minutes=1):
         return "just now"
+    if not precise:
+        seconds = int(abs(delta).total_seconds())
+        if seconds >= 86400:
+            text = _plural(seconds // 86400, "day")
+        elif seconds >= 3600:
+            text = _plural(seconds // 3600, "hour")
+        else:
+            text = _plural(max(seconds // 60, 1), "minute")
+        return f"in {text}" if delta > timedelta(0) else f"{text} ago"
     minutes = max(round(abs(delta).total_seconds() / 60), 1)
     if minutes < 60:
         text = _plural(minutes, "minute")

@@ -91,7 +91,7 @@ def _due_words(promise: Promise, now: datetime) -> str:
     if promise.calendar:
         text += f" (business days: {calendar_by_key(promise.calendar).name})"
     if promise.due_at < now:
-        text += f"; already overdue (due {humanize_delta(promise.due_at - now)})"
+        text += f"; already overdue (due {humanize_delta(promise.due_at - now, precise=True)})"
     return text
 
 

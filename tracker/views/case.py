@@ -33,10 +33,10 @@ def due_text(at: datetime, now: datetime) -> str:
     """How soon or how late: "in 3 days", "2 days overdue", "due now"."""
     delta = at - now
     if delta > timedelta(0):
-        return humanize_delta(delta)
+        return humanize_delta(delta, precise=True)
     if -delta < timedelta(minutes=1):
         return "due now"
-    return humanize_delta(delta).removesuffix(" ago") + " overdue"
+    return humanize_delta(delta, precise=True).removesuffix(" ago") + " overdue"
 
 
 def money(case: Case) -> str | None:
