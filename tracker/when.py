@@ -266,7 +266,14 @@ def _pat() -> _Patterns:
 # --------------------------------------------------------------------------- time zones
 
 
-_POSIX_RULE_CHARS = set("0123456789,+-:./<>")
+def _posix_rule(text: str) -> bool:
+    """Whether `text` looks like a POSIX TZ rule: a name (or <+03>), then an offset."""
+    import re
+
+    return (
+        re.fullmatch(r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]+>)[+-]?\d{1,2}(?::\d{2}){0,2}.*", text)
+        is not None
+    )
 
 
 def _zone_from_tz(value: str) -> tzinfo | None:
@@ -283,7 +290,7 @@ def _zone_from_tz(value: str) -> tzinfo | None:
         return ZoneInfo(key)
     except (ValueError, LookupError, OSError):
         pass
-    if (any(c in _POSIX_RULE_CHARS for c in key) and key[:1].isalpha()) or key[:1] == "<":
+    if _posix_rule(key):
         # A POSIX rule such as CET-1CEST,M3.5.0,M10.5.0/3: tzlocal refuses these, dateutil
         # reads them (with their daylight-saving rules).
         from dateutil.tz import tzstr

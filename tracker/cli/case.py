@@ -65,15 +65,15 @@ def _due(
     overdue at once, and the command says so (:func:`_due_words`).
     """
     window = when.resolve(made, calendar)
-    if window.end < made:
-        raise UsageError(
-            f"{when.param} {format_local(window.end)} is before {format_local(made)}, "
-            "when it was set"
-        )
     if window.end < now and not backdated:
         raise UsageError(
             f"{when.param} {format_local(window.end)} is in the past; give a later time, or "
             "say when it happened with --at"
+        )
+    if window.end < made:
+        raise UsageError(
+            f"{when.param} {format_local(window.end)} is before {format_local(made)}, "
+            "when it was set"
         )
     return window
 
