@@ -861,8 +861,6 @@ def test_humanize_delta(delta: timedelta, expected: str) -> None:
     assert humanize_delta(delta) == expected
 
 
-
-
 @pytest.mark.parametrize(
     ("delta", "expected"),
     [
