@@ -270,7 +270,16 @@ def test_past_due_times_are_refused_unless_backdated(
         2, "case", "promise", "1", "X", "--due", "-3d", "--at", "yesterday"
     )
     out = tracker.ok("case", "promise", "1", "X", "--due", "1d", "--at", "3 days ago")
-    assert "already overdue" in out
+    assert "already overdue (due 2 days ago)" in out
+    # A time said to be past is backdated by its words, and counts from now.
+    out = tracker.ok("case", "promise", "1", "Y", "--due", "3 days ago")
+    assert "already overdue (due 3 days ago)" in out
+    out = tracker.ok("case", "contact", "1", "--channel", "phone", "--at", "12 days ago",
+                     "--promise", "Z", "--due", "2 days ago")  # fmt: skip
+    assert "already overdue (due 2 days ago)" in out
+    assert "(already due, 2 hours ago)" in tracker.ok("case", "follow-up", "1", "2 hours ago")
+    # A few minutes' typing is not the past.
+    tracker.ok("case", "follow-up", "1", "2 minutes ago")
 
 
 def test_relative_times_are_rounded_honestly(

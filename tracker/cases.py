@@ -410,11 +410,6 @@ def make_promise(
     _require_active(case, "record a promise")
     log = log or begin_change(session, f"case promise {case.id}", now=now)
     made = interaction.at if interaction else event_time(at, log.now, "the promise")
-    if due < made:
-        raise UsageError(
-            f"the due time {format_local(due)} is before the promise was made "
-            f"({format_local(made)})"
-        )
     if window_start is not None and window_start > due:
         raise UsageError("a promise's window must start before it is due")
     promise = Promise(

@@ -787,14 +787,20 @@ class Window:
     which).
     """
 
-    __slots__ = ("business_days", "end", "start")
+    __slots__ = ("ago", "business_days", "end", "start")
 
     def __init__(
-        self, end: datetime, start: datetime | None = None, *, business_days: bool = False
+        self,
+        end: datetime,
+        start: datetime | None = None,
+        *,
+        business_days: bool = False,
+        ago: bool = False,
     ) -> None:
         self.end = end
         self.start = start
         self.business_days = business_days
+        self.ago = ago  # "3 days ago": in the past, and said so
 
     def __repr__(self) -> str:
         return f"Window({self.start!r}, {self.end!r}, business_days={self.business_days})"
@@ -903,11 +909,12 @@ def _seconds(terms: list[_Term]) -> float:
 
 
 class _Relative:
-    __slots__ = ("sign", "terms")
+    __slots__ = ("ago", "sign", "terms")
 
-    def __init__(self, terms: list[_Term], sign: int) -> None:
+    def __init__(self, terms: list[_Term], sign: int, ago: bool = False) -> None:
         self.terms = terms
         self.sign = sign  # +1 or -1
+        self.ago = ago  # said with "ago": before now, whatever moment it is read from
 
 
 def _parse_relative(text: str) -> _Relative | None:
@@ -927,7 +934,7 @@ def _parse_relative(text: str) -> _Relative | None:
             )
         if not terms[0].exact:
             raise WhenError(f"business days must be a whole number in '{text}', e.g. 10bd")
-    return _Relative(terms, sign)
+    return _Relative(terms, sign, ago=m["ago"] == "ago")
 
 
 def _move(ctx: _Context, start: datetime, rel: _Relative) -> datetime:
@@ -1244,7 +1251,7 @@ def _window(ctx: _Context, text: str) -> Window | None:
 
     rel = _parse_relative(text)
     if rel is not None:
-        return Window(_move(ctx, now, rel))
+        return Window(_move(ctx, now, rel), ago=rel.ago)
 
     day = _parse_day(ctx, text)
     if day is not None:

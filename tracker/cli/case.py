@@ -61,16 +61,19 @@ def _due(
 ) -> Window:
     """A due time read from the moment the promise was made, on the case's calendar.
 
-    One in the past is refused, unless what made it is dated in the past (--at): then it is
-    overdue at once, and the command says so (:func:`_due_words`).
+    One in the past is refused (beyond a few minutes' typing), unless it is backdated: what
+    made it is dated with --at, or the time itself is said to be past ("3 days ago"). Then
+    it is overdue at once, and the command says so (:func:`_due_words`).
     """
-    window = when.resolve(made, calendar)
-    if window.end < now and not backdated:
+    window = when.resolve(made, calendar, now)
+    if window.ago:  # "3 days ago": the past, said so
+        return window
+    if not backdated and window.end < now - svc.FUTURE_SLACK:
         raise UsageError(
             f"{when.param} {format_local(window.end)} is in the past; give a later time, or "
             "say when it happened with --at"
         )
-    if window.end < made:
+    if backdated and window.end < made:
         raise UsageError(
             f"{when.param} {format_local(window.end)} is before {format_local(made)}, "
             "when it was set"
@@ -562,7 +565,8 @@ def follow_up(case_id: int, when: WhenInput, text: str | None) -> None:
     with case_change(case_id) as (session, found, masker):
         due = _due(when, now, now, svc.case_calendar(found), backdated=False).end
         follow_up_id = svc.set_follow_up(session, found, due, text, masker=masker, now=now).id
-    click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(due)}.")
+    late = f" (already due, {humanize_delta(due - now, precise=True)})" if due < now else ""
+    click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(due)}{late}.")
 
 
 @case.command("escalate")

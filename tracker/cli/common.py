@@ -122,9 +122,15 @@ class WhenInput:
         self.text = text
         self.param = param
 
-    def resolve(self, now: datetime, calendar: Calendar) -> Window:
+    def resolve(self, anchor: datetime, calendar: Calendar, now: datetime) -> Window:
+        """Counted from `anchor` (the event's --at); a time said with "ago" ("3 days ago")
+        is before now, whenever the event was."""
+        order = settings().order
         try:
-            return parse_window(self.text, now, calendar=calendar, order=settings().order)
+            found = parse_window(self.text, anchor, calendar=calendar, order=order)
+            if found.ago and anchor != now:
+                found = parse_window(self.text, now, calendar=calendar, order=order)
+            return found
         except WhenError as exc:
             raise UsageError(f"invalid value for {self.param}: {exc}") from None
 
