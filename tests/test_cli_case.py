@@ -481,6 +481,7 @@ def test_show_renders_the_case_and_its_timeline(
         "  Organization  American Express\n"
         "  Category      dispute\n"
         "  Status        open (level: frontline)\n"
+        "  Times         UTC\n"
         "  Opened        2026-11-26 14:00\n"
         "  Account       ending 1005\n"
         "  Merchant      ACME Hardware\n"

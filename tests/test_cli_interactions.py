@@ -51,7 +51,9 @@ def test_contact_records_everything_in_one_go(
 
     assert out == (
         "Logged interaction 1 on case 1 (phone).\n"
-        "Promise 1 recorded, due 2026-12-10 14:00; case 1 is waiting.\n"
+        # 10 business days from the call (--at), not from when it was typed in.
+        "Promise 1 recorded, due 2026-12-10 10:15 (business days: Monday to Friday, no public "
+        "holidays); case 1 is waiting.\n"
     )
     case = show(case1)
     assert case["interactions"] == [
@@ -75,7 +77,7 @@ def test_contact_records_everything_in_one_go(
     [promise] = case["promises"]
     assert promise["text"] == "Provisional credit posts"
     assert promise["promised_by"] == "company"
-    assert promise["due_at"] == "2026-12-10T14:00:00+00:00"
+    assert promise["due_at"] == "2026-12-10T10:15:00+00:00"
     assert (promise["status"], promise["overdue"], promise["interaction_id"]) == (
         "pending",
         False,
@@ -439,7 +441,7 @@ def test_a_pending_promise_past_due_is_overdue(
     assert case["overdue_promises"] == 1
     assert case["promise_counts"]["overdue"] == 1
     text = case1.ok("case", "show", "1")
-    assert "#1  OVERDUE  company  due 2026-11-27 09:00 (1 day overdue)  Callback" in text
+    assert "#1  OVERDUE  company  due 2026-11-27 09:00 (1 day 5 hours overdue)  Callback" in text
     assert "1 pending (1 overdue)" in text
 
     case1.ok("promise", "broken", "1")
