@@ -42,6 +42,7 @@ __all__ = [
     "notification_server",
     "postgres_server",
     "postgres_tools_missing",
+    "session_bus",
     "skip_or_fail",
 ]
 
@@ -366,6 +367,19 @@ def _has_owner(env: dict[str, str], name: str) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return out.returncode == 0 and b"true" in out.stdout
+
+
+@contextlib.contextmanager
+def session_bus(workdir: Path) -> Iterator[str]:
+    """A private session bus with nothing on it (no notification server, no activation);
+    yields its address, for DBUS_SESSION_BUS_ADDRESS. Stopped (and waited for) on exit."""
+    if shutil.which("dbus-daemon") is None:
+        raise RuntimeError("a session bus needs dbus-daemon (apt-get install dbus)")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        address, _ = _start_bus(workdir, stack)
+        yield address
 
 
 @contextlib.contextmanager
