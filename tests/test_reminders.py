@@ -403,7 +403,7 @@ def test_remind_check_with_a_failing_command_exits_1_and_retries_later(
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         line = tracker.fails(1, "remind", "check", "--notifier", "command:false")
     assert line == (
-        "Error: could not show 1 notification ('false' exited with code 1); it will be retried"
+        "Error: could not show 1 reminder ('false' exited with code 1); kept for later"
     )
     script = tmp_path / "notify"
     log = tmp_path / "log"
@@ -420,7 +420,7 @@ def test_remind_check_with_a_failing_command_exits_1_and_retries_later(
 
 def test_an_unknown_notifier_is_bad_usage(tracker: Any) -> None:
     assert tracker.fails(2, "remind", "check", "--notifier", "pager") == (
-        "Error: unknown notifier 'pager'; choose plyer, console or command:CMD"
+        "Error: unknown notifier 'pager'; choose desktop, console or command:CMD"
     )
     assert tracker.fails(2, "remind", "check", "--notifier", "command:") == (
         "Error: the command notifier needs a command, e.g. command:notify-send"
