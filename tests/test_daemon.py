@@ -25,6 +25,7 @@ from conftest import Tracker
 from tracker.config import database_url
 from tracker.daemon import Daemon
 from tracker.db import Store
+from tracker.errors import UsageError
 from tracker.models import utcnow
 from tracker.notify import NotifyError
 from tracker.policy import load_policies
@@ -546,3 +547,63 @@ def test_the_daemon_process_stops_cleanly_within_a_second(
     assert f"INFO stopping ({signal.Signals(sig).name})" in daemon.stderr
     assert re.search(r"tracker daemon stopped \(\d+ write transactions, the longest ", log[-1])
     assert running_pid(database_url()) is None
+
+
+# --------------------------------------------------------------------------- one per store
+
+
+def test_the_lock_is_on_the_stores_real_path_so_a_symlink_is_the_same_store(
+    cli: Tracker, store: Store, tmp_path: Path
+) -> None:
+    real = lock_path(store.url)
+    assert real is not None
+    alias_dir = tmp_path / "elsewhere"
+    alias_dir.mkdir()
+    db = real.with_name("tracker.db")
+    (alias_dir / "alias.db").symlink_to(db)
+    alias_url = f"sqlite:///{alias_dir / 'alias.db'}"
+    assert lock_path(alias_url) == real
+    with DaemonLock(real):
+        line = cli.fails(1, "--db", alias_url, "daemon", "run", "--notifier", "console")
+        assert line == f"Error: already running (pid {os.getpid()})"
+        assert running_pid(alias_url) == os.getpid()
+
+
+# --------------------------------------------------------------------------- the unit
+
+
+@pytest.mark.parametrize("bad", ["\n", "\r", "\x00", "\x1b", "\u2028"])
+def test_the_unit_writer_refuses_control_characters_in_every_value(
+    cli: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    unit = tmp_path / "config" / "systemd" / "user" / "tracker-daemon.service"
+    line = cli.fails(
+        2,
+        "daemon",
+        "install",
+        "--notifier",
+        f"command:notify-send{bad}ExecStartPre=/bin/touch /tmp/x",
+    )
+    assert line.startswith("Error: an argument of the command holds a control character")
+    env_bad = bad.replace("\x00", "\x01")  # an environment variable cannot hold NUL
+    monkeypatch.setenv("TRACKER_HOME", f"/home/me{env_bad}ExecStartPre=/bin/true")
+    line = cli.fails(2, "daemon", "install")
+    assert line.startswith("Error: TRACKER_HOME holds a control character"), line
+    assert not unit.exists()
+    with pytest.raises(UsageError):
+        unit_text(["tracker", "daemon", "run"], {"TRACKER_DB": f"sqlite:///x{bad}.db"})
+
+
+def test_install_passes_tracker_digest_on_and_refuses_a_bad_one(
+    cli: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_DIGEST", "12")
+    cli.ok("daemon", "install")
+    text = (tmp_path / "systemd" / "user" / "tracker-daemon.service").read_text()
+    assert "Environment=TRACKER_DIGEST=12\n" in text
+    monkeypatch.setenv("TRACKER_DIGEST", "many")
+    assert cli.fails(2, "daemon", "install") == (
+        "Error: TRACKER_DIGEST must be a whole number of notifications, not 'many'"
+    )

@@ -53,6 +53,7 @@ from tracker.reminders import (
     WRITES,
     PassReport,
     active_case_ids,
+    change_counter,
     owner_id,
     run_pass,
 )
@@ -296,7 +297,8 @@ class Daemon:
                 log.info("showed: %s — %s", notice.title, notice.body)
         if report.unavailable is not None:
             if report.kept and report.unavailable != self._unavailable:
-                log.warning("%s; %d reminders kept for later", report.unavailable, report.kept)
+                kept = f"{report.kept} reminder{'s' if report.kept != 1 else ''}"
+                log.warning("%s; %s kept for later", report.unavailable, kept)
             self._unavailable = report.unavailable
             self._unavailable_retry = min(self._unavailable_retry * 2, MAX_RETRY)
             return
@@ -370,9 +372,12 @@ class Daemon:
     # ----------------------------------------------------------------- running
 
     def start(self) -> None:
-        """The first scan (the catch-up), with the change counter's place taken first."""
+        """The first scan (the catch-up), with the place in the changes taken first."""
         self._started = True
         try:
+            with self.store.read() as session:
+                self._floor = max((change_counter(session) or 0) - CHANGE_WINDOW, 0)
+            self._seen = set()
             self._changes()
         except Exception as exc:
             log.warning("could not read the changes: %s", exc)
@@ -406,9 +411,12 @@ class Daemon:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info(
-            "tracker daemon stopped (%d write transactions, the longest %.1f ms)",
+            "tracker daemon stopped (%d write transactions, the longest %.1f ms; "
+            "median %.1f ms, 99th percentile %.1f ms)",
             WRITES.count,
             WRITES.longest * 1000,
+            WRITES.percentile(0.5) * 1000,
+            WRITES.percentile(0.99) * 1000,
         )
 
     def stop(self) -> None:
@@ -427,11 +435,12 @@ def _notifier_name(notifier: Notifier) -> str:
 
 
 def _duration(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
+    seconds = round(delta.total_seconds())
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
-    return f"{seconds // 86400} days"
+        return f"{round(seconds / 60)} min"
+    if seconds < 86400:
+        return f"{round(seconds / 3600)} h"
+    days = round(seconds / 86400)
+    return "1 day" if days == 1 else f"{days} days"

@@ -77,8 +77,8 @@ FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(minutes=10)
 CLOCK_SLACK = MAX_RETRY + DEFAULT_LEASE  # further ahead than this: the clock went back
 DIGEST_AT = 5  # more notifications than this in one pass: one digest instead
-CLAIM_CHUNK = 100  # cases per claiming write transaction
-RECORD_CHUNK = 100  # occurrences per write transaction recording a digest shown
+CLAIM_CHUNK = 50  # cases per claiming write transaction
+RECORD_CHUNK = 50  # occurrences per write transaction recording a digest shown
 _KEY_CHUNK = 500  # keys per IN (...) query: well under SQLite's variable limit
 
 # How strongly an occurrence's next step speaks, to pick one for a coalesced notification.
@@ -102,20 +102,40 @@ class WriteStats:
     count: int = 0
     longest: float = 0.0
     total: float = 0.0
+    last_hold: float = 0.0
+    last_end: float = float("-inf")
+    holds: list[float] = field(default_factory=list)  # the first 100,000
 
-    def add(self, seconds: float) -> None:
+    def add(self, seconds: float, end: float) -> None:
         self.count += 1
         self.total += seconds
         self.longest = max(self.longest, seconds)
+        self.last_hold, self.last_end = seconds, end
+        if len(self.holds) < 100_000:
+            self.holds.append(seconds)
+
+    def percentile(self, share: float) -> float:
+        if not self.holds:
+            return 0.0
+        ordered = sorted(self.holds)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 WRITES = WriteStats()
+# Between two write transactions the store is left free at least as long as the last one
+# held it (within these bounds): SQLite's busy handler is not fair, and a CLI command waiting
+# for the lock polls it every 1-100 ms, so transactions back to back (a catch-up) could
+# starve it past its busy timeout.
+MIN_GAP, MAX_GAP = 0.02, 0.1
 
 
 @contextlib.contextmanager
 def timed_write(store: Store) -> Iterator[Session]:
     """store.write(), timed from the moment it holds the write lock (after BEGIN IMMEDIATE
-    returned, on SQLite) to the end of its commit."""
+    returned, on SQLite) to the end of its commit; after a gap since the last one."""
+    gap = min(MAX_GAP, max(MIN_GAP, WRITES.last_hold)) - (time.perf_counter() - WRITES.last_end)
+    if gap > 0:
+        time.sleep(gap)
     started: float | None = None
     try:
         with store.write() as session:
@@ -124,7 +144,8 @@ def timed_write(store: Store) -> Iterator[Session]:
             yield session
     finally:
         if started is not None:
-            WRITES.add(time.perf_counter() - started)
+            end = time.perf_counter()
+            WRITES.add(end - started, end)
 
 
 # --------------------------------------------------------------------------- claims
