@@ -28,7 +28,7 @@ from sqlalchemy import func, select
 from test_daemon import TRACKER, DaemonProcess, wait_until
 
 from tracker.db import Store
-from tracker.models import Case, Note, Reminder, utcnow
+from tracker.models import Case, FollowUp, Note, Reminder, utcnow
 from tracker.vocabulary import ACTIVE_STATUSES
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
@@ -119,7 +119,7 @@ def test_the_daemon_beside_three_writers_makes_no_one_wait(
         case = str(cases[w])
         i = 0
         while time.monotonic() < end:
-            if i % 4 == 3:  # a follow-up due in 2 s: the daemon shows it meanwhile
+            if i % 2 == 1:  # a follow-up due in 2 s: the daemon shows it meanwhile
                 text = f"soak follow-up {w}.{i}"
                 due = (utcnow() + timedelta(seconds=2)).isoformat()
                 args = ["case", "follow-up", case, due, text]
@@ -144,26 +144,37 @@ def test_the_daemon_beside_three_writers_makes_no_one_wait(
     for thread in threads:
         thread.join(SECONDS + 300)
     elapsed = time.monotonic() - started
-    # Every follow-up falls due 2 s after it was written: shown within a few polls.
-    shown = lambda: shown_log.read_text() if shown_log.exists() else ""  # noqa: E731
-    wait_until(lambda: all(f": {text}" in shown() for text in follow_ups), 30)
-    assert daemon.stop(timeout=30) < 30
     store = Store(soak_url)
-    try:
+
+    def in_store() -> tuple[set[str], set[str], int]:
+        """The notes written, the follow-ups recorded shown (one by one or in a digest:
+        the claim's key is unique), and how many claims are left unshown."""
         with store.read() as session:
             notes = set(session.scalars(select(Note.body).where(Note.body.like("soak note %"))))
+            query = select(FollowUp.id, FollowUp.text).where(FollowUp.text.like("soak follow-up %"))
+            ids = {row[0]: row[1] for row in session.execute(query)}
+            keys = set(session.scalars(select(Reminder.key).where(Reminder.shown_at.is_not(None))))
             unshown = session.scalar(
                 select(func.count()).select_from(Reminder).where(Reminder.shown_at.is_(None))
             )
+        return notes, {text for i, text in ids.items() if f"follow_up:{i}" in keys}, unshown or 0
+
+    # Every follow-up falls due 2 s after it was written: shown once the daemon gets there
+    # (on a loaded machine its catch-up of the store's backlog may still be going on).
+    try:
+        wait_until(lambda: set(follow_ups) <= in_store()[1], 120)
+        notes, shown_follow_ups, unshown = in_store()
     finally:
         store.dispose()
+    assert daemon.stop(timeout=30) < 30
+    shown = lambda: shown_log.read_text() if shown_log.exists() else ""  # noqa: E731
     lost = [text for text in written if text not in notes]
     text = shown()
 
     def times_shown(follow_up: str) -> int:
         return len(re.findall(rf": {re.escape(follow_up)}(?=[ ;])", text))
 
-    missing = [t for t in follow_ups if times_shown(t) == 0]
+    missing = [t for t in follow_ups if t not in shown_follow_ups]
     twice = [t for t in follow_ups if times_shown(t) > 1]
     longest = daemon.stderr.rsplit("the longest ", 1)[-1].split(")")[0]
     print(
