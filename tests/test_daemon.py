@@ -572,7 +572,8 @@ def test_the_lock_is_on_the_stores_real_path_so_a_symlink_is_the_same_store(
 # --------------------------------------------------------------------------- the unit
 
 
-@pytest.mark.parametrize("bad", ["\n", "\r", "\x00", "\x1b", "\u2028"])
+# (NUL cannot reach a command line: argv is C strings. unit_text refuses it below.)
+@pytest.mark.parametrize("bad", ["\n", "\r", "\x01", "\x1b", "\u2028"])
 def test_the_unit_writer_refuses_control_characters_in_every_value(
     cli: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
 ) -> None:
@@ -586,13 +587,13 @@ def test_the_unit_writer_refuses_control_characters_in_every_value(
         f"command:notify-send{bad}ExecStartPre=/bin/touch /tmp/x",
     )
     assert line.startswith("Error: an argument of the command holds a control character")
-    env_bad = bad.replace("\x00", "\x01")  # an environment variable cannot hold NUL
-    monkeypatch.setenv("TRACKER_HOME", f"/home/me{env_bad}ExecStartPre=/bin/true")
+    monkeypatch.setenv("TRACKER_HOME", f"/home/me{bad}ExecStartPre=/bin/true")
     line = cli.fails(2, "daemon", "install")
     assert line.startswith("Error: TRACKER_HOME holds a control character"), line
     assert not unit.exists()
-    with pytest.raises(UsageError):
-        unit_text(["tracker", "daemon", "run"], {"TRACKER_DB": f"sqlite:///x{bad}.db"})
+    for value in (bad, "\x00"):
+        with pytest.raises(UsageError):
+            unit_text(["tracker", "daemon", "run"], {"TRACKER_DB": f"sqlite:///x{value}.db"})
 
 
 def test_install_passes_tracker_digest_on_and_refuses_a_bad_one(
