@@ -126,7 +126,7 @@ WRITES = WriteStats()
 # held it (within these bounds): SQLite's busy handler is not fair, and a CLI command waiting
 # for the lock polls it every 1-100 ms, so transactions back to back (a catch-up) could
 # starve it past its busy timeout.
-MIN_GAP, MAX_GAP = 0.02, 0.1
+MIN_GAP, MAX_GAP = 0.001, 0.1
 
 
 @contextlib.contextmanager
@@ -769,11 +769,10 @@ def run_pass(
                 return counter, all_due(session, policies, now=now, lease=lease)
             return counter, [case_due(session, policies, c, now=now, lease=lease) for c in chunk]
 
-    def claim_chunk(
-        chunk: Sequence[int] | None, dues: list[CaseDue], counter: int
-    ) -> dict[str, bool]:
+    def claim_cases(dues: list[CaseDue], counter: int) -> dict[str, bool]:
         # Claimed only as computed: if a command changed the store since (an undo, say),
-        # the chunk is computed again first.
+        # the cases are computed again first.
+        ids = [d.case_id for d in dues]
         for _ in range(3):
             try:
                 with timed_write(store) as session:
@@ -781,26 +780,44 @@ def run_pass(
                         raise _Moved
                     return _claim_ready(session, dues, owner=owner, now=now, lease=lease)
             except _Moved:
-                counter, fresh = compute(chunk if chunk is not None else [d.case_id for d in dues])
-                dues[:] = [d for d in fresh if d.ready]
+                counter, fresh = compute(ids)
+                refresh(dues, fresh)
         with timed_write(store) as session:  # still moving: claim what this transaction sees
-            ids = chunk if chunk is not None else [d.case_id for d in dues]
             fresh = [case_due(session, policies, c, now=now, lease=lease) for c in ids]
-            dues[:] = [d for d in fresh if d.ready]
+            refresh(dues, fresh)
             return _claim_ready(session, dues, owner=owner, now=now, lease=lease)
 
-    held: list[_Held] = []
+    def refresh(dues: list[CaseDue], fresh: list[CaseDue]) -> None:
+        dues[:] = [d for d in fresh if d.ready]
+        for due in fresh:
+            if not due.ready:
+                tell(due.case_id, due.next_at)
+
+    def held(due: CaseDue, granted: dict[str, bool]) -> _Held | None:
+        claimed = [o for o in due.ready if o.key in granted]
+        later = due.next_at
+        if len(claimed) < len(due.ready):  # another claimant holds the rest: look later
+            later = _min(later, now + lease)
+        if not claimed:
+            tell(due.case_id, later)
+            return None
+        return _Held(due, claimed, sum(granted[o.key] for o in claimed), later)
+
+    # Up to `digest` cases are held unclaimed, and each is claimed right before it is shown
+    # (a crash leaves at most the one in flight claimed); past that, every case is claimed
+    # a chunk at a time and the digest shows them all.
+    waiting: list[tuple[CaseDue, int]] = []  # ready, not claimed yet; the counter then
     summary = Digest()
     digesting = False
     if cases is None:
         counter, everything = compute(None)
-        batches: Iterator[tuple[Sequence[int] | None, int, list[CaseDue]]] = (
-            (None, counter, everything[i : i + CLAIM_CHUNK])
+        batches: Iterator[tuple[int, list[CaseDue]]] = (
+            (counter, everything[i : i + CLAIM_CHUNK])
             for i in range(0, len(everything), CLAIM_CHUNK)
         )
     else:
-        batches = ((chunk, *compute(chunk)) for chunk in _chunks(cases, CLAIM_CHUNK))
-    for chunk, counter, found in batches:
+        batches = (compute(chunk) for chunk in _chunks(cases, CLAIM_CHUNK))
+    for counter, found in batches:
         if interrupted is not None and interrupted():
             break
         dues = [d for d in found if d.ready]
@@ -814,35 +831,36 @@ def run_pass(
                 report.kept += len(_told(due.ready))
                 tell(due.case_id, _min(due.next_at, now + (unavailable_retry or first_retry)))
             continue
-        granted = claim_chunk(chunk, dues, counter)
+        if not digesting:
+            if not digest or len(waiting) + len(dues) <= digest:
+                waiting += [(d, counter) for d in dues]
+                continue
+            digesting = True
+            dues = [d for d, _ in waiting] + dues
+            counter = min([c for _, c in waiting] + [counter])
+            waiting = []
+        granted = claim_cases(dues, counter)
         for due in dues:
-            claimed = [o for o in due.ready if o.key in granted]
-            later = due.next_at
-            if len(claimed) < len(due.ready):  # another claimant holds the rest: look later
-                later = _min(later, now + lease)
-            if not claimed:
-                tell(due.case_id, later)
-                continue
-            case = _Held(due, claimed, sum(granted[o.key] for o in claimed), later)
-            if digesting:
+            case = held(due, granted)
+            if case is not None:
                 summary.add(case.claimed, now, repeats=case.repeats)
-                tell(due.case_id, later)
-                continue
-            held.append(case)
-            if digest and len(held) > digest:
-                digesting = True
-                for one in held:
-                    summary.add(one.claimed, now, repeats=one.repeats)
-                    tell(one.due.case_id, one.next_at)
-                held = []
+                tell(due.case_id, case.next_at)
     if digesting:
         _show_digest(
             store, notifier, summary, report, owner=owner, now=now, first_retry=first_retry
         )
-    else:
-        _show_each(
-            store, notifier, held, report, owner=owner, now=now, first_retry=first_retry, tell=tell
-        )
+        return report
+    for due, counter in waiting:
+        if report.unavailable is not None:  # it stopped working on the way: the rest are kept
+            report.kept += len(_told(due.ready))
+            tell(due.case_id, _min(due.next_at, now + (unavailable_retry or first_retry)))
+            continue
+        one = [due]
+        granted = claim_cases(one, counter)
+        case = held(one[0], granted) if one else None
+        if case is not None:
+            _show_each(store, notifier, [case], report, owner=owner, now=now,
+                       first_retry=first_retry, tell=tell)  # fmt: skip
     return report
 
 

@@ -209,6 +209,10 @@ def remind() -> None:
     """Reminders without the daemon: one pass, for cron or a script.
 
     See `tracker remind check --help` for running it from cron.
+
+    \b
+    Example (crontab -e):
+      */5 * * * * tracker remind check --notifier console
     """
 
 
