@@ -1,25 +1,35 @@
 """Shared fixtures: every test gets its own store and UTC as the local zone.
 
-Tests that take the `tracker` (or `db_url`) fixture run once per backend: SQLite, and a
-real PostgreSQL server started for the session (TRACKER_TEST_BACKENDS=sqlite limits it).
+Tests that take the `tracker`, `db_url` or `store` fixture run once per backend: SQLite, and
+a real PostgreSQL server started for the session (TRACKER_TEST_BACKENDS=sqlite limits it;
+`@pytest.mark.backends("sqlite")` limits one test or module).
+
+Their store is at the schema head already: the migrations run once per session, into a
+template (a SQLite file, a PostgreSQL database), and each test gets a copy of it. Tests of
+first use take `new_db_url` instead: a location where no store exists yet.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import servers
+import time_machine
 from click.testing import CliRunner, Result
+from helpers import NOW, Clock, Recorder
 from servers import NotificationServer
 
 from tracker.cli import cli
+from tracker.db import Store
 
 BACKENDS = [
     b.strip() for b in os.environ.get("TRACKER_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -68,9 +78,17 @@ class Tracker:
         return lines[0]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "backends(*names): run the test's store only on these backends"
+    )
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend" in metafunc.fixturenames:
-        metafunc.parametrize("backend", BACKENDS, indirect=True)
+        marker = metafunc.definition.get_closest_marker("backends")
+        names = [b for b in BACKENDS if marker is None or b in marker.args]
+        metafunc.parametrize("backend", names, indirect=True)
 
 
 @pytest.fixture
@@ -80,17 +98,33 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def db_url(
+def db_url(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The store for this test, at the schema head: the SQLite file in TRACKER_HOME, or a new
+    PostgreSQL database (both copies of the session's migrated template).
+
+    TRACKER_DB is set to it, so the CLI and any subprocess started with this environment
+    use it.
+    """
+    if backend == "sqlite":
+        url = request.getfixturevalue("home_store")
+    elif backend == "postgresql":
+        url = request.getfixturevalue("postgres_store")
+    else:
+        raise ValueError(f"unknown backend {backend!r}")
+    monkeypatch.setenv("TRACKER_DB", url)
+    return url
+
+
+@pytest.fixture
+def new_db_url(
     backend: str,
     request: pytest.FixtureRequest,
     tracker_home: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> str:
-    """The store for this test: a SQLite file in TRACKER_HOME, or a new PostgreSQL database.
-
-    TRACKER_DB is set to it, so the CLI and any subprocess started with this environment
-    use it.
-    """
+    """Where no store exists yet, for tests of first use: a SQLite file in TRACKER_HOME that
+    is not there (nor is its folder), or a new, empty PostgreSQL database. TRACKER_DB is set
+    to it."""
     if backend == "sqlite":
         url = f"sqlite:///{tracker_home / 'tracker.db'}"
     elif backend == "postgresql":
@@ -104,6 +138,72 @@ def db_url(
 @pytest.fixture
 def tracker(db_url: str) -> Iterator[Tracker]:
     yield Tracker()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """tracker's Store on this test's store (`db_url`), disposed at the end."""
+    opened = Store(db_url)
+    yield opened
+    opened.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A SQLite store migrated to head once per session, the way tracker does on first use
+    (tracker.db.Store), as bytes: each test's SQLite store is a copy.
+
+    The WAL is folded back into the file and removed before it is read (the last connection
+    to close does that; the checkpoint makes sure), so the file alone is the whole store.
+    """
+    path = tmp_path_factory.mktemp("sqlite-template") / "tracker.db"
+    Store(f"sqlite:///{path}", create=True).dispose()
+    conn = sqlite3.connect(path)
+    try:
+        busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        assert busy == 0, "the template store is still in use"
+    finally:
+        conn.close()
+    others = sorted(p.name for p in path.parent.iterdir() if p != path)
+    assert others == [], f"the template store left {others} beside it"
+    return path.read_bytes()
+
+
+@pytest.fixture
+def home_store(tracker_home: Path, sqlite_template: bytes) -> str:
+    """The default store (tracker.db in TRACKER_HOME) at the schema head, as the first
+    command would leave it (folder 0700, file 0600); its URL. TRACKER_DB stays unset."""
+    path = tracker_home / "tracker.db"
+    tracker_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    with os.fdopen(fd, "wb") as file:
+        file.write(sqlite_template)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def clock_start() -> datetime:
+    """Where `clock` starts; a module that needs another instant overrides this fixture."""
+    return NOW
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest, clock_start: datetime) -> Iterator[Clock]:
+    """Frozen time from `clock_start` (NOW unless the module says otherwise).
+
+    The test's store, if it has one, is set up first, on real time: a PostgreSQL server
+    started under frozen time would wait for deadlines that never come.
+    """
+    if "db_url" in request.fixturenames:
+        request.getfixturevalue("db_url")
+    with time_machine.travel(clock_start, tick=False) as traveller:
+        yield Clock(traveller, clock_start)
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    """A notifier that records what it shows (or fails while `recorder.error` is set)."""
+    return Recorder()
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +238,30 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_db(postgres_url: str) -> str:
-    """URL of a new, empty database on the session's server, one per test."""
-    return servers.create_database(postgres_url, f"test_{uuid.uuid4().hex[:12]}")
+def postgres_db(postgres_url: str) -> Iterator[str]:
+    """URL of a new, empty database on the session's server, one per test (dropped after
+    it, so that the server stays small)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield servers.create_database(postgres_url, name)
+    servers.drop_database(postgres_url, name)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_url: str) -> str:
+    """Name of a database on the session's server migrated to head once, by tracker's Store.
+
+    Each test's database is made from it with CREATE DATABASE ... TEMPLATE, which PostgreSQL
+    refuses while anyone is connected to it: nothing stays connected.
+    """
+    name = "tracker_template"
+    Store(servers.create_database(postgres_url, name), create=True).dispose()
+    return name
+
+
+@pytest.fixture
+def postgres_store(postgres_url: str, postgres_template: str) -> Iterator[str]:
+    """URL of a new database at the schema head (a copy of the template), one per test
+    (dropped after it)."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    yield servers.create_database(postgres_url, name, template=postgres_template)
+    servers.drop_database(postgres_url, name)

@@ -70,11 +70,14 @@ def test_backups_taken_while_a_writer_writes_are_consistent_private_copies(
         assert writer.stdin is not None
         writer.stdin.write("go\n")
         writer.stdin.flush()
-        deadline = time.monotonic() + 30
-        while _notes(path) < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        written = 49
         for copy in copies:
+            # The writer goes on between the copies (however fast this machine is today).
+            deadline = time.monotonic() + 300
+            while _notes(path) <= written and time.monotonic() < deadline:
+                time.sleep(0.05)
             _backup(copy)
+            written = _notes(path)
         assert writer.poll() is None, writer.communicate()[1]
     finally:
         writer.kill()
@@ -97,10 +100,11 @@ def test_a_backup_does_not_wait_for_a_writer_and_leaves_out_what_it_has_not_comm
     holder = spawn("hold_lock.py", str(path), "commit")
     try:
         expect_line(holder, "locked")
-        started = time.monotonic()
+        # The holder keeps the lock until told: a backup that needed it would fail after the
+        # busy timeout instead.
         _backup(tmp_path / "copy.db")
-        assert time.monotonic() - started < 4.5, "the backup waited for the write lock"
-        holder.communicate("\n", timeout=10)
+        assert holder.poll() is None, "the lock holder ended before the backup was done"
+        holder.communicate("\n", timeout=60)
     finally:
         holder.kill()
     assert _notes(tmp_path / "copy.db") == 1
@@ -130,11 +134,8 @@ def test_a_backup_replaces_an_older_backup_and_never_the_store(
     assert sqlite_problems(path) == []
 
 
-def test_a_postgresql_store_is_pointed_to_pg_dump(
-    tracker: Tracker, backend: str, tmp_path: Path
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("SQLite stores are backed up with the online backup API (tests above)")
+@pytest.mark.backends("postgresql")  # SQLite stores: the online backup API (tests above)
+def test_a_postgresql_store_is_pointed_to_pg_dump(tracker: Tracker, tmp_path: Path) -> None:
     tracker.ok("case", "open", "Disputed charge")
     target = tmp_path / "backup.db"
     assert tracker.fails(1, "db", "backup", str(target)) == (

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
+from helpers import NOW
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,15 +17,9 @@ from tracker.errors import CardLikeReference, Conflict, UsageError
 from tracker.models import ContactPoint, Event, Organization, Reminder
 from tracker.redact import Masker
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    st = Store(f"sqlite:///{tmp_path / 'service.db'}")
-    yield st
-    st.dispose()
+# The services on a SQLite store (the shared `store` fixture); the CLI tests cover both.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 def open_case(session: Session, title: str = "x", **kwargs: object) -> svc.Case:

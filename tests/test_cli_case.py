@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import click
@@ -15,7 +14,6 @@ from sqlalchemy import create_engine, text
 
 from tracker.vocabulary import CATEGORIES
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 CASE_KEYS = {
     "id",
@@ -64,13 +62,6 @@ DISPUTE = (
     "--ref",
     "D-4471",
 )
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    """Frozen time; after `tracker` so that the backend's server starts on real time."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def row_counts(db_url: str) -> dict[str, int]:
@@ -148,6 +139,7 @@ def test_organization_is_created_once_and_matched_case_insensitively(
 
 
 def test_show_unknown_case(tracker: Tracker, clock: object) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.fails(1, "case", "show", "999") == "Error: no case 999"
     assert tracker.fails(1, "case", "show", "999", "--json") == "Error: no case 999"
 
@@ -211,7 +203,7 @@ def test_open_refuses_bad_input_with_exit_2(
 def test_a_failure_after_the_first_write_leaves_nothing_behind(
     tracker: Tracker, clock: object, db_url: str
 ) -> None:
-    assert tracker.json("case", "list") == []  # creates the store
+    tracker.ok("db", "upgrade")  # creates the store
     before = row_counts(db_url)
 
     assert (
@@ -429,6 +421,7 @@ def test_list_is_an_aligned_table_on_a_terminal(
 
 
 def test_list_with_no_cases(tracker: Tracker, clock: object) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     result = tracker("case", "list")
     assert result.exit_code == 0
     assert result.stdout == ""
@@ -488,6 +481,7 @@ def test_show_renders_the_case_and_its_timeline(
         "  Organization  American Express\n"
         "  Category      dispute\n"
         "  Status        open (level: frontline)\n"
+        "  Times         UTC\n"
         "  Opened        2026-11-26 14:00\n"
         "  Account       ending 1005\n"
         "  Merchant      ACME Hardware\n"

@@ -3,8 +3,7 @@ card masking, through the real CLI (issue 3)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,15 +13,6 @@ from conftest import Tracker
 from sqlalchemy import create_engine, inspect, text
 
 from tracker.redact import luhn_valid
-
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    """Frozen time; after `tracker` so that the backend's server starts on real time."""
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -61,7 +51,9 @@ def test_contact_records_everything_in_one_go(
 
     assert out == (
         "Logged interaction 1 on case 1 (phone).\n"
-        "Promise 1 recorded, due 2026-12-10 14:00; case 1 is waiting.\n"
+        # 10 business days from the call (--at), not from when it was typed in.
+        "Promise 1 recorded, due 2026-12-10 10:15 (business days: Monday to Friday, no public "
+        "holidays); case 1 is waiting.\n"
     )
     case = show(case1)
     assert case["interactions"] == [
@@ -85,7 +77,7 @@ def test_contact_records_everything_in_one_go(
     [promise] = case["promises"]
     assert promise["text"] == "Provisional credit posts"
     assert promise["promised_by"] == "company"
-    assert promise["due_at"] == "2026-12-10T14:00:00+00:00"
+    assert promise["due_at"] == "2026-12-10T10:15:00+00:00"
     assert (promise["status"], promise["overdue"], promise["interaction_id"]) == (
         "pending",
         False,
@@ -449,7 +441,7 @@ def test_a_pending_promise_past_due_is_overdue(
     assert case["overdue_promises"] == 1
     assert case["promise_counts"]["overdue"] == 1
     text = case1.ok("case", "show", "1")
-    assert "#1  OVERDUE  company  due 2026-11-27 09:00 (1 day overdue)  Callback" in text
+    assert "#1  OVERDUE  company  due 2026-11-27 09:00 (1 day 5 hours overdue)  Callback" in text
     assert "1 pending (1 overdue)" in text
 
     case1.ok("promise", "broken", "1")
@@ -679,6 +671,7 @@ def test_a_note_from_stdin_is_masked(
 def test_several_cards_in_one_command_give_one_warning(
     tracker: Tracker, clock: object, db_url: str, tracker_home: Path
 ) -> None:
+    tracker.ok("db", "upgrade")  # so that the store's creation is not announced below
     result = tracker(
         "case", "open", f"t {CARD}", "--org", f"o {CARD}", "--note", f"n {CARD}",
     )  # fmt: skip
@@ -693,6 +686,7 @@ def test_several_cards_in_one_command_give_one_warning(
 
 
 def test_a_command_without_card_numbers_warns_nothing(tracker: Tracker, clock: object) -> None:
+    tracker.ok("db", "upgrade")  # so that the store's creation is not announced below
     result = tracker(
         "case", "open", "Order 1234 5678 9012 on 2026-11-02", "--ref", "1-800-528-2122"
     )

@@ -14,20 +14,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
 from conftest import Tracker
+from helpers import NOW, Recorder
 
 from tracker.config import database_url
 from tracker.daemon import Daemon
 from tracker.db import Store
 from tracker.errors import UsageError
 from tracker.models import utcnow
-from tracker.notify import NotifyError
 from tracker.policy import load_policies
 from tracker.service import (
     DaemonLock,
@@ -43,17 +43,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TRACKER = ROOT / ".venv" / "bin" / "tracker"
 if not TRACKER.exists():
     TRACKER = Path(sys.executable).parent / "tracker"
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def notify(self, title: str, body: str) -> None:
-        self.shown.append((title, body))
+# The shared `store` fixture on SQLite only: the one-per-store lock is SQLite's.
+pytestmark = pytest.mark.backends("sqlite")
 
 
 class Clock:
@@ -65,16 +56,9 @@ class Clock:
 
 
 @pytest.fixture
-def cli() -> Tracker:
+def cli(home_store: str) -> Tracker:
     """The CLI on the default store: SQLite in TRACKER_HOME (the lock is SQLite's)."""
     return Tracker()
-
-
-@pytest.fixture
-def store(cli: Tracker) -> Iterator[Store]:
-    opened = Store(database_url())
-    yield opened
-    opened.dispose()
 
 
 def at(when: datetime, cli: Tracker, *args: str) -> str:
@@ -186,19 +170,13 @@ def test_a_backward_clock_jump_loses_nothing(cli: Tracker, store: Store) -> None
 def test_a_retry_time_stamped_before_a_backward_jump_does_not_wait_for_the_jump(
     cli: Tracker, store: Store
 ) -> None:
-    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
-    at(NOW, cli, "case", "follow-up", "1", "2026-11-24 09:00", "ring them")
+    earlier = NOW - timedelta(days=3)  # the follow-up was set for a time now past
+    at(earlier, cli, "case", "open", "Lost card", "--org", "Amex")
+    at(earlier, cli, "case", "follow-up", "1", "2026-11-24 09:00", "ring them")
     clocks = Clocks(NOW)
 
-    class Failing(Recorder):
-        error: str | None = "'notify-send' exited with code 1"
-
-        def notify(self, title: str, body: str) -> None:
-            if self.error:
-                raise NotifyError(self.error)
-            super().notify(title, body)
-
-    recorder = Failing()
+    recorder = Recorder()
+    recorder.error = "'notify-send' exited with code 1"
     daemon = make_daemon(store, recorder, clocks)
     daemon.start()  # fails: released, retried 30 s later
     assert recorder.shown == []
@@ -276,20 +254,36 @@ def test_a_running_daemon_notices_a_new_follow_up_and_stops_on_request(
     cli.ok("case", "open", "Lost card", "--org", "Amex")
     recorder = Recorder()
     daemon = Daemon(store, recorder, policies=load_policies(), poll=0.2)
+    polls = counted(daemon, "poll")
     thread = threading.Thread(target=daemon.run)
     thread.start()
     try:
         due = utcnow() + timedelta(seconds=1)
         cli.ok("case", "follow-up", "1", due.isoformat(), "ring them")
-        assert wait_until(lambda: bool(recorder.shown), 5), "no reminder within 5 s"
-        shown_at = utcnow()
-        assert timedelta(0) <= shown_at - due < timedelta(seconds=1)
-        time.sleep(0.5)
+        assert wait_until(lambda: bool(recorder.shown), 60), "no reminder within 60 s"
+        # Never early; how late depends on how busy this machine is.
+        assert utcnow() >= due
+        # Three polls later (each one would see the reminder again), still shown once.
+        seen = len(polls)
+        assert wait_until(lambda: len(polls) >= seen + 3, 60), "the daemon stopped polling"
         assert len(recorder.shown) == 1
     finally:
         daemon.stop()
-        thread.join(5)
+        thread.join(60)
     assert not thread.is_alive()
+
+
+def counted(daemon: Daemon, method: str) -> list[float]:
+    """Record when each call of the daemon's `method` (its jobs call them) began."""
+    calls: list[float] = []
+    real = getattr(daemon, method)
+
+    def call() -> None:
+        calls.append(time.monotonic())
+        real()
+
+    setattr(daemon, method, call)
+    return calls
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:
@@ -379,6 +373,7 @@ def test_status_shows_a_failing_reminder_with_its_error(cli: Tracker) -> None:
 def test_status_says_whether_a_daemon_runs_here_on_both_backends(
     tracker: Tracker, backend: str
 ) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     text = tracker.ok("daemon", "status")
     data = tracker.json("daemon", "status")
     if backend == "sqlite":
@@ -488,11 +483,11 @@ class DaemonProcess:
     def stderr(self) -> str:
         return self.err_path.read_text()
 
-    def wait_for_log(self, text: str, timeout: float = 10) -> None:
+    def wait_for_log(self, text: str, timeout: float = 120) -> None:
         found = wait_until(lambda: text in self.stderr or self.proc.poll() is not None, timeout)
         assert found and text in self.stderr, f"{text!r} not logged:\n{self.stderr}"
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 5) -> float:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> float:
         """Send `sig`; the seconds it took to exit (fails the test if it did not exit 0)."""
         started = time.monotonic()
         if self.proc.poll() is None:
@@ -528,15 +523,23 @@ def daemons() -> Iterator[Callable[..., DaemonProcess]]:
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
-def test_the_daemon_process_stops_cleanly_within_a_second(
+def test_the_daemon_process_stops_cleanly_at_once_on_a_signal(
     cli: Tracker, daemons: Callable[..., DaemonProcess], sig: int
 ) -> None:
     cli.ok("case", "open", "Lost card", "--org", "Amex")
-    daemon = daemons("--notifier", "console", "--poll", "0.5")
-    daemon.wait_for_log("tracker daemon started")
-    cli.ok("case", "follow-up", "1", "1s", "ring them")
-    assert wait_until(lambda: "ring them" in daemon.stdout, 6), daemon.stderr
-    assert daemon.stop(sig) < 1.0
+    cli.ok("case", "follow-up", "1", "now", "ring them")
+    # It shows that at once and then has nothing to do until its next poll, 5 minutes
+    # away (the next reminder is weeks away): it must stop when told, not when that sleep
+    # ends. ("At once" is measured against that, not in milliseconds: a loaded machine is
+    # slow to run anything.)
+    daemon = daemons("--notifier", "console", "--poll", "300")
+
+    def rescheduled() -> bool:  # after showing it
+        return "next reminder" in daemon.stderr.partition("showed:")[2]
+
+    assert wait_until(rescheduled, 120), daemon.stderr
+    assert "ring them" in daemon.stdout, daemon.stderr
+    daemon.stop(sig, timeout=120)  # where finishing that sleep first would take about 300 s
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d  Amex: follow-up due — Follow-up due now: ring them "
         r"\(case 1: Lost card\)\. Next step: contact customer service\.\n",

@@ -164,6 +164,7 @@ value = "1-800-52"
 def test_a_bad_phone_number_names_file_and_entry_and_imports_nothing(
     tracker: Any, tmp_path: Path
 ) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     path = write(tmp_path, BAD_PHONE)
     error = tracker.fails(2, "org", "import", str(path))
     assert error == (
@@ -183,11 +184,11 @@ def test_a_bad_phone_number_names_file_and_entry_and_imports_nothing(
         (
             "[[organization]]\nname = 'X'\nphone = '1'\n",
             "organization 1: unknown key 'phone'; use 'contact', 'country', 'name', 'notes', "
-            "'website'",
+            "'subdivision', 'website'",
         ),
         (
             "[[organization]]\nname = 'X'\ncountry = 'USA'\n",
-            "organization 1 (X): invalid country 'USA': give a 2-letter code such as US or GB",
+            "organization 1 (X): invalid country 'USA': give a 2-letter ISO code such as US or GB",
         ),
         (
             "[[organization]]\nname = 'X'\n[[organization.contact]]\nkind = 'fax'\nvalue = '1'\n",
@@ -279,17 +280,29 @@ def test_org_add_creates_then_updates(tracker: Any) -> None:
 
 def test_org_add_refuses_a_bad_country(tracker: Any) -> None:
     assert tracker.fails(2, "org", "add", "X", "--country", "Narnia") == (
-        "Error: invalid country 'Narnia': give a 2-letter code such as US or GB"
+        "Error: invalid country 'Narnia': give a 2-letter ISO code such as US or GB"
+    )
+    assert tracker.fails(2, "org", "add", "X", "--country", "XX") == (
+        "Error: unknown country 'XX': give an ISO 3166 code such as US, GB or FR"
     )
 
 
+def test_org_add_reads_uk_as_gb_and_keeps_a_subdivision(tracker: Any) -> None:
+    tracker.ok("org", "add", "Barclays", "--country", "UK")
+    assert tracker.json("org", "show", "Barclays")["country"] == "GB"
+    tracker.ok("org", "add", "Bank of Scotland", "--country", "gb-sct")
+    assert tracker.json("org", "show", "Bank of Scotland")["country"] == "GB"
+
+
 def test_org_show_of_an_unknown_organization_fails(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.fails(1, "org", "show", "Nope") == (
         "Error: no organization 'Nope' (see tracker org list)"
     )
 
 
 def test_org_list_text(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.ok("org", "list") == ""
     tracker.ok("org", "import", str(AMEX))
     tracker.ok("org", "add", "Acme Bank")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 import pytest
+from conftest import Tracker
 
 from tracker.cli import COMMANDS, cli
 
@@ -51,7 +52,12 @@ def test_readme_shows_every_command(path: str) -> None:
     )
 
 
-def test_help_flag_works_everywhere(tracker) -> None:  # type: ignore[no-untyped-def]
+def test_help_flag_works_everywhere(tracker_home: Path) -> None:
+    # Help needs no store: it is asked for before one exists, and none is made.
+    tracker = Tracker()
     for path, _ in ALL:
         out = tracker.ok(*path.split(), "-h")
-        assert "Usage: " in out
+        assert re.match(rf"Usage: \S+ {re.escape(path)} \[OPTIONS\]", out), (path, out)
+        assert "Example" in out, (path, out)
+        assert out == tracker.ok(*path.split(), "--help"), path
+    assert not tracker_home.exists(), "asking for help created a store"

@@ -47,7 +47,7 @@ def test_the_store_and_everything_written_from_it_are_private(tmp_path: Path) ->
         wal, shm = db.with_name("tracker.db-wal"), db.with_name("tracker.db-shm")
         assert wal.exists() and shm.exists()
         assert (_mode(wal), _mode(shm)) == (0o600, 0o600)
-        holder.communicate("\n", timeout=10)
+        holder.communicate("\n", timeout=60)
     finally:
         holder.kill()
     assert holder.returncode == 0, holder.stderr

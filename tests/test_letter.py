@@ -238,6 +238,7 @@ def test_user_text_is_escaped_in_markdown_only(tracker: Any, tmp_path: Path) -> 
 
 
 def test_letter_for_a_missing_case_fails(tracker: Any) -> None:
+    tracker.ok("db", "upgrade")  # an empty store: reads need one
     assert tracker.fails(1, "case", "letter", "9") == "Error: no case 9"
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import Tracker
 from pytest_alembic.config import Config
 from pytest_alembic.tests import (
     test_model_definitions_match_ddl,
@@ -58,6 +59,8 @@ def test_scripts_are_found_in_the_checkout() -> None:
 def test_first_use_creates_and_migrates_the_store(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'new' / 'tracker.db'}"
     store = Store(url)
+    with store.write():  # the first write creates it
+        pass
     assert stored_revision(store.engine) == SCHEMA_REVISION
     store.dispose()
 
@@ -83,11 +86,14 @@ def test_a_postgresql_url_without_the_driver_is_one_error_line(
 
 def test_a_store_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "tracker.db"
-    Store(f"sqlite:///{path}").dispose()
+    Store(f"sqlite:///{path}", create=True).dispose()
     with sqlite3.connect(path) as conn:
         conn.execute("UPDATE alembic_version SET version_num = 'ffff_future'")
-    with pytest.raises(StoreError, match="newer than this version of tracker"):
-        Store(f"sqlite:///{path}")
+    with (
+        pytest.raises(StoreError, match="newer than this version of tracker"),
+        Store(f"sqlite:///{path}").read(),
+    ):
+        pass
 
 
 def test_current_store_does_not_import_alembic(tmp_path: Path) -> None:
@@ -95,26 +101,27 @@ def test_current_store_does_not_import_alembic(tmp_path: Path) -> None:
     import sys
 
     path = tmp_path / "tracker.db"
-    Store(f"sqlite:///{path}").dispose()
+    Store(f"sqlite:///{path}", create=True).dispose()
     code = (
         "import sys; from tracker.db import Store; "
-        f"Store({f'sqlite:///{path}'!r}).dispose(); "
+        f"Store({f'sqlite:///{path}'!r}, create=True).dispose(); "
         "print('alembic' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
 
-def test_db_upgrade_reports_the_revision(tracker) -> None:  # type: ignore[no-untyped-def]
+def test_db_upgrade_reports_the_revision(new_db_url: str) -> None:
+    tracker = Tracker()
     assert f"from empty to {SCHEMA_REVISION}" in tracker.ok("db", "upgrade")
     assert "at the current schema" in tracker.ok("db", "upgrade")
 
 
-def test_alembic_check_reports_no_drift(db_url: str) -> None:
+def test_alembic_check_reports_no_drift(new_db_url: str) -> None:
     import subprocess
     import sys
 
-    url = db_url
+    url = new_db_url
     alembic = [sys.executable, "-m", "alembic", "-c", str(ROOT / "alembic.ini"), "-x", f"db={url}"]
     subprocess.run([*alembic, "upgrade", "head"], check=True, capture_output=True, cwd=ROOT)
     result = subprocess.run([*alembic, "check"], capture_output=True, text=True, cwd=ROOT)

@@ -4,13 +4,13 @@ time, and the crossed thresholds `tracker due` lists with the next step they sug
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from helpers import NOW
 
 from tracker.advice import suggestion
 from tracker.db import Store
@@ -24,7 +24,6 @@ from tracker.policy import (
     load_policies,
 )
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,22 +38,30 @@ def crossed(facts: CaseFacts, policy: str = "general", **kwargs: Any) -> dict[st
     return {c.threshold.id: c.at for c in crossings(facts, policies.policies[policy])}
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.dispose()
-
-
 # --------------------------------------------------------------------------- built-in
 
 
-def test_builtin_policies_map_disputes_to_the_billing_error_rules() -> None:
+def test_builtin_policies_are_picked_by_category_and_country() -> None:
     policies = load_policies()
-    assert policies.for_case("dispute").name == "us-billing-error"
+    assert policies.for_case("dispute", country="US").name == "us-billing-error"
+    assert policies.for_case("payment", country="US").name == "us-cfpb"
+    assert policies.for_case("dispute", country="GB").name == "uk-fca"
+    assert policies.for_case("complaint", country="GB").name == "uk-fca"
+    # Elsewhere, or when the country is not known: the general ladder, no law cited.
+    assert policies.for_case("dispute", country="FR").name == "general"
+    assert policies.for_case("dispute").name == "general"
     assert policies.for_case("payment").name == "general"
-    assert policies.for_case("dispute", "uk-fca").name == "uk-fca"
-    assert policies.for_case("dispute", "no-such-policy").name == "us-billing-error"
+    # A case's own policy wins; an unknown one is passed over.
+    assert policies.for_case("dispute", "uk-fca", country="US").name == "uk-fca"
+    assert policies.for_case("dispute", "no-such-policy", "US").name == "us-billing-error"
+
+
+def test_the_general_ladder_cites_no_country_s_law() -> None:
+    general = load_policies().policies["general"]
+    for threshold in general.thresholds:
+        text = f"{threshold.rule} {threshold.action} {threshold.why}"
+        for law in ("CFPB", "FCA", "Fair Credit", "Ombudsman Service"):
+            assert law not in text, (threshold.id, law)
 
 
 def test_every_builtin_policy_says_it_is_guidance_not_legal_advice() -> None:
@@ -70,13 +77,16 @@ def test_builtin_rules_cite_the_published_time_limits() -> None:
     assert "acknowledge" in (fcba["fcba-acknowledge-30d"].rule or "")
     assert "90 days" in (fcba["fcba-resolve-90d"].rule or "")
     assert "open-30d" not in fcba  # the FCBA rule speaks for day 30 there
-    general = {t.id: t for t in policies["general"].thresholds}
-    assert "15 days" in (general["cfpb-response-15d"].rule or "")
-    assert "60 days" in (general["cfpb-final-60d"].rule or "")
+    us = {t.id: t for t in policies["us-cfpb"].thresholds}
+    assert "15 days" in (us["cfpb-response-15d"].rule or "")
+    assert "60 days" in (us["cfpb-final-60d"].rule or "")
+    assert {"cfpb-response-15d", "cfpb-final-60d"} <= set(fcba)  # disputes go to the CFPB too
     uk = {t.id: t for t in policies["uk-fca"].thresholds}
     assert "Financial Ombudsman Service" in (uk["complaint-8w"].rule or "")
     assert "6 months" in (uk["complaint-8w"].rule or "")
+    assert "6 months" in (uk["fos-6-months"].rule or "")
     assert "cfpb-response-15d" not in uk
+    assert "Financial Ombudsman Service" in (uk["regulator-30d"].action or "")
 
 
 def test_the_example_policy_file_loads() -> None:
@@ -147,7 +157,8 @@ def test_a_threshold_only_applies_at_its_levels_and_below_its_rung() -> None:
     )
     assert crossed(at_complaint) == {"complaint-8w": NOW + timedelta(days=3, weeks=8)}
     at_regulator = CaseFacts(case_id=1, level="regulator", opened_at=NOW, escalated_at=NOW)
-    assert crossed(at_regulator) == {
+    assert crossed(at_regulator) == {"regulator-30d": NOW + timedelta(days=30)}
+    assert crossed(at_regulator, "us-cfpb") == {
         "cfpb-response-15d": NOW + timedelta(days=15),
         "cfpb-final-60d": NOW + timedelta(days=60),
     }
@@ -206,7 +217,7 @@ def test_a_user_file_overrides_keys_disables_rules_and_adds_policies(tmp_path: P
     policies = load_policies(path)
     assert policies.for_case("payment").name == "impatient"
     assert policies.for_case("rewards").name == "general"
-    assert policies.for_case("dispute").name == "us-billing-error"
+    assert policies.for_case("dispute", country="US").name == "us-billing-error"
     # A policy that does not say it is guidance gets the disclaimer added.
     assert policies.policies["impatient"].note == f"My own rules. {DISCLAIMER}"
     facts = CaseFacts(case_id=1, level="frontline", opened_at=NOW)  # a Thursday
@@ -228,7 +239,7 @@ def test_the_config_folder_policy_file_is_used_without_an_option(tracker_home: P
     ("text", "message"),
     [
         ("default_policy = [", "is not valid TOML: "),
-        ("colour = 1", "unknown key 'colour' (known: categories, default_policy, policy)"),
+        ("colour = 1", "unknown key 'colour' (known: categories, country, default_policy, policy)"),
         ("[categories]\nrefunds = 'general'", "[categories]: unknown category 'refunds'"),
         ("[categories]\ndispute = 'nope'", "[categories]: dispute names unknown policy 'nope'"),
         ('default_policy = "nope"', "default_policy names unknown policy 'nope'"),
@@ -310,6 +321,7 @@ def test_a_bad_policy_file_in_the_config_folder_is_reported_too(
 
 def _amex_case(tracker: Any, store: Store) -> None:
     with time_machine.travel(NOW, tick=False):
+        tracker.ok("org", "add", "American Express", "--country", "US")
         tracker.ok(
             "case", "open", "Disputed charge at ACME", "--org", "American Express",
             "--category", "dispute",

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 from conftest import Tracker
+from helpers import Recorder
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tracker import cases as svc
-from tracker.config import database_url
 from tracker.db import Store, sqlite_path
 from tracker.due import due_items
 from tracker.models import utcnow
@@ -45,21 +45,16 @@ GROWING = (
     "changes",
 )
 FULL_SCAN = re.compile(rf"\bSCAN ({'|'.join(GROWING)})\b(?! USING)")
-
-
-class Recorder:
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-
-    def notify(self, title: str, body: str) -> None:
-        self.shown.append((title, body))
+pytestmark = pytest.mark.backends("sqlite")  # the plans are SQLite's
 
 
 @pytest.fixture
-def store() -> Iterator[Store]:
-    """A few cases of every kind, made by the CLI, in the default SQLite store."""
+def store(store: Store, db_url: str) -> Store:
+    """The shared store with a few cases of every kind in it, made by the CLI.
+
+    (`db_url` is named so that pytest parametrizes the backend: it does not see what the
+    overridden fixture needs.)
+    """
     cli = Tracker()
     cli.ok("org", "import", str(ROOT / "examples" / "directory" / "american-express.toml"))
     cli.ok(
@@ -80,9 +75,7 @@ def store() -> Iterator[Store]:
     cli.ok("case", "open", "Annual fee question", "--org", "Chase")
     cli.ok("case", "resolve", "3", "--outcome", "Fee refunded")
     cli.ok("case", "promise", "1", "Send the receipt", "--due", "1d", "--by", "me")
-    opened = Store(database_url())
-    yield opened
-    opened.dispose()
+    return store
 
 
 @contextmanager

@@ -4,13 +4,13 @@ notifier: what fires, when, with what text, and that it fires once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import time_machine
+from helpers import NOW, Recorder
 from sqlalchemy import select
 
 from tracker.advice import describe_contact
@@ -31,41 +31,13 @@ from tracker.reminders import (
     run_pass,
 )
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)  # a Thursday
 MIN = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
-
-
-class Recorder:
-    """A notifier that remembers what it showed, or fails with `error` while it is set."""
-
-    name = "recorder"
-
-    def __init__(self) -> None:
-        self.shown: list[tuple[str, str]] = []
-        self.error: str | None = None
-
-    def notify(self, title: str, body: str) -> None:
-        if self.error is not None:
-            raise NotifyError(self.error)
-        self.shown.append((title, body))
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    opened = Store(db_url)
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture
 def policies() -> Policies:
     return load_policies()
-
-
-@pytest.fixture
-def recorder() -> Recorder:
-    return Recorder()
 
 
 def at(when: datetime, tracker: Any, *args: str) -> str:
@@ -538,8 +510,9 @@ def test_a_claim_taken_over_after_its_lease_is_shown_marked_repeat(
 def test_a_retry_time_from_a_clock_that_went_back_counts_as_ready(
     tracker: Any, store: Store, recorder: Recorder, policies: Policies
 ) -> None:
-    at(NOW, tracker, "case", "open", "Lost card", "--org", "Amex")
-    at(NOW, tracker, "case", "follow-up", "1", "2026-11-25 09:00", "ring them")
+    earlier = NOW - timedelta(days=2)  # the follow-up was set for a time now past
+    at(earlier, tracker, "case", "open", "Lost card", "--org", "Amex")
+    at(earlier, tracker, "case", "follow-up", "1", "2026-11-25 09:00", "ring them")
     recorder.error = "'false' exited with code 1"
     fire(store, recorder, policies, NOW)  # released, retry at NOW + 30 s
     recorder.error = None
@@ -577,7 +550,7 @@ def test_more_than_five_cases_due_at_once_come_as_one_digest_each_recorded_once(
     # Threshold 0: never a digest.
     at(NOW, tracker, "case", "open", "Case 8", "--org", "Amex")
     for n in range(6):
-        at(NOW, tracker, "case", "follow-up", "8", f"2026-11-26 1{n}:00", f"ring 8.{n}")
+        at(NOW, tracker, "case", "follow-up", "8", f"2026-11-26 {n + 15}:00", f"ring 8.{n}")
     report = run_pass(store, notifier, policies=policies, owner="t", now=later, digest=0)
     assert [n.title for n in report.shown] == ["Amex: 6 reminders"]
 

@@ -4,7 +4,6 @@ SAVEPOINTs and transactional DDL. SQLite only (these are SQLite's knobs)."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,7 @@ class Boom(Exception):
     """Raised inside a transaction to roll it back."""
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'tracker.db'}")
-    yield opened
-    opened.dispose()
+pytestmark = pytest.mark.backends("sqlite")  # the shared `store` fixture, on SQLite only
 
 
 def _raw(store: Store) -> sqlite3.Connection:

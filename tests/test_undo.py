@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from conftest import Tracker
+from helpers import NOW
 from sqlalchemy import create_engine, text
 
-NOW = datetime(2026, 11, 26, 14, 0, tzinfo=UTC)
 DATA_TABLES = (
     "organizations",
     "cases",
@@ -24,12 +23,6 @@ DATA_TABLES = (
     "follow_ups",
     "notes",
 )
-
-
-@pytest.fixture
-def clock(tracker: Tracker) -> Iterator[time_machine.Traveller]:
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 def query(db_url: str, sql: str) -> list[tuple[Any, ...]]:
@@ -286,3 +279,86 @@ def test_undo_puts_back_the_waiting_status(tracker: Tracker, clock: object) -> N
     assert shown is not None
     assert shown["status"] == "waiting"
     assert (shown["promises"][0]["status"], shown["promises"][0]["status_at"]) == ("pending", None)
+
+
+# --------------------------------------------------------------------------- what undo trusts
+
+
+def _edit_event(db_url: str, event_id: int, data: dict[str, Any]) -> None:
+    """Rewrite an event's data in place: what an old import or a hand edit could leave."""
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE events SET data = :data WHERE id = :id"),
+                {"data": json.dumps(data), "id": event_id},
+            )
+    finally:
+        engine.dispose()
+
+
+def test_undo_refuses_a_change_whose_event_names_a_row_of_another_case(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    tracker.ok("case", "open", "Mine", "--note", "keep me")
+    tracker.ok("case", "open", "Other")
+    (opened,) = query(db_url, "SELECT id, data FROM events WHERE case_id = 2")
+    data = opened[1] if isinstance(opened[1], dict) else json.loads(opened[1])
+    _edit_event(db_url, opened[0], {**data, "created": ["cases", 1]})
+    counts = data_counts(db_url)
+
+    assert tracker.fails(1, "undo") == (
+        f"Error: cannot undo change 2 (case open Other): its event {opened[0]} names cases 1, "
+        "which is not on case 2; nothing was undone"
+    )
+    assert data_counts(db_url) == counts
+    assert state(tracker, 1)["notes"][0]["body"] == "keep me"  # type: ignore[index]
+
+
+def test_undo_refuses_a_snapshot_that_is_not_case_state(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    tracker.ok("case", "open", "Mine", "--amount", "12.50")
+    tracker.ok("case", "close", "1")
+    (closed,) = query(db_url, "SELECT id, data FROM events WHERE type = 'closed'")
+    data = closed[1] if isinstance(closed[1], dict) else json.loads(closed[1])
+    data["case_before"]["amount"] = "4111 1111 1111 1111"
+    _edit_event(db_url, closed[0], data)
+
+    assert tracker.fails(1, "undo") == (
+        f"Error: cannot undo change 2: its event {closed[0]} (closed) does not fit its type "
+        '(case_before names "amount", which is not case state); nothing was undone'
+    )
+    assert state(tracker, 1)["amount"] == "12.50"  # type: ignore[index]
+
+
+def test_undo_never_reverts_a_change_an_import_brought(
+    tracker: Tracker, clock: object, db_url: str
+) -> None:
+    """The changes an import added carry another store's payloads: undo passes over them
+    (here one listed in an import record whose own change is gone from the undo stack)."""
+    tracker.ok("case", "open", "Mine")
+    tracker.ok("case", "note", "1", "as if imported")
+    engine = create_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            record = conn.execute(
+                text(
+                    "INSERT INTO changes (at, command, undoable) "
+                    "VALUES (:at, 'import json x.json', false) RETURNING id"
+                ),
+                {"at": NOW.isoformat()},
+            ).scalar_one()
+            conn.execute(
+                text(
+                    "INSERT INTO events (change_id, case_id, at, type, summary, data) "
+                    "VALUES (:change, NULL, :at, 'imported', 'Imported 1 row from x.json', :data)"
+                ),
+                {"change": record, "at": NOW.isoformat(), "data": json.dumps(
+                    {"source": "x.json", "rows": {"changes": [[2, 2]]}}
+                )},
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+
+    assert tracker.ok("undo") == "Undid case 1: Opened: Mine\n"

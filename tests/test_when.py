@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import helpers
 import pytest
 
 from tracker.errors import UsageError
@@ -29,8 +30,9 @@ NEW_YORK = ZoneInfo("America/New_York")
 TOKYO = ZoneInfo("Asia/Tokyo")
 CAIRO = ZoneInfo("Africa/Cairo")
 
-# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter).
-NOW = datetime(2026, 11, 26, 15, 45, 30, tzinfo=UTC)
+# Thursday 2026-11-26 15:45:30 in Lisbon (WET, UTC+0 in winter): the shared NOW's day, at a
+# time of day with minutes and seconds.
+NOW = helpers.NOW.replace(hour=15, minute=45, second=30)
 
 
 def at(
@@ -246,7 +248,10 @@ def test_days_with_times(text: str, expected: datetime) -> None:
     [
         (NOW, "eod", at(2026, 11, 26, 17)),
         (NOW, "EOD", at(2026, 11, 26, 17)),
-        (at(2026, 11, 26, 18), "eod", at(2026, 11, 26, 17)),  # today's, even when past
+        (at(2026, 11, 26, 18), "eod", at(2026, 11, 27, 17)),  # past: the next business day's
+        (at(2026, 11, 27, 18), "eod", at(2026, 11, 30, 17)),  # Friday evening -> Monday
+        (at(2026, 11, 28, 10), "eod", at(2026, 11, 30, 17)),  # Saturday -> Monday
+        (at(2026, 11, 26, 17), "eod", at(2026, 11, 26, 17)),  # exactly 17:00: not past yet
         (NOW, "eow", at(2026, 11, 27, 17)),  # Thursday -> tomorrow
         (at(2026, 11, 23, 8), "eow", at(2026, 11, 27, 17)),  # Monday
         (at(2026, 11, 27, 16, 59), "eow", at(2026, 11, 27, 17)),  # Friday before 17:00
@@ -260,7 +265,8 @@ def test_days_with_times(text: str, expected: datetime) -> None:
         (at(2028, 2, 3, 10), "eom", at(2028, 2, 29, 17)),  # leap year
         (at(2100, 2, 3, 10), "eom", at(2100, 2, 28, 17)),  # not a leap year
         (at(2000, 2, 3, 10), "eom", at(2000, 2, 29, 17)),  # leap year
-        (at(2026, 4, 30, 20), "eom", at(2026, 4, 30, 17)),
+        (at(2026, 4, 30, 20), "eom", at(2026, 5, 31, 17)),  # past: next month's end
+        (at(2026, 4, 30, 16), "eom", at(2026, 4, 30, 17)),
         (at(2026, 7, 10, 10), "eom", datetime(2026, 7, 31, 16, tzinfo=UTC)),  # summer time
     ],
 )
@@ -272,7 +278,11 @@ def test_end_of_uses_the_local_date() -> None:
     # 2026-11-30 23:30 UTC is already 1 December in Tokyo: eom is the end of December there.
     late = datetime(2026, 11, 30, 23, 30, tzinfo=UTC)
     assert when("eom", now=late, tz=TOKYO) == at(2026, 12, 31, 17, tz=TOKYO)
-    assert when("eom", now=late, tz=NEW_YORK) == at(2026, 11, 30, 17, tz=NEW_YORK)
+    # 18:30 on 30 November in New York: this month's end has passed.
+    assert when("eom", now=late, tz=NEW_YORK) == at(2026, 12, 31, 17, tz=NEW_YORK)
+    assert when("eom", now=late - timedelta(hours=2), tz=NEW_YORK) == at(
+        2026, 11, 30, 17, tz=NEW_YORK
+    )
 
 
 # --------------------------------------------------------------------------- relative
@@ -326,13 +336,22 @@ def test_relative_is_added_to_now_exactly(text: str, delta: timedelta) -> None:
     assert when(text) == NOW + delta
 
 
-def test_relative_days_are_exact_across_a_dst_change() -> None:
+def test_relative_days_keep_the_wall_clock_across_a_dst_change() -> None:
     # Friday 2026-03-27 10:00 in Lisbon; the clocks go forward on Sunday the 29th.
     now = at(2026, 3, 27, 10)
-    assert when("3d", now=now) == now + timedelta(hours=72)
-    assert when("3d", now=now).astimezone(LISBON).hour == 11
-    # With a time of day, days count on the calendar instead.
+    assert when("3d", now=now) == at(2026, 3, 30, 10)
+    assert when("3d", now=now) == now + timedelta(hours=71)
     assert when("in 3 days 10:00", now=now) == at(2026, 3, 30, 10)
+    assert when("1w", now=now) == at(2026, 4, 3, 10)
+    # Hours are exact: 72 hours later is 11:00 by the clock.
+    assert when("72h", now=now) == now + timedelta(hours=72)
+    assert when("72h", now=now).astimezone(LISBON).hour == 11
+    # Fractions are exact too; days and hours together: days on the calendar, then hours.
+    assert when("1.5d", now=now) == now + timedelta(hours=36)
+    assert when("3d 2h", now=now) == at(2026, 3, 30, 12)
+    # And back: 8 weeks before a date in summer time keeps 10:00 in winter time.
+    summer = at(2026, 5, 15, 10)
+    assert when("-8w", now=summer) == at(2026, 3, 20, 10)
 
 
 @pytest.mark.parametrize(
@@ -587,7 +606,7 @@ def test_default_now_is_the_clock() -> None:
 # --------------------------------------------------------------------------- bad input
 
 
-GENERIC = "try 2026-12-01, 2026-12-01 14:30, tomorrow 9am, fri, in 3 days, 10bd, eom"
+GENERIC = "try 2026-12-01, Dec 24, tomorrow 9am, fri, in 3 days, 10bd, 7-10 business days, eom"
 
 
 @pytest.mark.parametrize(
@@ -604,9 +623,7 @@ GENERIC = "try 2026-12-01, 2026-12-01 14:30, tomorrow 9am, fri, in 3 days, 10bd,
         "in 3",
         "2026",
         "2026-12",
-        "12/01/2026",
         "2026-12-01 14",
-        "tomorrow 9",
         "2026-12-01+01:00",
         "in -3 days",
         "in +3 days",
@@ -616,7 +633,7 @@ GENERIC = "try 2026-12-01, 2026-12-01 14:30, tomorrow 9am, fri, in 3 days, 10bd,
         "in 2 months",
         "3 dayz",
         "3ds",
-        "next week",
+        "next fortnight",
         "friday friday",
         "tomorrow 9am 10am",
         "at",
@@ -648,6 +665,9 @@ def test_unreadable_when(text: str) -> None:
         ("2026-12-00", "invalid date '2026-12-00': December 2026 has 31 days"),
         ("0000-01-01", "invalid date '0000-01-01': year must be in 1..9999"),
         ("tomorrow 25:00", "invalid time '25:00': the hour must be in 0..23"),
+        ("tomorrow 19", "'19' alone is not a time; write 19:00"),
+        ("mon 7", "'7' alone could be 7am or 7pm; write 7am, 7pm or 07:00"),
+        ("midnight", "'midnight' could be the start or the end of a day; write 00:00 or 23:59"),
         ("tomorrow 24:00", "invalid time '24:00': the hour must be in 0..23"),
         ("tomorrow 12:60", "invalid time '12:60': the minutes must be in 0..59"),
         ("tomorrow 23:59:60", "invalid time '23:59:60': the seconds must be in 0..59"),
@@ -843,6 +863,52 @@ def test_humanize_delta(delta: timedelta, expected: str) -> None:
     assert humanize_delta(delta) == expected
 
 
+@pytest.mark.parametrize(
+    ("delta", "expected"),
+    [
+        (timedelta(days=3), "in 3 days"),
+        (timedelta(days=3, hours=23, minutes=59), "in 4 days"),
+        (timedelta(days=6, hours=23), "in 6 days 23 hours"),
+        (timedelta(days=6, hours=23, minutes=40), "in 7 days"),
+        (timedelta(days=6, hours=23, minutes=59), "in 7 days"),
+        (timedelta(days=2, hours=5, minutes=10), "in 2 days 5 hours"),
+        (timedelta(days=7, hours=11), "in 7 days"),
+        (timedelta(days=7, hours=13), "in 8 days"),
+        (timedelta(days=1), "in 1 day"),
+        (timedelta(days=45), "in 45 days"),
+        (timedelta(hours=23, minutes=59), "in 23 hours 59 minutes"),
+        (timedelta(hours=23, minutes=59, seconds=40), "in 1 day"),
+        (timedelta(hours=5), "in 5 hours"),
+        (timedelta(hours=1), "in 1 hour"),
+        (timedelta(minutes=90), "in 1 hour 30 minutes"),
+        (timedelta(minutes=59, seconds=59), "in 1 hour"),
+        (timedelta(minutes=59, seconds=29), "in 59 minutes"),
+        (timedelta(minutes=12), "in 12 minutes"),
+        (timedelta(minutes=12, seconds=59), "in 13 minutes"),
+        (timedelta(minutes=12, seconds=29), "in 12 minutes"),
+        (timedelta(minutes=1), "in 1 minute"),
+        (timedelta(seconds=59), "in 1 minute"),
+        (timedelta(seconds=1), "in 1 minute"),
+        (timedelta(microseconds=1), "in 1 minute"),
+        (timedelta(0), "just now"),
+        (timedelta(seconds=-1), "just now"),
+        (timedelta(seconds=-59), "just now"),
+        (timedelta(seconds=-60), "1 minute ago"),
+        (timedelta(minutes=-12), "12 minutes ago"),
+        (timedelta(hours=-1), "1 hour ago"),
+        (timedelta(hours=-5, minutes=-30), "5 hours 30 minutes ago"),
+        (timedelta(hours=-3, minutes=-29), "3 hours 29 minutes ago"),
+        (timedelta(days=-1), "1 day ago"),
+        (timedelta(days=-2), "2 days ago"),
+        (timedelta(days=-2, hours=-23), "2 days 23 hours ago"),
+        (timedelta(days=-30, hours=-2), "30 days ago"),
+    ],
+)
+def test_humanize_delta_precise(delta: timedelta, expected: str) -> None:
+    # Rounded to the nearest smaller unit and said in two: never "in 6 days" for 6 d 23 h.
+    assert humanize_delta(delta, precise=True) == expected
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -920,9 +986,31 @@ def test_local_zone_tz_spellings(
     assert local_zone() == expected
 
 
+def test_local_zone_reads_a_posix_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    # tzlocal refuses a POSIX rule; dateutil reads it, daylight saving included.
+    monkeypatch.setenv("TZ", "CET-1CEST,M3.5.0,M10.5.0/3")
+    zone = local_zone()
+    assert datetime(2026, 1, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=1)
+    assert datetime(2026, 7, 15, 12, tzinfo=zone).utcoffset() == timedelta(hours=2)
+    assert format_local(datetime(2026, 7, 15, 10, tzinfo=UTC)) == "2026-07-15 12:00"
+    assert parse_when("2026-12-01 9am", now=NOW) == datetime(2026, 12, 1, 8, tzinfo=UTC)
+    # The transition is where the rule says: the last Sunday of March at 02:00.
+    with pytest.raises(WhenError, match="does not exist"):
+        parse_when("2026-03-29 02:30", now=NOW)
+
+
+def test_local_zone_prefers_the_config_file(
+    monkeypatch: pytest.MonkeyPatch, tracker_home: Path
+) -> None:
+    tracker_home.mkdir(parents=True, exist_ok=True)
+    (tracker_home / "config.toml").write_text('time_zone = "Australia/Lord_Howe"\n')
+    monkeypatch.setenv("TZ", "America/New_York")
+    assert local_zone() == ZoneInfo("Australia/Lord_Howe")
+
+
 @pytest.mark.parametrize(
     "value",
-    ["CET-1CEST,M3.5.0,M10.5.0/3", "Not/A_Zone", "America", "../etc/passwd", "/etc/localtime"],
+    ["Not/A_Zone", "America", "../etc/passwd", "/etc/localtime", "nonsense"],
 )
 def test_local_zone_ignores_a_tz_that_is_not_a_zone(
     monkeypatch: pytest.MonkeyPatch, value: str
@@ -968,15 +1056,35 @@ def test_local_zone_reads_a_copied_etc_localtime(
 
 def test_local_zone_last_resorts(monkeypatch: pytest.MonkeyPatch) -> None:
     import builtins
+    from time import tzset
+
+    import tracker.when
 
     def fail(*args: object, **kwargs: object) -> str:
         raise OSError("no such file")
 
-    monkeypatch.delenv("TZ", raising=False)
-    monkeypatch.setattr(os, "readlink", fail)
-    monkeypatch.setattr(builtins, "open", fail)
-    zone = local_zone()
-    assert zone.utcoffset(datetime(2026, 1, 1)) is not None
+    class BrokenClock(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> BrokenClock:
+            raise OSError("the C library cannot say")
+
+    # No zone name anywhere: TZ is a POSIX rule (UTC+9 to the C library), and /etc/localtime
+    # is neither a link nor readable. What is left is the C library's offset, a fixed one.
+    monkeypatch.setenv("TZ", "XYZ-9")
+    tzset()
+    try:
+        monkeypatch.setattr(os, "readlink", fail)
+        monkeypatch.setattr(builtins, "open", fail)
+        zone = local_zone()
+        assert not isinstance(zone, ZoneInfo)
+        assert zone.utcoffset(datetime(2026, 1, 1)) == timedelta(hours=9)
+        assert zone.utcoffset(datetime(2026, 7, 1)) == timedelta(hours=9)
+        # And when the C library cannot say either: UTC.
+        monkeypatch.setattr(tracker.when, "datetime", BrokenClock)
+        assert local_zone() is UTC
+    finally:
+        monkeypatch.setenv("TZ", "UTC")  # the C library's zone is the process's, not the test's
+        tzset()
 
 
 def _tzif_bytes(key: str) -> bytes:
@@ -992,8 +1100,10 @@ def _tzif_bytes(key: str) -> bytes:
 
 
 def test_import_is_light() -> None:
+    # Every command has imported tracker.config (the store's location) before it reads a
+    # time: what tracker.when adds to that is what it costs.
     code = (
-        "import sys; before = set(sys.modules); import tracker.when; "
+        "import sys; import tracker.config; before = set(sys.modules); import tracker.when; "
         "print(' '.join(sorted(set(sys.modules) - before)))"
     )
     root = Path(__file__).resolve().parent.parent
@@ -1002,7 +1112,9 @@ def test_import_is_light() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root, env=env
     ).stdout.split()
     assert "tracker.when" in out
-    assert not {"re", "zoneinfo", "typing", "dataclasses", "inspect", "calendar"} & set(out)
+    heavy = {"re", "zoneinfo", "typing", "dataclasses", "inspect", "calendar", "json"}
+    assert not (heavy | {"holidays", "dateutil", "tzlocal"}) & set(out)
+    assert set(out) <= {"tracker.when", "datetime", "_datetime", "math"}
 
 
 def test_times_of_day_keep_the_date_default() -> None:

@@ -13,14 +13,51 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.directory import display_value, format_phone
+from tracker.directory import (
+    case_abroad,
+    case_region,
+    display_value,
+    find_organization,
+    format_phone,
+)
 from tracker.models import Case, ContactPoint
 from tracker.policy import DISCLAIMER, Crossing
-from tracker.vocabulary import CHANNEL, LEVEL, next_level
+from tracker.vocabulary import CHANNEL, LEVEL, REGULATORS, Regulator, next_level
 
-StepCache = dict[tuple[int | None, str, str, str], str]
-"""contact_step's answers by (organization, category, level, action): a due list of thousands
-of cases at a few organizations asks the directory the same few questions."""
+StepCache = dict[tuple[int | None, str, str, str, bool], str]
+"""contact_step's answers by (organization, category, level, action, abroad): a due list of
+thousands of cases at a few organizations asks the directory the same few questions."""
+
+
+# --------------------------------------------------------------------------- jurisdiction
+
+
+def regulator_for(country: str | None) -> Regulator | None:
+    """The consumer complaint body of a country (the CFPB, the Financial Ombudsman Service)."""
+    return REGULATORS.get(country) if country else None
+
+
+def level_action(level: str, country: str | None = None) -> str:
+    """What to do to reach `level`; the last rung names the country's body when known."""
+    regulator = regulator_for(country) if level == "regulator" else None
+    return regulator.action if regulator is not None else LEVEL[level].action
+
+
+def _regulator_points(session: Session, regulator: Regulator) -> list[ContactPoint]:
+    """The regulator's own directory entry (examples/directory/), regulator rung first."""
+    org = find_organization(session, regulator.directory_name)
+    if org is None:
+        return []
+    points = sorted(org.contact_points, key=lambda p: (p.level != "regulator", p.position, p.id))
+    return points
+
+
+def _regulator_words(regulator: Regulator) -> str:
+    """'take the complaint to the Financial Ombudsman Service: https://... or call ...'."""
+    text = f"{regulator.action}: {regulator.website}"
+    if regulator.phone:
+        text += f" or call {format_phone(regulator.phone)}"
+    return text
 
 
 # --------------------------------------------------------------------------- which contact point
@@ -38,12 +75,20 @@ def _candidates(session: Session, case: Case, level: str) -> list[ContactPoint]:
     return exact + general
 
 
+def _from_abroad(point: ContactPoint) -> bool:
+    return bool(point.collect_calls or (point.region and point.region.lower() == "abroad"))
+
+
 def _suitable(session: Session, case: Case, level: str) -> list[ContactPoint]:
     found = _candidates(session, case, level)
     if not found and level == "supervisor":
         # The guide (3.5): you reach a supervisor by asking for one on the usual line.
         frontline = _candidates(session, case, "frontline")
         found = [p for p in frontline if p.kind == "phone"] or frontline
+    if found and case_abroad(case):
+        # From abroad a toll-free line may not connect: the international (collect) line
+        # first, at every rung.
+        found = [p for p in found if _from_abroad(p)] + [p for p in found if not _from_abroad(p)]
     return found
 
 
@@ -161,6 +206,17 @@ def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | 
         return None
     level = case.escalation_level
     points = _suitable(session, case, level)
+    regulator = regulator_for(case_region(case)[0])
+    if not points and level == "regulator" and regulator is not None:
+        points = _regulator_points(session, regulator)
+        if not points:
+            text = _regulator_words(regulator)
+            return "\n".join(
+                [
+                    text[0].upper() + text[1:] + ".",
+                    f"Draft the letter from the case history: tracker case letter {case.id}",
+                ]
+            )
     if not points:
         return None
     primary = points[0]
@@ -175,6 +231,8 @@ def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | 
         )
     elif level == "regulator":
         text = describe_contact(primary)
+        if regulator is not None and primary.level != "regulator":
+            text = f"{regulator.action}: {text}"
         lines.append(text[0].upper() + text[1:] + ".")
     else:
         lines.append(_ways(points, urgent=case.category == "lost_stolen"))
@@ -204,12 +262,13 @@ def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | 
 # --------------------------------------------------------------------------- next steps
 
 
-def action(crossing: Crossing) -> str:
-    """What a crossed threshold says to do: its own words, else its rung's."""
+def action(crossing: Crossing, country: str | None = None) -> str:
+    """What a crossed threshold says to do: its own words, else its rung's (the last rung
+    names the body of the case's country)."""
     if crossing.threshold.action is not None:
         return crossing.threshold.action
     if crossing.target is not None:
-        return LEVEL[crossing.target].action
+        return level_action(crossing.target, country)
     return "review the case"  # not reached: validation wants an action or a rung
 
 
@@ -223,13 +282,26 @@ def contact_step(
     session: Session, case: Case, level: str, what: str, steps: StepCache | None = None
 ) -> str:
     """'ask for a supervisor, call +1 800-528-2122', with the directory's point for `level`."""
-    key = (case.organization_id, case.category, level, what)
+    key = (case.organization_id, case.category, level, what, case_abroad(case))
     if steps is not None and key in steps:
         return steps[key]
     point = suggested_contact(session, case, level)
+    regulator = regulator_for(case_region(case)[0]) if level == "regulator" else None
+    if point is None and regulator is not None:
+        points = _regulator_points(session, regulator)
+        point = points[0] if points else None
+        if point is None:
+            words = _regulator_words(regulator)
+            step = words if what == regulator.action else f"{what}: {words.split(': ', 1)[1]}"
+            if steps is not None:
+                steps[key] = step
+            return step
     if point is None:
         step = what
-    elif point.level == "regulator" and what == LEVEL["regulator"].action:
+    elif point.level == "regulator" and what in (
+        LEVEL["regulator"].action,
+        regulator and regulator.action,
+    ):
         step = describe_contact(point)  # a regulator's entry says it all: "file a complaint ..."
     else:
         step = f"{what}, {describe_contact(point)}"
@@ -243,7 +315,8 @@ def threshold_step(
 ) -> str:
     """The next step a crossed threshold suggests, with the contact for its rung."""
     level = crossing.target or case.escalation_level
-    return suggestion(crossing, contact_step(session, case, level, action(crossing), steps))
+    what = action(crossing, case_region(case)[0])
+    return suggestion(crossing, contact_step(session, case, level, what, steps))
 
 
 def cached_threshold_step(
@@ -254,11 +327,14 @@ def cached_threshold_step(
     level: str,
     crossing: Crossing,
     steps: StepCache,
+    *,
+    country: str | None = None,
+    abroad: bool = False,
 ) -> str:
     """threshold_step for a case known by its facts: the case is loaded on a cache miss only."""
     target = crossing.target or level
-    what = action(crossing)
-    step = steps.get((organization_id, category, target, what))
+    what = action(crossing, country)
+    step = steps.get((organization_id, category, target, what, abroad))
     if step is None:
         loaded = session.get(Case, case_id)
         assert loaded is not None
@@ -273,14 +349,15 @@ def promise_step(
     level = case.escalation_level
     if overdue:
         level = next_level(level) or level
-        return contact_step(session, case, level, LEVEL[level].action, steps)
+        what = level_action(level, case_region(case)[0])
+        return contact_step(session, case, level, what, steps)
     return contact_step(session, case, level, "check that it was done", steps)
 
 
 def follow_up_step(session: Session, case: Case, steps: StepCache | None = None) -> str:
     """A follow-up fell due: contact them at the case's rung."""
     level = case.escalation_level
-    return contact_step(session, case, level, LEVEL[level].action, steps)
+    return contact_step(session, case, level, level_action(level, case_region(case)[0]), steps)
 
 
 MY_PROMISE_STEP = "do what you promised, or tell them when you will"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from pathlib import Path
 
-from tracker.db import sqlite_path
-from tracker.errors import DatabaseBusy, StoreError, UsageError
+from tracker.db import connect_sqlite, sqlite_path
+from tracker.errors import DatabaseBusy, StoreError, TrackerError, UsageError
+from tracker.files import PartialFile
 
 
 def backup_store(url: str, target: Path) -> Path:
@@ -30,15 +32,12 @@ def backup_store(url: str, target: Path) -> Path:
         raise UsageError(f"cannot find the home folder in {target}") from None
     if target.resolve() == source.resolve():
         raise UsageError("the backup must not overwrite the store itself")
-    if target.is_dir():
-        raise UsageError(f"{target} is a folder; give a file name")
-    if not target.parent.exists():
-        raise UsageError(f"no folder {target.parent}")
-    partial = target.with_name(f".{target.name}.partial")
-    partial.unlink(missing_ok=True)
-    os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600))
+    writing = PartialFile(target)  # refuses a folder, a device, a FIFO; 0600
+    partial = writing.path
     try:
-        src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=5.0)
+        # Opened by its percent-quoted URI (a '#' or '?' in the path would otherwise cut it
+        # short), read-only, and immutable where not even the -shm file can be made.
+        src = connect_sqlite(source, readonly=True, timeout=5.0)
         try:
             dst = sqlite3.connect(partial)
             try:
@@ -51,14 +50,15 @@ def backup_store(url: str, target: Path) -> Path:
             src.close()
         if verdict != "ok":
             raise StoreError(f"the backup failed its integrity check: {verdict}")
-        os.chmod(partial, 0o600)
-        os.replace(partial, target)
+        writing.commit()
     except sqlite3.OperationalError as exc:
-        partial.unlink(missing_ok=True)
+        writing.discard()
         if "locked" in str(exc) or "busy" in str(exc):
             raise DatabaseBusy() from None
+        if getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+            raise TrackerError(f"cannot write {target}: {os.strerror(errno.ENOSPC)}") from None
         raise StoreError(f"backup failed: {exc}") from None
     except BaseException:
-        partial.unlink(missing_ok=True)
+        writing.discard()
         raise
     return target

@@ -16,7 +16,15 @@ from decimal import Decimal
 from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.directory import ensure_organization, organization_key
+from tracker.directory import (
+    case_abroad,
+    case_calendar,
+    case_region,
+    ensure_organization,
+    find_organization,
+    organization_key,
+    region_of,
+)
 from tracker.errors import CaseNotActive, Conflict, NotFound, UsageError
 from tracker.history import (
     PROMISE_STATE_FIELDS,
@@ -59,10 +67,27 @@ from tracker.vocabulary import (
     STATUSES,
     next_level,
 )
-from tracker.when import format_local
+from tracker.when import Calendar, calendar_for, format_local
 
 # A contact's --at may run this far ahead of the clock (a slightly fast watch), no more.
 FUTURE_SLACK = timedelta(minutes=5)
+
+__all__ = ["case_abroad", "case_calendar", "case_region"]  # the case's jurisdiction, for views
+
+
+def event_time(at: datetime | None, now: datetime, what: str) -> datetime:
+    """When something happened: ``at`` (given after the fact), else now. Not in the future."""
+    if at is None:
+        return now
+    if at > now + FUTURE_SLACK:
+        raise UsageError(f"the time {format_local(at)} of {what} is in the future")
+    return at
+
+
+def calendar_for_organization(session: Session, name: str | None) -> Calendar:
+    """The business-day calendar a case at organization `name` would use (before it exists)."""
+    org = find_organization(session, name) if name else None
+    return calendar_for(*region_of(org.country if org else None, org.subdivision if org else None))
 
 
 # --------------------------------------------------------------------------- lookups
@@ -123,13 +148,18 @@ def open_case(
     refs_not_cards: bool = False,
     note: str | None = None,
     follow_up: datetime | None = None,
+    abroad: bool | None = None,
+    policy: str | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Case:
+    """Open a case; ``at``: when it began (the letter sent, the first call), if earlier."""
     title = required_text(title, "the title", masker, limit=MAX_TITLE)
     category = choice(category, CATEGORIES, "category")
     if amount is None and currency is not None:
         raise UsageError("a currency needs an amount")
     log = begin_change(session, f"case open {title}", now=now)
+    opened_at = event_time(at, log.now, "the opening")
     org = None
     org_created = False
     if organization is not None:
@@ -140,7 +170,9 @@ def open_case(
         category=category,
         status="open",
         escalation_level="frontline",
-        opened_at=log.now,
+        policy=policy,
+        abroad=abroad,
+        opened_at=opened_at,
         updated_at=log.now,
         last_activity_at=log.now,
         account_last4=account_last4,
@@ -161,12 +193,13 @@ def open_case(
         ),
         f"Opened: {title}",
         snapshot={},
+        at=opened_at,
     )
     log.snapshot(case)
     for ref in refs:
-        add_reference(session, case, ref, not_a_card=refs_not_cards, log=log)
+        add_reference(session, case, ref, not_a_card=refs_not_cards, log=log, at=opened_at)
     if note is not None:
-        add_note(session, case, note, masker=masker, log=log)
+        add_note(session, case, note, masker=masker, log=log, at=opened_at)
     if follow_up is not None:
         set_follow_up(session, case, follow_up, None, masker=masker, log=log)
     return case
@@ -179,19 +212,23 @@ def add_note(
     *,
     masker: Masker,
     log: ChangeLog | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Note:
-    """Notes are allowed on any case, closed ones included: they never lose a word."""
+    """Notes are allowed on any case, closed ones included: they never lose a word.
+
+    ``at``: when it was written down (a note from paper), if earlier than now."""
     cleaned = body.replace("\x00", "").strip("\n")
     if not cleaned.strip():
         raise UsageError("the note is empty; nothing was saved")
     cleaned = masker(cleaned, "the note")
     log = log or begin_change(session, f"case note {case.id}", now=now)
-    note = Note(case_id=case.id, body=cleaned, created_at=log.now)
+    written = event_time(at, log.now, "the note")
+    note = Note(case_id=case.id, body=cleaned, created_at=written)
     session.add(note)
     session.flush()
     first_line = cleaned.strip().splitlines()[0]
-    log.record(case, NoteAdded(created=("notes", note.id)), first_line[:200])
+    log.record(case, NoteAdded(created=("notes", note.id)), first_line[:200], at=written)
     log.touch(case)
     return note
 
@@ -208,6 +245,7 @@ def add_reference(
     not_a_card: bool = False,
     interaction: Interaction | None = None,
     log: ChangeLog | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Reference | None:
     """Record a reference number exactly as given; one already on the case (the same text)
@@ -221,12 +259,13 @@ def add_reference(
     if existing is not None:
         return None
     log = log or begin_change(session, f"case ref {case.id} {value}", now=now)
+    given = interaction.at if interaction else event_time(at, log.now, "the reference")
     ref = Reference(
         case_id=case.id,
         value=value,
         kind=kind,
         interaction_id=interaction.id if interaction else None,
-        created_at=log.now,
+        created_at=log.now if interaction else given,
     )
     session.add(ref)
     session.flush()
@@ -240,7 +279,7 @@ def add_reference(
             kept_as_typed=True if not_a_card and redact(value).changed else None,
         ),
         f"Reference {value} ({kind})",
-        at=interaction.at if interaction else None,
+        at=given,
     )
     log.touch(case)
     return ref
@@ -264,6 +303,8 @@ def log_interaction(
     promise: str | None = None,
     promise_due: datetime | None = None,
     promised_by: str = "company",
+    promise_window_start: datetime | None = None,
+    promise_calendar: str | None = None,
     now: datetime | None = None,
 ) -> Interaction:
     channel = choice(channel, CHANNELS, "channel")
@@ -334,6 +375,8 @@ def log_interaction(
             promised_by=promised_by,
             interaction=interaction,
             log=log,
+            window_start=promise_window_start,
+            calendar=promise_calendar,
         )
     log.touch(case)
     if case.last_interaction_at is None or at > case.last_interaction_at:
@@ -352,20 +395,33 @@ def make_promise(
     promised_by: str = "company",
     interaction: Interaction | None = None,
     log: ChangeLog | None = None,
+    window_start: datetime | None = None,
+    calendar: str | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Promise:
+    """Record a promise due at ``due`` (a window's end; ``window_start`` its start).
+
+    ``at``: when it was promised, if earlier than now (a contact's time, when made in one);
+    ``calendar``: the key of the holiday calendar its business days were counted on.
+    """
     text = required_text(text, "the promise", masker, limit=2000)
     promised_by = choice(promised_by, PROMISE_PARTIES, "promiser")
     _require_active(case, "record a promise")
     log = log or begin_change(session, f"case promise {case.id}", now=now)
+    made = interaction.at if interaction else event_time(at, log.now, "the promise")
+    if window_start is not None and window_start > due:
+        raise UsageError("a promise's window must start before it is due")
     promise = Promise(
         case_id=case.id,
         interaction_id=interaction.id if interaction else None,
         text=text,
         promised_by=promised_by,
         due_at=due,
+        window_start=window_start,
+        calendar=calendar,
         status="pending",
-        created_at=log.now,
+        created_at=log.now if interaction else made,
     )
     session.add(promise)
     session.flush()
@@ -380,7 +436,7 @@ def make_promise(
             promised_by=promised_by,
         ),
         f"{who} promised: {text}",
-        at=interaction.at if interaction else None,
+        at=made,
     )
     log.touch(case)
     settle_status(case, session)
@@ -474,8 +530,11 @@ def escalate(
     masker: Masker,
     to: str | None = None,
     note: str | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Case:
+    """Escalate; ``at``: when it happened (the complaint letter sent), if earlier. The
+    escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start then."""
     _require_active(case, "escalate it")
     if to is None:
         target = next_level(case.escalation_level)
@@ -488,6 +547,12 @@ def escalate(
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
     log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
+    when = _lifecycle_time(case, at, log.now, "the escalation")
+    if case.escalated_at is not None and when < case.escalated_at:
+        raise UsageError(
+            f"the escalation at {format_local(when)} is before the last one "
+            f"({format_local(case.escalated_at)})"
+        )
     reason = optional_text(note, masker, what="the reason")
     summary = f"Escalated from {case.escalation_level} to {target}"
     if reason:
@@ -496,13 +561,14 @@ def escalate(
         case,
         Escalated(level=target, previous_level=case.escalation_level, reason=reason),
         summary,
+        at=when,
     )
     case.escalation_level = target
     case.status = "escalated"
-    case.escalated_at = log.now
+    case.escalated_at = when
     log.touch(case)
     if reason:
-        add_note(session, case, reason, masker=masker, log=log)
+        add_note(session, case, reason, masker=masker, log=log, at=when)
     return case
 
 
@@ -512,6 +578,7 @@ def resolve(
     *,
     masker: Masker,
     outcome: str | None = None,
+    at: datetime | None = None,
     now: datetime | None = None,
 ) -> Case:
     if case.status == "resolved":
@@ -519,24 +586,29 @@ def resolve(
     if case.status == "closed":
         raise CaseNotActive(case.id, case.status)
     log = begin_change(session, f"case resolve {case.id}", now=now)
+    when = _lifecycle_time(case, at, log.now, "the resolution")
     text = optional_text(outcome, masker, what="the outcome")
-    log.record(case, Resolved(outcome=text), f"Resolved: {text}" if text else "Resolved")
+    log.record(case, Resolved(outcome=text), f"Resolved: {text}" if text else "Resolved", at=when)
     case.status = "resolved"
-    case.resolved_at = log.now
+    case.resolved_at = when
     case.outcome = text
     log.touch(case)
     return case
 
 
-def reopen(session: Session, case: Case, *, now: datetime | None = None) -> Case:
+def reopen(
+    session: Session, case: Case, *, at: datetime | None = None, now: datetime | None = None
+) -> Case:
     if case.status in ACTIVE_STATUSES:
         raise Conflict(f"case {case.id} is already {case.status}")
     log = begin_change(session, f"case reopen {case.id}", now=now)
+    when = _lifecycle_time(case, at, log.now, "the reopening")
     log.record(
         case,
         StatusChanged(previous_status=case.status),
         f"Reopened (was {case.status})",
         type_="reopened",
+        at=when,
     )
     case.status = "open"
     case.resolved_at = None
@@ -548,15 +620,29 @@ def reopen(session: Session, case: Case, *, now: datetime | None = None) -> Case
     return case
 
 
-def close(session: Session, case: Case, *, now: datetime | None = None) -> Case:
+def close(
+    session: Session, case: Case, *, at: datetime | None = None, now: datetime | None = None
+) -> Case:
     if case.status == "closed":
         raise Conflict(f"case {case.id} is already closed")
     log = begin_change(session, f"case close {case.id}", now=now)
-    log.record(case, StatusChanged(previous_status=case.status), "Closed", type_="closed")
+    when = _lifecycle_time(case, at, log.now, "the closing")
+    log.record(case, StatusChanged(previous_status=case.status), "Closed", type_="closed", at=when)
     case.status = "closed"
-    case.closed_at = log.now
+    case.closed_at = when
     log.touch(case)
     return case
+
+
+def _lifecycle_time(case: Case, at: datetime | None, now: datetime, what: str) -> datetime:
+    """When a step of the case's life happened: not in the future, not before its opening."""
+    when = event_time(at, now, what)
+    if when < case.opened_at:
+        raise UsageError(
+            f"the time {format_local(when)} of {what} is before the case was opened "
+            f"({format_local(case.opened_at)})"
+        )
+    return when
 
 
 # --------------------------------------------------------------------------- queries

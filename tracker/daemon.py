@@ -34,9 +34,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
@@ -59,11 +60,20 @@ from tracker.reminders import (
 )
 from tracker.when import local_zone
 
+if TYPE_CHECKING:
+    from apscheduler.job import Job
+
 log = logging.getLogger("tracker.daemon")
 
 JUMP = timedelta(seconds=2)  # wall clock against monotonic clock, between two wake-ups
+WATCH = 0.5  # seconds: the scheduler's next run may lag the monotonic deadline this much
 CHANGE_WINDOW = 64  # change ids below the newest kept in view (out-of-order commits)
 MANY_CHANGES = 5000  # more new changes than this at once: compute every case again
+
+
+def _wall() -> datetime:
+    """APScheduler's clock: the real wall clock (the daemon's own may be injected)."""
+    return datetime.now(UTC)
 
 
 def _stamp(at: datetime) -> str:
@@ -85,6 +95,8 @@ def setup_logging() -> None:
         MaskingFormatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     )
     logging.basicConfig(level=logging.INFO, handlers=[handler])
+    # APScheduler says "Running job ..." at each turn: its warnings and errors are enough.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 # --------------------------------------------------------------------------- the schedule
@@ -174,6 +186,10 @@ class Daemon:
         self._unavailable: str | None = None  # the reason last logged, until it works again
         self._unavailable_retry = first_retry
         self._wake = threading.Event()
+        self._turn_lock = threading.Lock()
+        self._deadline = 0.0  # when the next turn is due, on the monotonic clock
+        self._job: Job | Any = None  # the scheduler's turn job, while run() runs
+        self._watched = (0.0, datetime.min.replace(tzinfo=UTC))  # the watch's last look
         self._stopping = False
         self._started = False
         self._logged_next: datetime | None = None
@@ -386,7 +402,21 @@ class Daemon:
         self.scan()
 
     def run(self) -> None:
-        """Block until stop() (or SIGTERM/SIGINT)."""
+        """Block until stop() (or SIGTERM/SIGINT).
+
+        APScheduler runs the work: one job, the turn (the first scan, then a step each
+        time), on a one-thread executor, at most one instance, coalesced, so polling and
+        showing never overlap and never pile up. After each step the job sets its own next
+        run to the step's answer (never more than --poll ahead). APScheduler's waits follow
+        the wall clock, which may jump back and leave the next run hours ahead: this thread
+        wakes on the monotonic clock at each turn's deadline (and at least every --poll),
+        compares the two clocks since its last look, and runs the turn at once when the wall
+        clock went back. A jump forward needs no help: the run is then late, and runs once
+        (coalesced); the step itself notices either jump and computes every case again.
+        """
+        from apscheduler.executors.pool import ThreadPoolExecutor
+        from apscheduler.schedulers.background import BackgroundScheduler
+
         log.info(
             "tracker daemon started (pid %s, notifier %s, poll every %g s)",
             os.getpid(),
@@ -399,15 +429,26 @@ class Daemon:
             sig: signal.signal(sig, self._on_signal)
             for sig in ((signal.SIGTERM, signal.SIGINT) if main else ())
         }
+        scheduler = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self._deadline = self.monotonic()
+        self._watched = (self._deadline, _wall())
+        self._job = scheduler.add_job(
+            self._turn, "interval", seconds=self.poll_seconds, id="turn", next_run_time=_wall()
+        )
+        scheduler.start()
         try:
-            if not self._stopping:
-                self.start()
             while not self._stopping:
-                wait = self.step()
-                if not self._stopping:
-                    self._wake.wait(wait)
+                left = self._deadline - self.monotonic()
+                if self._wake.wait(min(max(left, 0.0) + WATCH, self.poll_seconds)):
                     self._wake.clear()
+                    continue
+                self._watch()
         finally:
+            scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         log.info(
@@ -418,6 +459,37 @@ class Daemon:
             WRITES.percentile(0.5) * 1000,
             WRITES.percentile(0.99) * 1000,
         )
+
+    def _turn(self) -> None:
+        """The scheduler's job: the first scan once, then a step; then its own next run."""
+        with self._turn_lock:
+            if self._stopping:
+                return
+            try:
+                if not self._started:
+                    self.start()
+                wait = self.step()
+            except Exception:  # the daemon keeps running; the next turn tries again
+                log.exception("a reminder turn failed; trying again in %g s", self.poll_seconds)
+                wait = self.poll_seconds
+            wait = min(wait, self.poll_seconds)
+            self._deadline = self.monotonic() + wait
+            self._job.modify(next_run_time=_wall() + timedelta(seconds=wait))
+
+    def _watch(self) -> None:
+        """Run the turn now if the wall clock went back since the last look: the
+        scheduler's next run, set by the wall clock, now lies too far ahead."""
+        mono, wall = self.monotonic(), _wall()
+        last_mono, last_wall = self._watched
+        went_back = (wall - last_wall) - timedelta(seconds=mono - last_mono) < -JUMP
+        if not went_back:
+            self._watched = (mono, wall)
+        elif self._turn_lock.acquire(blocking=False):  # else: look again at the next wake
+            try:
+                self._watched = (mono, wall)
+                self._job.modify(next_run_time=wall)
+            finally:
+                self._turn_lock.release()
 
     def stop(self) -> None:
         self._stopping = True

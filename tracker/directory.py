@@ -19,13 +19,15 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from tracker.config import settings
 from tracker.errors import NotFound, UsageError
 from tracker.models import Case, ContactPoint, Organization, utcnow
 from tracker.redact import Masker
-from tracker.values import optional_text, parse_country, required_text
+from tracker.values import optional_text, parse_region, required_text
 from tracker.vocabulary import ACTIVE_STATUSES, CATEGORIES, CONTACT_KINDS, LEVELS
+from tracker.when import Calendar, calendar_for
 
-ORG_KEYS = {"name", "country", "website", "notes", "contact"}
+ORG_KEYS = {"name", "country", "subdivision", "website", "notes", "contact"}
 CONTACT_KEYS = {
     "kind",
     "value",
@@ -73,6 +75,45 @@ def ensure_organization(
     session.add(org)
     session.flush()
     return org, True
+
+
+# --------------------------------------------------------------------------- jurisdiction
+
+
+def region_of(country: str | None, subdivision: str | None = None) -> tuple[str | None, str | None]:
+    """Whose rules and holidays apply: the organization's country (and part), else the
+    user's from the config file, else none."""
+    if country:
+        return country, subdivision
+    mine = settings()
+    return mine.country, mine.subdivision
+
+
+def case_region(case: Case) -> tuple[str | None, str | None]:
+    org = case.organization
+    return region_of(org.country if org else None, org.subdivision if org else None)
+
+
+def calendar_of(country: str | None, subdivision: str | None = None) -> Calendar:
+    """The business-day calendar for an organization of that country (see region_of)."""
+    return calendar_for(*region_of(country, subdivision))
+
+
+def case_calendar(case: Case) -> Calendar:
+    return calendar_for(*case_region(case))
+
+
+def abroad_of(flag: bool | None, country: str | None) -> bool:
+    """Whether the user is abroad for a case: its own flag, else whether the user's country
+    (config file) differs from the organization's."""
+    if flag is not None:
+        return flag
+    home = settings().country
+    return bool(home and country and home != country)
+
+
+def case_abroad(case: Case) -> bool:
+    return abroad_of(case.abroad, case.organization.country if case.organization else None)
 
 
 # --------------------------------------------------------------------------- phone numbers
@@ -146,6 +187,7 @@ class ContactSpec:
 class OrganizationSpec:
     name: str
     country: str | None = None
+    subdivision: str | None = None
     website: str | None = None
     notes: str | None = None
     contacts: tuple[ContactSpec, ...] = ()
@@ -244,7 +286,14 @@ def _organization(raw: Any, where: str) -> OrganizationSpec:
     name = _string(raw, "name", where, required=True)
     assert name is not None
     where = f"{where} ({name})"
-    country = parse_country(_string(raw, "country", where), where)
+    region = parse_region(_string(raw, "country", where), where)
+    country, subdivision = region if region else (None, None)
+    sub = _string(raw, "subdivision", where)
+    if sub is not None:
+        if country is None:
+            raise UsageError(f"{where}: 'subdivision' needs a 'country'")
+        found = parse_region(f"{country}-{sub}", where)
+        subdivision = found[1] if found else None
     contacts_raw = raw.get("contact", [])
     if not isinstance(contacts_raw, list):
         raise UsageError(
@@ -264,6 +313,7 @@ def _organization(raw: Any, where: str) -> OrganizationSpec:
     return OrganizationSpec(
         name=name,
         country=country,
+        subdivision=subdivision,
         website=_string(raw, "website", where),
         notes=_string(raw, "notes", where),
         contacts=tuple(contacts),
@@ -361,7 +411,7 @@ def import_directory(
         # The names were masked when the file was read (load_directory).
         org, created = ensure_organization(session, spec.name, Masker(), now=now)
         result = ImportResult(name=spec.name, created=created)
-        for name in ("name", "country", "website", "notes"):
+        for name in ("name", "country", "subdivision", "website", "notes"):
             value = getattr(spec, name)
             if value is not None and getattr(org, name) != value:
                 setattr(org, name, value)
@@ -416,7 +466,7 @@ def get_organization(session: Session, name: str) -> Organization:
         .options(selectinload(Organization.contact_points))
     ).one_or_none()
     if org is None:
-        raise NotFound(f"no organization '{name}' (see tracker org list)")
+        raise NotFound(f"no organization '{name}'")
     return org
 
 
@@ -429,14 +479,20 @@ def add_organization(
     notes: str | None = None,
     masker: Masker | None = None,
 ) -> tuple[Organization, bool]:
-    """Create the organization, or update the fields given; returns (org, created)."""
+    """Create the organization, or update the fields given; returns (org, created).
+
+    ``country`` is an ISO 3166 code (``UK`` is read as ``GB``), optionally with the part of
+    the country whose holidays count: ``GB-SCT``.
+    """
     masker = masker or Masker()
-    country = parse_country(country)
+    region = parse_region(country)
     website = optional_text(website, masker, what="the website", limit=500)
     notes = optional_text(notes, masker, what="the notes")
     now = utcnow()
     org, created = ensure_organization(session, name, masker, now=now)
-    for attr, value in (("country", country), ("website", website), ("notes", notes)):
+    if region is not None:
+        org.country, org.subdivision = region
+    for attr, value in (("website", website), ("notes", notes)):
         if value is not None:
             setattr(org, attr, value)
     org.updated_at = now

@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Row, and_, select
 from sqlalchemy.orm import Session
 
 from tracker.advice import StepCache, cached_threshold_step
+from tracker.directory import abroad_of, calendar_of, region_of
 from tracker.models import Case, FollowUp, Organization, Promise
 from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
@@ -136,6 +137,9 @@ _CASE_FACTS = (
     Case.title,
     Organization.name.label("organization"),
     Case.organization_id,
+    Organization.country.label("country"),
+    Organization.subdivision.label("subdivision"),
+    Case.abroad,
     Case.category,
     Case.policy,
     Case.escalation_level,
@@ -182,12 +186,20 @@ def _promises_and_thresholds(
     items: list[DueItem] = []
     for case in cases:
         org = case.organization
-        policy = policies.for_case(case.category, case.policy)
+        # The case's country (its organization's, else the user's) picks its policy, and
+        # its holidays are the business days the policy's spans count.
+        country = region_of(case.country, case.subdivision)[0]
+        calendar = calendar_of(case.country, case.subdivision)
+        policy = policies.for_case(case.category, case.policy, country)
         broken: list[datetime] = []
         for promise in promises.get(case.id, ()):
             if promise.promised_by == "company":
                 instant = broken_instant(
-                    promise.status, promise.due_at, promise.status_at, policy.promise_grace
+                    promise.status,
+                    promise.due_at,
+                    promise.status_at,
+                    policy.promise_grace,
+                    calendar,
                 )
                 if instant is not None:
                     broken.append(instant)
@@ -202,7 +214,7 @@ def _promises_and_thresholds(
                     due_at=promise.due_at,
                     text=promise.text,
                     item_id=promise.id,
-                    overdue_at=policy.promise_grace.after(promise.due_at),
+                    overdue_at=policy.promise_grace.after(promise.due_at, calendar),
                     modified_at=promise.status_at or promise.created_at,
                 )
             )
@@ -215,6 +227,7 @@ def _promises_and_thresholds(
             last_interaction_at=case.last_interaction_at,
             escalated_at=case.escalated_at,
             broken_at=tuple(sorted(broken)),
+            calendar=calendar,
         )
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:
@@ -236,6 +249,8 @@ def _promises_and_thresholds(
                             case.escalation_level,
                             crossing,
                             steps,
+                            country=country,
+                            abroad=abroad_of(case.abroad, case.country),
                         )
                         if suggest_until is not None and crossing.at <= suggest_until
                         else None

@@ -1,4 +1,4 @@
-"""Error classes. Each carries the exit code the CLI turns it into (see CLI.md)."""
+"""Error classes. Each carries the exit code the CLI turns it into (see docs/contract.md)."""
 
 from __future__ import annotations
 
@@ -64,3 +64,20 @@ class DatabaseBusy(TrackerError):
 
 class StoreError(TrackerError):
     """The store cannot be used: newer than this code, unreadable, missing driver. Exit 1."""
+
+
+class StoreMissing(StoreError):
+    """There is no store at the location: a read needs one (the first write makes it). Exit 1."""
+
+
+class StoreReadOnly(StoreError):
+    """The store can be read but not changed (a read-only file, folder or file system). Exit 1."""
+
+
+class NotAStore(StoreError):
+    """The location holds something else: another program's database, or a file that is not a
+    database. It is refused and left untouched. Exit 1."""
+
+
+class BadStoreLocation(UsageError):
+    """The location can never be a store: a malformed or in-memory URL, a folder. Exit 2."""

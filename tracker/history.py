@@ -3,24 +3,48 @@
 Every change to a case writes one event, in the transaction of the command that made it; one
 command's events share a Change, the unit `tracker undo` reverts. An event's payload is one
 of the dataclasses below, written and read through the same type: a field renamed here is
-renamed for the CSV, the JSON views, the letters and undo at once, and an imported payload is
-checked against its type before undo trusts it (:func:`payload_of`).
+renamed for the CSV, the JSON views, the letters and undo at once. :func:`read_payload` also
+checks every value (the vocabulary, the case state, which table a ``created`` names): the
+JSON importer refuses a file whose events do not pass, and undo refuses to act on a change
+whose events do not.
 
 Undo finds the rows to delete from the payload's ``created`` (a table name and an id) and
 the schema's own table -> class map, and restores a case's state from the snapshot in its
-first event of the change (``case_before``).
+first event of the change (``case_before``). Before it acts it locks what the change touches
+(its cases, promises and organization) and looks for the newest change again: a command
+committed on one of those cases meanwhile is then the newest change and is what undo
+reverts, instead of being deleted with the case (:func:`undo`).
+
+An import (`tracker import json`) is one change too. It keeps the file's ids, so it writes
+its own Change and one ``imported`` event (no case) whose :class:`Imported` payload lists,
+per table, the id ranges of the rows it added; undo of that change deletes exactly those
+rows. The changes and events the import brought were written by another store: undo never
+picks one of them (:func:`_foreign_changes`), only the import as a whole.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import json
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, get_type_hints
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    delete,
+    exists,
+    false,
+    not_,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from tracker.errors import Conflict
@@ -34,6 +58,16 @@ from tracker.models import (
     Promise,
     Reminder,
     utcnow,
+)
+from tracker.vocabulary import (
+    CATEGORIES,
+    CHANNELS,
+    DIRECTIONS,
+    LEVELS,
+    PROMISE_PARTIES,
+    PROMISE_STATUSES,
+    REFERENCE_KINDS,
+    STATUSES,
 )
 
 # The case fields a change can alter; undo puts them back from the first event's snapshot.
@@ -49,10 +83,95 @@ CASE_STATE_FIELDS = (
     "last_interaction_at",
 )
 PROMISE_STATE_FIELDS = ("status", "status_at")
+# The snapshot's fields that are never empty (their columns are NOT NULL).
+_REQUIRED_STATE = ("status", "escalation_level", "updated_at", "last_activity_at")
+_STATE_CHOICES = {"status": STATUSES, "escalation_level": LEVELS}
+# The largest id an integer column holds (PostgreSQL's INTEGER; tracker.cli.common.MAX_ID).
+MAX_ROW_ID = 2**31 - 1
 
 
 class PayloadError(ValueError):
     """An event's data that does not fit its type (an import written by hand, say)."""
+
+
+def shown(value: Any, limit: int = 60) -> str:
+    """A value for a one-line message: JSON, shortened, nothing that breaks or hides a line.
+
+    Control and format characters (line and paragraph separators, right-to-left overrides,
+    zero-width characters) are shown escaped, so the message reads as what it is.
+    """
+    text = json.dumps(value, ensure_ascii=False, default=lambda item: str(_jsonable(item)))
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return "".join(
+        f"\\u{ord(char):04x}" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else char
+        for char in text
+    )
+
+
+def an(word: str) -> str:
+    """`word` after its indefinite article: "an opened", "a note"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
+def _time_or_none(name: str, value: Any, *, required: bool = False) -> datetime | None:
+    if value is None and not required:
+        return None
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            if parsed.tzinfo is not None:
+                return parsed
+    raise PayloadError(f"{name} {shown(value)} is not a time with its offset")
+
+
+def check_case_state(state: dict[str, Any], name: str = "case_before") -> None:
+    """PayloadError unless `state` holds only case-state fields, each with a valid value.
+
+    What undo writes back into the case: a key outside CASE_STATE_FIELDS (an amount, say)
+    or a status outside the vocabulary is refused, not restored.
+    """
+    for key, value in state.items():
+        where = f"{name}.{key}"
+        if key not in CASE_STATE_FIELDS:
+            raise PayloadError(f"{name} names {shown(key)}, which is not case state")
+        if key in _STATE_CHOICES:
+            _check_choice(where, value, _STATE_CHOICES[key])
+        elif key.endswith("_at"):
+            _time_or_none(where, value, required=key in _REQUIRED_STATE)
+        elif value is not None and not isinstance(value, str):
+            raise PayloadError(f"{where} {shown(value)} is not text")
+
+
+def check_promise_state(state: dict[str, Any], name: str = "promise_before") -> None:
+    """PayloadError unless `state` holds only a promise's status fields, with valid values."""
+    for key, value in state.items():
+        where = f"{name}.{key}"
+        if key not in PROMISE_STATE_FIELDS:
+            raise PayloadError(f"{name} names {shown(key)}, which is not promise state")
+        if key == "status":
+            _check_choice(where, value, PROMISE_STATUSES)
+        else:
+            _time_or_none(where, value)
+    if "status" not in state:
+        raise PayloadError(f"{name} has no status")
+
+
+def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
+    if not isinstance(value, str) or value not in allowed:
+        raise PayloadError(f"{name} {shown(value)} is not one of: {', '.join(allowed)}")
+
+
+def state_times(state: dict[str, Any]) -> list[tuple[str, datetime]]:
+    """The times in a checked case or promise snapshot, by key (for range checks)."""
+    return [
+        (key, datetime.fromisoformat(value))
+        for key, value in state.items()
+        if key.endswith("_at") and isinstance(value, str)
+    ]
 
 
 # --------------------------------------------------------------------------- payloads
@@ -70,6 +189,10 @@ class Payload:
     PRIVATE: ClassVar[frozenset[str]] = frozenset(
         {"created", "case_before", "promise_before", "created_organization"}
     )
+    CREATES: ClassVar[str | None] = None
+    """The table of the row an event of this type adds (its ``created``), if any."""
+    CHOICES: ClassVar[tuple[tuple[str, tuple[str, ...]], ...]] = ()
+    """Fields whose value is one of a vocabulary's words."""
 
     created: tuple[str, int] | None = None
     case_before: dict[str, Any] | None = None
@@ -105,25 +228,67 @@ class Payload:
         except TypeError as exc:  # a required field is missing
             raise PayloadError(str(exc).split(".__init__() ")[-1]) from None
 
+    def check(self, event_type: str) -> None:
+        """PayloadError unless every value is one the store itself could have written.
 
-def _hints(cls: type[Payload]) -> dict[str, Any]:
+        :meth:`from_json` checks the shape (keys and types); this checks the values: the
+        vocabulary, ids in the integer columns' range, the table ``created`` names, and that
+        ``case_before`` holds only case state. Whether the rows named exist, and on which
+        case, is for the caller, who knows the store (the importer, undo).
+        """
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if type(value) is int and not 1 <= value <= MAX_ROW_ID:
+                raise PayloadError(f"{item.name} {value} is not an id (1 to {MAX_ROW_ID})")
+        for name, allowed in self.CHOICES:
+            value = getattr(self, name)
+            if value is not None:
+                _check_choice(name, value, allowed)
+        if self.created is not None:
+            table, row_id = self.created
+            if table != self.CREATES:
+                what = f"a row of {self.CREATES}" if self.CREATES else "no row"
+                raise PayloadError(
+                    f"created {shown(list(self.created))}: {an(event_type)} event creates {what}"
+                )
+            if not 1 <= row_id <= MAX_ROW_ID:
+                raise PayloadError(f"created {shown(list(self.created))} names no row")
+        if self.case_before is not None:
+            check_case_state(self.case_before)
+
+
+def _hints(cls: type[Payload]) -> dict[str, str]:
+    """How each field is stored (created, datetime, dict, int or str), worked out once.
+
+    Class constants such as TYPES are no fields.
+    """
     cached = _HINTS.get(cls)
     if cached is None:
-        cached = _HINTS[cls] = get_type_hints(cls)
-        for name in ("TYPES", "PRIVATE"):
-            cached.pop(name, None)
+        hints = get_type_hints(cls)
+        cached = _HINTS[cls] = {
+            f.name: _kind(f.name, str(hints[f.name])) for f in dataclasses.fields(cls)
+        }
     return cached
 
 
-_HINTS: dict[type[Payload], dict[str, Any]] = {}
+def _kind(name: str, hint: str) -> str:
+    if name == "created":
+        return "created"
+    return next((kind for kind in ("bool", "datetime", "dict", "int") if kind in hint), "str")
 
 
-def _read(name: str, hint: Any, value: Any) -> Any:
-    """One stored value, checked against its field's type."""
+_HINTS: dict[type[Payload], dict[str, str]] = {}
+
+
+def _read(name: str, kind: str, value: Any) -> Any:
+    """One stored value, checked against its field's kind (see _hints)."""
     if value is None:
         return None
-    text = str(hint)
-    if name == "created":
+    if kind == "str":
+        if isinstance(value, str):
+            return value
+        raise PayloadError(f"{name} must be text")
+    if kind == "created":
         if (
             isinstance(value, list)
             and len(value) == 2
@@ -132,11 +297,11 @@ def _read(name: str, hint: Any, value: Any) -> Any:
         ):
             return (value[0], value[1])
         raise PayloadError("created must be [table, id]")
-    if "bool" in text:
+    if kind == "bool":
         if isinstance(value, bool):
             return value
         raise PayloadError(f"{name} must be true or false")
-    if "datetime" in text:
+    if kind == "datetime":
         if isinstance(value, str):
             try:
                 parsed = datetime.fromisoformat(value)
@@ -146,17 +311,13 @@ def _read(name: str, hint: Any, value: Any) -> Any:
                 if parsed.tzinfo is not None:
                     return parsed
         raise PayloadError(f"{name} must be a time with its offset")
-    if "dict" in text:
+    if kind == "dict":
         if isinstance(value, dict):
             return value
         raise PayloadError(f"{name} must be an object")
-    if "int" in text:
-        if type(value) is int:
-            return value
-        raise PayloadError(f"{name} must be a whole number")
-    if isinstance(value, str):
+    if type(value) is int:
         return value
-    raise PayloadError(f"{name} must be text")
+    raise PayloadError(f"{name} must be a whole number")
 
 
 def _jsonable(value: Any) -> Any:
@@ -170,6 +331,8 @@ def _jsonable(value: Any) -> Any:
 @dataclass(frozen=True, kw_only=True)
 class Opened(Payload):
     TYPES = ("opened",)
+    CREATES = "cases"
+    CHOICES = (("category", CATEGORIES),)
     category: str
     organization: str | None = None
     created_organization: int | None = None
@@ -178,11 +341,14 @@ class Opened(Payload):
 @dataclass(frozen=True, kw_only=True)
 class NoteAdded(Payload):
     TYPES = ("note",)
+    CREATES = "notes"
 
 
 @dataclass(frozen=True, kw_only=True)
 class ReferenceAdded(Payload):
     TYPES = ("reference_added",)
+    CREATES = "reference_numbers"
+    CHOICES = (("kind", REFERENCE_KINDS),)
     reference: str
     kind: str
     # The user said it is not a card although it looks like one (kept as typed).
@@ -192,6 +358,8 @@ class ReferenceAdded(Payload):
 @dataclass(frozen=True, kw_only=True)
 class Contacted(Payload):
     TYPES = ("interaction",)
+    CREATES = "interactions"
+    CHOICES = (("channel", CHANNELS), ("direction", DIRECTIONS))
     channel: str
     direction: str
     agent: str | None = None
@@ -201,32 +369,61 @@ class Contacted(Payload):
 @dataclass(frozen=True, kw_only=True)
 class PromiseMade(Payload):
     TYPES = ("promise_made",)
+    CREATES = "promises"
+    CHOICES = (("promise_status", PROMISE_STATUSES), ("promised_by", PROMISE_PARTIES))
     promise_id: int
     due_at: datetime
     promise_status: str
     promised_by: str
 
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        if self.created is not None and self.created[1] != self.promise_id:
+            raise PayloadError(
+                f"promise_id {self.promise_id} is not the promise created "
+                f"({shown(list(self.created))})"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class PromiseMarked(Payload):
     TYPES = ("promise_kept", "promise_broken", "promise_cancelled")
+    CHOICES = (("promise_status", PROMISE_STATUSES), ("promised_by", PROMISE_PARTIES))
     promise_id: int
     promise_before: dict[str, Any]
     due_at: datetime
     promise_status: str
     promised_by: str
 
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        check_promise_state(self.promise_before)
+        if event_type != f"promise_{self.promise_status}":
+            raise PayloadError(
+                f"promise_status {shown(self.promise_status)} does not match {an(event_type)} event"
+            )
+
 
 @dataclass(frozen=True, kw_only=True)
 class FollowUpSet(Payload):
     TYPES = ("follow_up_set",)
+    CREATES = "follow_ups"
     follow_up_id: int
     due_at: datetime
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        if self.created is not None and self.created[1] != self.follow_up_id:
+            raise PayloadError(
+                f"follow_up_id {self.follow_up_id} is not the follow-up created "
+                f"({shown(list(self.created))})"
+            )
 
 
 @dataclass(frozen=True, kw_only=True)
 class Escalated(Payload):
     TYPES = ("escalated",)
+    CHOICES = (("level", LEVELS), ("previous_level", LEVELS))
     level: str
     previous_level: str
     reason: str | None = None
@@ -241,6 +438,7 @@ class Resolved(Payload):
 @dataclass(frozen=True, kw_only=True)
 class StatusChanged(Payload):
     TYPES = ("reopened", "closed")
+    CHOICES = (("previous_status", STATUSES),)
     previous_status: str
 
 
@@ -257,6 +455,70 @@ class ReminderShown(Payload):
     due_at: datetime
 
 
+IdRanges = list[list[int]]
+"""Ids as ascending, disjoint [first, last] ranges: [[1, 40], [42, 42]]."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Imported(Payload):
+    """An import's own record (on an event with no case): the rows it added, per table.
+
+    Undo of the import deletes exactly these rows. Never exported (tracker.export.json): it
+    names ids of this store, and another store keeps its own record of what it imported.
+    """
+
+    TYPES = ("imported",)
+    source: str
+    rows: dict[str, IdRanges]
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        for table, ranges in self.rows.items():
+            if table not in Base.metadata.tables:
+                raise PayloadError(f"rows names {shown(table)}, which is not a table")
+            if not isinstance(ranges, list):
+                raise PayloadError(f"rows.{table} must be a list of [first, last] ids")
+            last = 0
+            for item in ranges:
+                if not (
+                    isinstance(item, list)
+                    and len(item) == 2
+                    and all(type(i) is int for i in item)
+                    and last < item[0] <= item[1] <= MAX_ROW_ID
+                ):
+                    raise PayloadError(
+                        f"rows.{table} {shown(item)} is not an ascending [first, last] range"
+                    )
+                last = item[1]
+
+    @property
+    def total(self) -> int:
+        return sum(last - first + 1 for ranges in self.rows.values() for first, last in ranges)
+
+
+def id_ranges(ids: Iterable[int]) -> IdRanges:
+    """Ids (in any order, no repeats) as :data:`IdRanges`."""
+    ranges: IdRanges = []
+    for row_id in sorted(ids):
+        if ranges and ranges[-1][1] == row_id - 1:
+            ranges[-1][1] = row_id
+        else:
+            ranges.append([row_id, row_id])
+    return ranges
+
+
+def in_ranges(column: ColumnElement[int], ranges: IdRanges) -> ColumnElement[bool]:
+    """SQL: `column` is one of the ids in `ranges`."""
+    if not ranges:
+        return false()
+    return or_(
+        *(
+            column == first if first == last else column.between(first, last)
+            for first, last in ranges
+        )
+    )
+
+
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Opened,
     NoteAdded,
@@ -270,6 +532,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     StatusChanged,
     Undone,
     ReminderShown,
+    Imported,
 )
 PAYLOADS: dict[str, type[Payload]] = {t: cls for cls in PAYLOAD_TYPES for t in cls.TYPES}
 EVENT_TYPES = tuple(PAYLOADS)
@@ -297,6 +560,16 @@ def payload_type(event_type: str) -> type[Payload]:
 def payload_of(event: Event) -> Payload:
     """The event's payload, read through its type (PayloadError if it does not fit)."""
     return payload_type(event.type).from_json(event.data)
+
+
+def read_payload(event_type: str, data: Any) -> Payload:
+    """The payload of an event of `event_type`, its shape and its values checked.
+
+    PayloadError says what does not fit (see :meth:`Payload.check`).
+    """
+    payload = payload_type(event_type).from_json(data)
+    payload.check(event_type)
+    return payload
 
 
 # --------------------------------------------------------------------------- writing
@@ -382,26 +655,63 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     """Revert the last undoable change, in this transaction; returns what was reverted.
 
     The answer reads "case 3: Opened: ... (with 1 reference)"; the `undone` event written
-    in case 3's own timeline leaves out the "case 3: ".
+    in case 3's own timeline leaves out the "case 3: ". An import's reads "the import of
+    backup.json (33 rows)".
+
+    Nothing a concurrent command saves is lost: what the change touches is locked first and
+    the newest change chosen again under the locks (:func:`_lock_last_change`). A command
+    that committed on one of those cases meanwhile is then the newest change, and is what
+    this undo reverts; one that comes later waits for this undo, and finds its case gone.
     """
-    change = session.scalars(
-        select(Change)
-        .where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
-        .order_by(Change.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).one_or_none()
-    if change is None:
-        raise Conflict("nothing to undo")
-    events = list(
-        session.scalars(select(Event).where(Event.change_id == change.id).order_by(Event.id))
-    )
-    payloads = [payload_of(e) for e in events]
+    change, events, payloads = _lock_last_change(session)
     case_ids = list(dict.fromkeys(e.case_id for e in events if e.case_id is not None))
     snapshots: dict[int, dict[str, Any]] = {}
-    for event, payload in zip(events, payloads, strict=True):
-        if event.case_id is not None and payload.case_before is not None:
-            snapshots.setdefault(event.case_id, payload.case_before)
+    imported = [p for p in payloads if isinstance(p, Imported)]
+    if imported:
+        (record,) = imported
+        what = _undo_import(session, record)
+    else:
+        _check_rows_of_the_case(session, change, events, payloads)
+        for event, payload in zip(events, payloads, strict=True):
+            if event.case_id is not None and payload.case_before is not None:
+                snapshots.setdefault(event.case_id, payload.case_before)
+        what = _remove_created(session, change, events, payloads)
+    # Flush first: expiring drops unflushed changes (the promise states set above), and the
+    # rows removed with SQL DELETE must not linger in the session.
+    session.flush()
+    session.expire_all()
+    log = begin_change(session, "undo", now=now, undoable=False)
+    change.reverted_by_id = log.change.id
+    recorded = False
+    for case_id in case_ids:
+        case = session.get(Case, case_id)
+        if case is None:
+            continue
+        for name, value in snapshots.get(case_id, {}).items():
+            if name in CASE_STATE_FIELDS:
+                setattr(case, name, _from_json(name, value))
+        log.record(case, Undone(reverted_change=change.id), f"Undid: {what}", snapshot={})
+        recorded = True
+    prefix = f"case {case_ids[0]}: " if case_ids and not imported else ""
+    if not recorded:
+        # The undo removed the case itself (or the change had none); this record keeps none.
+        session.add(
+            Event(
+                change=log.change,
+                case_id=None,
+                at=log.now,
+                type="undone",
+                summary=f"Undid {prefix}{what}",
+                data=Undone(reverted_change=change.id).to_json(),
+            )
+        )
+    return prefix + what
+
+
+def _remove_created(
+    session: Session, change: Change, events: Sequence[Event], payloads: Sequence[Payload]
+) -> str:
+    """Put back the promises' states and delete the rows the change added; describe it."""
     classes = _mapped_classes()
     removed_orgs: list[str] = []
     for payload in reversed(payloads):
@@ -420,37 +730,203 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
             removed = _remove_unused_organization(session, payload.created_organization)
             if removed is not None:
                 removed_orgs.append(removed)
-    what = _describe(change, events, payloads, removed_orgs, classes)
-    # Flush first: expiring drops unflushed changes (the promise states set above), and the
-    # rows removed with SQL DELETE must not linger in the session.
-    session.flush()
-    session.expire_all()
-    log = begin_change(session, "undo", now=now, undoable=False)
-    change.reverted_by_id = log.change.id
-    recorded = False
-    for case_id in case_ids:
-        case = session.get(Case, case_id)
-        if case is None:
-            continue
-        for name, value in snapshots.get(case_id, {}).items():
-            if name in CASE_STATE_FIELDS:
-                setattr(case, name, _from_json(name, value))
-        log.record(case, Undone(reverted_change=change.id), f"Undid: {what}", snapshot={})
-        recorded = True
-    prefix = f"case {case_ids[0]}: " if case_ids else ""
-    if not recorded:
-        # The undo removed the case itself; the history of that keeps no case.
-        session.add(
-            Event(
-                change=log.change,
-                case_id=None,
-                at=log.now,
-                type="undone",
-                summary=f"Undid {prefix}{what}",
-                data=Undone(reverted_change=change.id).to_json(),
-            )
+    return _describe(change, events, payloads, removed_orgs, classes)
+
+
+# --------------------------------------------------------------------------- undo: choosing
+
+_LOCK_ORDER = ("organizations", "promises", "cases")
+_RANGES_PER_STATEMENT = 200  # OR-ed ranges per SQL statement (SQLite's expression depth)
+
+LockTarget = tuple[str, int, int]
+"""A table and a [first, last] range of its ids to lock."""
+
+
+def _lock_last_change(session: Session) -> tuple[Change, list[Event], list[Payload]]:
+    """The newest undoable change, with its events and their checked payloads, once the rows
+    it touches are locked and it is still the newest.
+
+    Choose, lock what the choice touches (SELECT ... FOR UPDATE: its organization, promises
+    and cases), choose again: a command that committed on one of those rows while we waited
+    for its lock is newer, so the second choice is it, and its rows are locked in turn. When
+    a choice touches nothing not locked yet, no command can write to it any more; the change
+    row itself is locked last, so that two undos never revert the same change.
+
+    On SQLite the write transaction (BEGIN IMMEDIATE) has serialised all this already, and
+    SQLAlchemy leaves FOR UPDATE out.
+    """
+    locked: set[LockTarget] = set()
+    while True:
+        change_id = _last_undoable(session)
+        if change_id is None:
+            raise Conflict("nothing to undo")
+        events = list(
+            session.scalars(select(Event).where(Event.change_id == change_id).order_by(Event.id))
         )
-    return prefix + what
+        payloads = [_checked(event) for event in events]
+        wanted = [target for target in _touched(events, payloads) if target not in locked]
+        if wanted:
+            _lock(session, wanted)
+            locked.update(wanted)
+            continue
+        change = session.scalars(
+            select(Change)
+            .where(Change.id == change_id, Change.reverted_by_id.is_(None))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).one_or_none()
+        if change is not None:
+            return change, events, payloads
+        # Another undo reverted it while we waited: choose again.
+
+
+def _last_undoable(session: Session) -> int | None:
+    """The id of the newest change undo may revert: undoable, not reverted, and written by
+    this store (not one an import brought: its payloads are another store's)."""
+    foreign = _foreign_changes(session)
+    below: int | None = None
+    while True:
+        stmt = select(Change.id).where(Change.undoable.is_(True), Change.reverted_by_id.is_(None))
+        if below is not None:
+            stmt = stmt.where(Change.id < below)
+        change_id = session.scalar(stmt.order_by(Change.id.desc()).limit(1))
+        if change_id is None:
+            return None
+        hit = next((first for first, last in foreign if first <= change_id <= last), None)
+        if hit is None:
+            return change_id
+        below = hit
+
+
+def _foreign_changes(session: Session) -> IdRanges:
+    """The changes the store's imports added, as id ranges."""
+    ranges: IdRanges = []
+    records = session.scalars(
+        select(Event).where(Event.case_id.is_(None), Event.type == Imported.TYPES[0])
+    )
+    for event in records:
+        payload = _checked(event)
+        assert isinstance(payload, Imported)
+        ranges += payload.rows.get(Change.__tablename__, [])
+    return ranges
+
+
+def _checked(event: Event) -> Payload:
+    """The event's payload, checked; a Conflict (nothing undone) if it does not fit."""
+    try:
+        return read_payload(event.type, event.data)
+    except PayloadError as exc:
+        raise Conflict(
+            f"cannot undo change {event.change_id}: its event {event.id} ({event.type}) does "
+            f"not fit its type ({exc}); nothing was undone"
+        ) from None
+
+
+def _touched(events: Sequence[Event], payloads: Sequence[Payload]) -> list[LockTarget]:
+    """The rows reverting the change writes to (and commands lock), in locking order."""
+    found: dict[str, list[LockTarget]] = {name: [] for name in _LOCK_ORDER}
+    for event, payload in zip(events, payloads, strict=True):
+        if isinstance(payload, Imported):
+            for name in _LOCK_ORDER:
+                found[name] += [(name, a, b) for a, b in payload.rows.get(name, [])]
+            continue
+        if event.case_id is not None:
+            found["cases"].append(("cases", event.case_id, event.case_id))
+        if isinstance(payload, Opened) and payload.created_organization is not None:
+            org = payload.created_organization
+            found["organizations"].append(("organizations", org, org))
+        if isinstance(payload, PromiseMarked):
+            found["promises"].append(("promises", payload.promise_id, payload.promise_id))
+        if payload.created is not None and payload.created[0] == "promises":
+            found["promises"].append(("promises", payload.created[1], payload.created[1]))
+    ordered = [target for name in _LOCK_ORDER for target in sorted(found[name])]
+    return list(dict.fromkeys(ordered))
+
+
+def _lock(session: Session, targets: Sequence[LockTarget]) -> None:
+    """SELECT ... FOR UPDATE the targets' rows, table by table in :data:`_LOCK_ORDER`."""
+    for name in _LOCK_ORDER:
+        table = Base.metadata.tables[name]
+        ranges = [[a, b] for t, a, b in targets if t == name]
+        for chunk in _chunks(ranges):
+            session.execute(
+                select(table.c.id)
+                .where(in_ranges(table.c.id, chunk))
+                .order_by(table.c.id)
+                .with_for_update()
+            ).all()
+
+
+def _chunks(ranges: IdRanges) -> Iterable[IdRanges]:
+    for start in range(0, len(ranges), _RANGES_PER_STATEMENT):
+        yield ranges[start : start + _RANGES_PER_STATEMENT]
+
+
+def _check_rows_of_the_case(
+    session: Session, change: Change, events: Sequence[Event], payloads: Sequence[Payload]
+) -> None:
+    """Conflict unless every row the change's events name belongs to the event's case.
+
+    Undo deletes what ``created`` names and resets the promise a PromiseMarked names: a
+    payload that named another case's row would have undo delete or change that instead.
+    """
+    for event, payload in zip(events, payloads, strict=True):
+        named: list[tuple[str, int]] = []
+        if payload.created is not None:
+            named.append(payload.created)
+        if isinstance(payload, PromiseMarked):
+            named.append((Promise.__tablename__, payload.promise_id))
+        for table_name, row_id in named:
+            if table_name == Case.__tablename__:
+                fits = row_id == event.case_id
+            else:
+                table: Table = Base.metadata.tables[table_name]
+                owner = session.execute(
+                    select(table.c.case_id).where(table.c.id == row_id)
+                ).one_or_none()
+                fits = owner is None or owner[0] == event.case_id
+            if not fits:
+                raise Conflict(
+                    f"cannot undo change {change.id} ({change.command}): its event {event.id} "
+                    f"names {table_name} {row_id}, which is not on case {event.case_id}; "
+                    "nothing was undone"
+                )
+
+
+# --------------------------------------------------------------------------- undo: an import
+
+
+def _undo_import(session: Session, record: Imported) -> str:
+    """Delete the rows the import added, children first; describe what went.
+
+    An imported organization that a case or contact point added since still uses stays. The
+    reminders' claims on the imported cases go with them (their case_id cascades).
+    """
+    tables = Base.metadata.tables
+    changes = tables[Change.__tablename__]
+    # changes.reverted_by_id refers to changes: unlink the imported ones before deleting.
+    for chunk in _chunks(record.rows.get(changes.name, [])):
+        session.execute(
+            update(changes).where(in_ranges(changes.c.id, chunk)).values(reverted_by_id=None)
+        )
+    kept: list[str] = []
+    for table in reversed(Base.metadata.sorted_tables):
+        for chunk in _chunks(record.rows.get(table.name, [])):
+            where = in_ranges(table.c.id, chunk)
+            if table.name == Organization.__tablename__:
+                used = or_(
+                    exists().where(Case.organization_id == table.c.id),
+                    exists().where(ContactPoint.organization_id == table.c.id),
+                )
+                kept += session.scalars(select(table.c.name).where(where, used).order_by("id"))
+                where = and_(where, not_(used))
+            session.execute(delete(table).where(where))
+    removed = record.total - len(kept)
+    what = f"the import of {record.source} ({removed} row{'' if removed == 1 else 's'})"
+    if kept:
+        noun = "organization" if len(kept) == 1 else "organizations"
+        what += f"; kept the {noun} {_join(kept)} (in use by rows added since)"
+    return what
 
 
 def _forget_reminders(session: Session, model: type[Any], row_id: int) -> None:

@@ -20,21 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tracker.cases import load_case_detail
+from tracker.directory import case_region
 from tracker.errors import UsageError
 from tracker.history import Escalated, payload_of
 from tracker.models import Case, Change, ContactPoint, Event, Interaction, Promise
 from tracker.policy import Policies, load_policies
-from tracker.vocabulary import ACTIVE_STATUSES, CHANNEL, LEVEL
+from tracker.vocabulary import ACTIVE_STATUSES, CHANNEL, LEVEL, REGULATORS
 from tracker.when import MONTHS
 
 KINDS = ("complaint", "billing-error")
 WIDTH = 76  # plain text: fits a printed page and an e-mail body
 
 
-_REGULATOR = {
-    "US": "the Consumer Financial Protection Bureau (CFPB)",
-    "GB": "the Financial Ombudsman Service",
-}
+# Which body a letter names, by the case's country (the organization's, else the user's).
+_REGULATOR = {code: regulator.name for code, regulator in REGULATORS.items()}
 
 # --------------------------------------------------------------------------- text blocks
 
@@ -188,8 +187,8 @@ class _Clocks:
             fcba_acknowledge=span("us-billing-error", "fcba-acknowledge-30d"),
             fcba_resolve=span("us-billing-error", "fcba-resolve-90d"),
             fca_final_response=span("uk-fca", "complaint-8w"),
-            cfpb_response=span("general", "cfpb-response-15d"),
-            cfpb_final=span("general", "cfpb-final-60d"),
+            cfpb_response=span("us-cfpb", "cfpb-response-15d"),
+            cfpb_final=span("us-cfpb", "cfpb-final-60d"),
         )
 
 
@@ -225,7 +224,7 @@ def _gather(
     return _Facts(
         case=case,
         organization=org.name if org else None,
-        country=org.country if org else None,
+        country=case_region(case)[0],
         address=address,
         regulator=regulator,
         escalations=escalations,

@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 
 def utcnow() -> datetime:
@@ -100,6 +100,8 @@ class Organization(Base):
     # Lower-cased name: organizations are matched case-insensitively, on every backend.
     name_key: Mapped[str] = mapped_column(String(200), unique=True)
     country: Mapped[str | None] = mapped_column(String(2))
+    # The part of the country whose public holidays count (ISO 3166-2, e.g. SCT).
+    subdivision: Mapped[str | None] = mapped_column(String(10))
     website: Mapped[str | None] = mapped_column(String(500))
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -157,6 +159,9 @@ class Case(Base):
     escalation_level: Mapped[str] = mapped_column(String(20), default="frontline")
     # Name of the escalation policy to use instead of the category's default.
     policy: Mapped[str | None] = mapped_column(String(100))
+    # The user is abroad for this case (offer the international numbers); None: the user's
+    # country in the config file decides.
+    abroad: Mapped[bool | None] = mapped_column(Boolean)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -272,6 +277,10 @@ class Promise(Base):
     text: Mapped[str] = mapped_column(Text)
     promised_by: Mapped[str] = mapped_column(String(10), default="company")
     due_at: Mapped[datetime] = mapped_column()
+    # A promise given as a range ("7-10 business days") is due at its end; this is its start.
+    window_start: Mapped[datetime | None] = mapped_column()
+    # The holiday calendar its business days were counted on (US, GB-ENG, weekdays).
+    calendar: Mapped[str | None] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(10), default="pending")
     status_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
@@ -28,8 +28,9 @@ from typing import Any
 from tracker.config import config_dir, expand_user
 from tracker.errors import UsageError
 from tracker.redact import redact
+from tracker.values import COUNTRIES
 from tracker.vocabulary import CATEGORIES, LEVELS
-from tracker.when import add_business_days, local_zone
+from tracker.when import WEEKDAYS, Calendar, local_zone
 
 DISCLAIMER = "Guidance, not legal advice."
 USER_POLICY_FILE = "policy.toml"
@@ -51,7 +52,7 @@ class PolicyError(UsageError):
 
 @dataclass(frozen=True)
 class Span:
-    """A length of time in hours, days, weeks or business days (Monday to Friday)."""
+    """A length of time in hours, days, weeks or business days (of a holiday calendar)."""
 
     amount: int
     unit: str  # "h", "d", "w", "bd"
@@ -66,14 +67,18 @@ class Span:
             )
         return cls(int(match[1]), match[2].lower())
 
-    def after(self, start: datetime) -> datetime:
-        """`start` plus this span; business days keep the local time of day."""
-        if self.unit != "bd":
-            hours = {"h": 1, "d": 24, "w": 168}[self.unit]
-            return start + timedelta(hours=hours * self.amount)
+    def after(self, start: datetime, calendar: Calendar | None = None) -> datetime:
+        """`start` plus this span. Hours are exact; days, weeks and business days (on
+        `calendar`, default Monday to Friday) move on the calendar and keep the local time
+        of day across a daylight-saving change, as `WHEN` does."""
+        if self.unit == "h":
+            return start + timedelta(hours=self.amount)
         zone = local_zone()
         local = start.astimezone(zone)
-        day = add_business_days(local.date(), self.amount)
+        if self.unit == "bd":
+            day = (calendar or WEEKDAYS).add(local.date(), self.amount)
+        else:
+            day = local.date() + timedelta(days=self.amount * (7 if self.unit == "w" else 1))
         wall = datetime.combine(day, local.time().replace(tzinfo=None))
         return wall.replace(tzinfo=zone).astimezone(UTC)
 
@@ -119,7 +124,7 @@ class Threshold:
             anchor = facts.anchor(self.since)
             if anchor is None:
                 return None
-            moments.append(self.after.after(anchor))
+            moments.append(self.after.after(anchor, facts.calendar))
         if self.broken_promises is not None:
             if len(facts.broken_at) < self.broken_promises:
                 return None
@@ -137,12 +142,22 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class CountryRules:
+    """A country's choice of policies: by category, else its default (None: the general)."""
+
+    categories: Mapping[str, str]
+    default: str | None = None
+
+
+@dataclass(frozen=True)
 class Policies:
-    """Every policy by name, the category -> policy map, and the fallback policy's name."""
+    """Every policy by name, the category -> policy map, and the fallback policy's name;
+    and each country's own choice ([country.CC])."""
 
     policies: Mapping[str, Policy]
     categories: Mapping[str, str]
     default: str
+    countries: Mapping[str, CountryRules] = field(default_factory=dict)
 
     def span(self, policy: str, threshold: str) -> Span:
         """How long the named threshold of the named policy waits (a legal clock, say)."""
@@ -152,11 +167,22 @@ class Policies:
                 return item.after
         raise PolicyError(f"the policies have no threshold '{threshold}' in policy '{policy}'")
 
-    def for_case(self, category: str, policy: str | None = None) -> Policy:
-        """The case's own policy if it names a known one, else its category's, else default."""
+    def for_case(
+        self, category: str, policy: str | None = None, country: str | None = None
+    ) -> Policy:
+        """The case's own policy if it names a known one; else, most specific first, its
+        country's policy for its category, the policy for its category anywhere, its
+        country's default, the default."""
         if policy and policy in self.policies:
             return self.policies[policy]
-        return self.policies[self.categories.get(category, self.default)]
+        rules = self.countries.get(country) if country else None
+        if rules is not None and category in rules.categories:
+            return self.policies[rules.categories[category]]
+        if category in self.categories:
+            return self.policies[self.categories[category]]
+        if rules is not None and rules.default is not None:
+            return self.policies[rules.default]
+        return self.policies[self.default]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +200,7 @@ class CaseFacts:
     last_interaction_at: datetime | None = None
     escalated_at: datetime | None = None
     broken_at: tuple[datetime, ...] = ()
+    calendar: Calendar = WEEKDAYS  # business days in thresholds count on this one
 
     def anchor(self, since: str) -> datetime | None:
         if since == "opened":
@@ -196,10 +223,14 @@ class Crossing:
 
 
 def broken_instant(
-    status: str, due_at: datetime, status_at: datetime | None, grace: Span
+    status: str,
+    due_at: datetime,
+    status_at: datetime | None,
+    grace: Span,
+    calendar: Calendar | None = None,
 ) -> datetime | None:
     """When a company promise counts as broken (see CaseFacts), or None if it never will."""
-    projected = grace.after(due_at)
+    projected = grace.after(due_at, calendar)
     if status == "pending":
         return projected
     if status == "broken":
@@ -281,7 +312,8 @@ def _refuse_card_data(value: Any, where: str, path: str) -> None:
         raise PolicyError(f"{where}: {path or 'a key'} holds {what} ('{found.text}'); remove it")
 
 
-_TOP_KEYS = {"default_policy", "categories", "policy"}
+_TOP_KEYS = {"default_policy", "categories", "country", "policy"}
+_COUNTRY_KEYS = {"default_policy", "categories"}
 _POLICY_KEYS = {"title", "note", "extends", "promise_grace", "threshold"}
 _THRESHOLD_KEYS = {
     "id",
@@ -324,6 +356,22 @@ def _check_layer(raw: dict[str, Any], where: str) -> None:
                 f"(known: {', '.join(CATEGORIES)})"
             )
         _want(name, str, where, f"[categories]: {category} must name a policy")
+    countries = raw.get("country", {})
+    _want(countries, dict, where, "[country.CC] tables expected")
+    for code, body in countries.items():
+        here = f"{where}: [country.{code}]"
+        if code not in COUNTRIES:
+            raise PolicyError(f"{here}: unknown country '{code}' (an ISO 3166 code: US, GB...)")
+        _want(body, dict, here, "must be a table")
+        _unknown(body, _COUNTRY_KEYS, here)
+        if "default_policy" in body:
+            _want(body["default_policy"], str, here, "default_policy must be a policy name")
+        chosen = body.get("categories", {})
+        _want(chosen, dict, here, "categories must be a table of category = policy")
+        for category, name in chosen.items():
+            if category not in CATEGORIES:
+                raise PolicyError(f"{here}: unknown category '{category}'")
+            _want(name, str, here, f"{category} must name a policy")
     policies = raw.get("policy", {})
     _want(policies, dict, where, "[policy.NAME] tables expected")
     for name, body in policies.items():
@@ -396,7 +444,13 @@ def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         "default_policy": over.get("default_policy", base.get("default_policy")),
         "categories": {**base.get("categories", {}), **over.get("categories", {})},
         "policy": {name: dict(body) for name, body in base.get("policy", {}).items()},
+        "country": {code: dict(body) for code, body in base.get("country", {}).items()},
     }
+    for code, body in over.get("country", {}).items():
+        target = merged["country"].setdefault(code, {})
+        target["categories"] = {**target.get("categories", {}), **body.get("categories", {})}
+        if "default_policy" in body:
+            target["default_policy"] = body["default_policy"]
     for name, body in over.get("policy", {}).items():
         target = merged["policy"].setdefault(name, {})
         thresholds = [dict(t) for t in target.get("threshold", [])]
@@ -466,7 +520,14 @@ def _build(raw: dict[str, Any], where: str) -> Policies:
     for category, name in categories.items():
         if name not in resolved:
             raise PolicyError(f"{where}: [categories]: {category} names unknown policy '{name}'")
-    return Policies(resolved, dict(categories), default)
+    countries: dict[str, CountryRules] = {}
+    for code, body in raw.get("country", {}).items():
+        chosen = dict(body.get("categories", {}))
+        for name in (*chosen.values(), body.get("default_policy")):
+            if name is not None and name not in resolved:
+                raise PolicyError(f"{where}: [country.{code}] names unknown policy '{name}'")
+        countries[code] = CountryRules(chosen, body.get("default_policy"))
+    return Policies(resolved, dict(categories), default, countries)
 
 
 def _threshold(item: dict[str, Any], there: str) -> Threshold | None:

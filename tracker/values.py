@@ -55,15 +55,85 @@ def parse_last4(text: str) -> str:
     return digits
 
 
-def parse_country(text: str | None, where: str | None = None) -> str | None:
-    """A two-letter ISO country code, upper-cased (US, GB); UsageError otherwise."""
+# ISO 3166-1 alpha-2: every country code (the tz database's iso3166.tab, 249 codes).
+_ISO_3166 = (
+    "AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI "
+    "BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN "
+    "CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK "
+    "FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM "
+    "HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN "
+    "KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK "
+    "ML MM MN MO MP MQ MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP "
+    "NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW "
+    "SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF "
+    "TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI "
+    "VN VU WF WS YE YT ZA ZM ZW "
+)
+COUNTRIES = frozenset(_ISO_3166.split())
+# Codes people write that ISO spells otherwise: the United Kingdom is GB; the EU writes
+# Greece as EL.
+COUNTRY_ALIASES = {"UK": "GB", "EL": "GR"}
+
+DATE_ORDERS = ("DMY", "MDY", "YMD")
+
+# How each country writes a date in numbers: day/month (most), month/day, year first. A
+# country missing here (Canada writes both) has no order: a date that reads two ways is
+# refused.
+_MONTH_FIRST = frozenset({"US", "PR", "GU", "AS", "VI", "MP", "UM", "PH", "FM", "MH", "PW"})
+_YEAR_FIRST = frozenset({"CN", "JP", "KR", "KP", "TW", "HU", "LT", "MN"})
+_EITHER = frozenset({"CA"})
+
+
+def date_order_of(country: str | None) -> str | None:
+    """DMY, MDY or YMD for a country (None: unknown, or it writes both)."""
+    if country is None or country in _EITHER:
+        return None
+    if country in _MONTH_FIRST:
+        return "MDY"
+    if country in _YEAR_FIRST:
+        return "YMD"
+    return "DMY"
+
+
+def parse_region(text: str | None, where: str | None = None) -> tuple[str, str | None] | None:
+    """A country, optionally with its subdivision: ``GB``, ``uk`` (GB), ``GB-SCT``, ``US-CA``.
+
+    The country must be an ISO 3166-1 code (``UK`` is read as ``GB``); the subdivision is the
+    part after the dash (ISO 3166-2), 1 to 3 letters or digits. UsageError otherwise.
+    """
     if text is None:
         return None
-    code = text.strip().upper()
-    if len(code) != 2 or not code.isascii() or not code.isalpha():
+    prefix = f"{where}: " if where else ""
+    cleaned = text.strip().upper()
+    country, dash, subdivision = cleaned.partition("-")
+    if len(country) != 2 or not country.isascii() or not country.isalpha():
+        raise UsageError(
+            f"{prefix}invalid country '{text}': give a 2-letter ISO code such as US or GB"
+        )
+    country = COUNTRY_ALIASES.get(country, country)
+    if country not in COUNTRIES:
+        raise UsageError(
+            f"{prefix}unknown country '{text}': give an ISO 3166 code such as US, GB or FR"
+        )
+    if dash and not (
+        1 <= len(subdivision) <= 3 and subdivision.isascii() and subdivision.isalnum()
+    ):
+        raise UsageError(
+            f"{prefix}invalid subdivision in '{text}': write it as {country}-XXX, e.g. GB-SCT"
+        )
+    return country, subdivision or None
+
+
+def parse_country(text: str | None, where: str | None = None) -> str | None:
+    """A two-letter ISO 3166 country code, upper-cased (US, GB; UK is GB); UsageError
+    otherwise (a subdivision, GB-SCT, is refused here: see :func:`parse_region`)."""
+    found = parse_region(text, where)
+    if found is None:
+        return None
+    if found[1] is not None:
         prefix = f"{where}: " if where else ""
         raise UsageError(f"{prefix}invalid country '{text}': give a 2-letter code such as US or GB")
-    return code
+    return found[0]
 
 
 def required_text(value: str, what: str, masker: Masker, *, limit: int | None = None) -> str:

@@ -144,3 +144,47 @@ FOLLOW_UP_STATUSES = ("pending", "fired", "cancelled")
 
 FOLLOW_UP_TEXT = "check on the case"
 """What a follow-up set without text reminds of."""
+
+
+@dataclass(frozen=True)
+class Regulator:
+    """The body a consumer takes a complaint to in a country, the last rung of the ladder.
+
+    The directory may hold its entry (examples/directory/), which then gives its contact
+    points; these are what is said when it does not.
+    """
+
+    country: str
+    name: str
+    """As a sentence names it: "the Financial Ombudsman Service"."""
+    short: str
+    website: str
+    phone: str | None = None
+    """E.164."""
+    directory_name: str = ""
+    """The organization's name in the directory (examples/directory/)."""
+
+    @property
+    def action(self) -> str:
+        return f"take the complaint to {self.name}"
+
+
+REGULATORS = {
+    "US": Regulator(
+        "US",
+        "the Consumer Financial Protection Bureau (CFPB)",
+        "CFPB",
+        "https://www.consumerfinance.gov/complaint/",
+        "+18554112372",
+        "Consumer Financial Protection Bureau",
+    ),
+    "GB": Regulator(
+        "GB",
+        "the Financial Ombudsman Service",
+        "Financial Ombudsman Service",
+        "https://www.financial-ombudsman.org.uk/",
+        "+448000234567",
+        "Financial Ombudsman Service",
+    ),
+}
+"""Consumer complaint bodies by ISO country code (guidance, not legal advice)."""

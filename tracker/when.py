@@ -2,42 +2,61 @@
 
 Every time the CLI stores is an aware UTC ``datetime``; every time the user types is read in
 the local time zone (:func:`local_zone`).  This module is imported by every command, so it
-imports only ``datetime`` and ``os`` at the top: ``re`` and ``zoneinfo`` are imported, and the
-patterns compiled, on first use.
+imports only ``datetime`` and ``os`` (and the project's config) at the top: ``re`` and
+``zoneinfo`` are imported, and the patterns compiled, on first use; ``holidays`` only when a
+business day is counted on a public-holiday calendar, ``dateutil`` only for a month name or a
+POSIX ``TZ`` rule, ``tzlocal`` only when the system zone is not a plain zoneinfo link.
 
-`WHEN` forms (case-insensitive, surrounding and repeated whitespace ignored):
+`WHEN` forms (case-insensitive, surrounding and repeated whitespace ignored; a leading ``by``
+or ``on`` is ignored: ``by fri``, ``on Dec 24``):
 
 * ``now``.
 * ISO dates and date-times: ``2026-12-01``, ``2026-12-01 14:30``, ``2026-12-01T14:30:05``,
   optionally with an offset: ``2026-12-01T14:30+01:00``, ``2026-12-01 14:30Z``,
   ``2026-12-01 14:30 UTC``, ``...+0100``.  :func:`to_iso_utc` output reads back unchanged.
+* Month names (read through ``dateutil``): ``Dec 24``, ``December 24th``, ``24 Dec``,
+  ``24th of December 2026``, ``Dec 24, 2026``.  Without a year: the next such day from today
+  on (the latest one up to today for a time in the past, ``--at``).
+* Day-month numbers: ``24/12``, ``12/24``, ``24.12.2026``, ``2026/12/24``, in the date order
+  of the config file or the user's country (DMY, MDY, YMD).  Without one, a date that reads
+  two ways (``05/06``) is refused, saying so; ``24/12`` and ``12/24`` read one way only.  A
+  two-digit year is refused.
 * Days: ``today``, ``tomorrow``, ``yesterday``; weekday names, full or short (``fri``,
   ``friday``, ``thu``, ``thurs``...).  A bare weekday and ``next <weekday>`` both mean the next
   such day strictly after today (on a Friday, ``fri`` is a week away); ``last <weekday>`` is
-  the latest such day strictly before today.
-* ``eod``: today at 17:00 local, the end of the business day (even if that has passed).
-  ``eow``: this week's Friday at 17:00 local, or next week's once that has passed (so on
-  Saturday and Sunday it is the coming Friday).  ``eom``: the last day of this month at 17:00
-  local.  These carry their own time of day and take no time suffix.
+  the latest such day strictly before today.  ``mon 9 dec``: the weekday must match.
+* Ends: ``eod`` (also ``end of day``, ``end of the day``, ``cob``, ``close of business``):
+  17:00 today, or the next business day's 17:00 once today's has passed or today is not a
+  business day.  ``eow`` (``end of the week``, ``end of this week``): Friday 17:00, next
+  week's once that has passed.  ``end of next week``: next week's Friday 17:00.  ``eom``
+  (``end of the month``, ``end of this month``): the last day of the month at 17:00, next
+  month's once that has passed; ``end of next month``.  These carry their own time of day.
+* Periods, which are windows due at their end: ``next week`` (Monday 09:00 to Friday 17:00),
+  ``next month`` (the 1st 09:00 to the last day 17:00).
 * Relative: ``3d``, ``2w``, ``4h``, ``30min``, ``30m``, ``90s``, ``1h30m``, ``+3d``, ``-3d``,
-  ``in 3 days``, ``in an hour``, ``3 days ago``, ``2 hours from now``.  These are added to
-  *now* exactly (``3d`` is 72 hours later, whatever daylight saving time does meanwhile).
-  Decimals are allowed (``1.5h``).
-* Business days: ``10bd``, ``in 10 business days``, ``-2bd``, ``3 workdays ago``: skips
-  Saturdays and Sundays (not public holidays) and keeps the current local time of day.
+  ``in 3 days``, ``in an hour``, ``3 days ago``, ``2 hours from now``.  Whole days and weeks
+  move on the calendar and keep the wall-clock time across a daylight-saving change (as
+  business days do); hours, minutes, seconds and fractions are exact.
+* Business days: ``10bd``, ``10 business days``, ``10 working days``, ``-2bd``, ``3 workdays
+  ago``: skip the weekend and the public holidays of a :class:`Calendar`, and keep the time of
+  day.
+* Ranges, windows due at their end (the start is kept): ``7-10 business days``, ``7 to 10
+  working days``, ``3-5 days``, ``in 2 to 3 weeks``, ``between 3 and 5 working days``,
+  ``within 48 hours`` (from the moment itself).
 * A time of day, after (or before) any day form, optionally after ``at``: ``tomorrow 9am``,
   ``fri 14:00``, ``next monday at 9:30am``, ``today 5:30pm``, ``2026-12-01 9am``, ``10bd 9am``,
   ``in 3 days 9am``, ``2 days ago 15:00``, ``9am tomorrow``, ``noon``.  A time alone means
-  today.  24-hour times need a colon (``14:00``); 12-hour times need am/pm (``9am``).  A time
-  of day may carry an offset (``tomorrow 01:30+01:00``).  Relative hours, minutes and seconds
-  cannot take a time of day.
+  today.  24-hour times need a colon (``14:00``); 12-hour times need am/pm (``9am``), except a
+  bare hour after a day word in business hours: ``mon 9`` is 09:00, ``fri 2`` is 14:00
+  (8-11 morning, 12 noon, 1-6 afternoon; other bare hours are refused).  ``midnight`` is
+  refused (which one?).  A time of day may carry an offset (``tomorrow 01:30+01:00``).
 * A day without a time of day means 09:00 local.
 
 A local wall time that the user typed and that does not exist (it falls in the gap when the
 clocks go forward) or is ambiguous (it happens twice when they go back) is a
 :class:`WhenError` saying so.  A wall time the user did not type (the default 09:00, the 17:00
-of ``eod``/``eow``/``eom``, the time of day ``10bd`` keeps) is resolved instead: a time in a
-gap moves forward by the length of the gap, an ambiguous time takes its first occurrence.
+of the ends, the time of day ``10bd`` or ``3d`` keeps) is resolved instead: a time in a gap
+moves forward by the length of the gap, an ambiguous time takes its first occurrence.
 
 `DUR` forms: ``15m``, ``45min``, ``90s``, ``2h``, ``1h30m``, ``1h 30m``, ``1.5h``, ``1d``,
 ``2w``, ``2 hours 30 minutes``.  Zero, negative and unitless amounts are errors.
@@ -51,18 +70,29 @@ from __future__ import annotations
 import os
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 
+from tracker.config import cache_dir, settings
 from tracker.errors import UsageError
+from tracker.values import DATE_ORDERS
 
 __all__ = [
+    "DATE_ORDERS",
+    "WEEKDAYS",
+    "Calendar",
     "WhenError",
+    "Window",
     "add_business_days",
+    "calendar_by_key",
+    "calendar_for",
     "format_local",
     "humanize_delta",
     "local_zone",
     "parse_date",
     "parse_duration",
     "parse_when",
+    "parse_window",
     "to_iso_utc",
+    "zone_label",
+    "zone_named",
 ]
 
 
@@ -70,13 +100,14 @@ class WhenError(UsageError):
     """The user's time, date or duration cannot be read. Exit 2."""
 
 
-WHEN_HINT = "try 2026-12-01, 2026-12-01 14:30, tomorrow 9am, fri, in 3 days, 10bd, eom"
+WHEN_HINT = "try 2026-12-01, Dec 24, tomorrow 9am, fri, in 3 days, 10bd, 7-10 business days, eom"
 DUR_HINT = "try 15m, 45min, 90s, 2h, 1h30m, 1h 30m, 1d"
 
 DEFAULT_TIME = time(9, 0)  # a day without a time of day
-END_OF_DAY = time(17, 0)  # eod, eow, eom: the end of the business day
+END_OF_DAY = time(17, 0)  # the ends (eod, eow, eom): the end of the business day
 
 _MAX_INPUT = 100  # longer input is refused before any pattern sees it
+_MAX_DAYS = 36525  # no customer-service case spans a century
 
 _WEEKDAYS = {
     "mon": 0,
@@ -98,6 +129,7 @@ _WEEKDAYS = {
     "sun": 6,
     "sunday": 6,
 }
+_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 # unit word -> canonical unit; "bd" is business days
 _UNITS = {
@@ -128,6 +160,10 @@ _UNITS = {
     "bds": "bd",
     "business day": "bd",
     "business days": "bd",
+    "working day": "bd",
+    "working days": "bd",
+    "work day": "bd",
+    "work days": "bd",
     "workday": "bd",
     "workdays": "bd",
 }
@@ -146,6 +182,29 @@ MONTHS = (
     "November",
     "December",
 )
+
+# Phrases that name an end: (which end, how many periods ahead).
+_ENDS = {
+    "eod": ("day", 0),
+    "eob": ("day", 0),
+    "cob": ("day", 0),
+    "end of day": ("day", 0),
+    "end of the day": ("day", 0),
+    "end of business": ("day", 0),
+    "close of business": ("day", 0),
+    "end of today": ("day", 0),
+    "eow": ("week", 0),
+    "end of week": ("week", 0),
+    "end of the week": ("week", 0),
+    "end of this week": ("week", 0),
+    "end of next week": ("week", 1),
+    "eom": ("month", 0),
+    "end of month": ("month", 0),
+    "end of the month": ("month", 0),
+    "end of this month": ("month", 0),
+    "end of next month": ("month", 1),
+}
+_PERIODS = ("next week", "next month")
 
 
 # --------------------------------------------------------------------------- patterns
@@ -166,7 +225,7 @@ class _Patterns:
         self.date = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
         self.time = re.compile(
             r"(?:(?P<h>\d{1,2})(?::(?P<mi>\d{2})(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,6}))?)?)?"
-            r"\s*(?P<ap>a\.?m\.?|p\.?m\.?)?|(?P<noon>noon))"
+            r"\s*(?P<ap>a\.?m\.?|p\.?m\.?)?|(?P<noon>noon|midday))"
             r"(?:\s*(?P<off>z|utc|[+-]\d{2}(?::?\d{2})?))?"
         )
         self.relative = re.compile(
@@ -175,6 +234,22 @@ class _Patterns:
         )
         self.term = re.compile(term)
         self.duration = re.compile(rf"(?P<sign>[+-])?\s*(?P<terms>{terms})")
+        self.range = re.compile(
+            r"(?:in\s+|between\s+(?=\d+\s+and\s))?(?P<lo>\d+)\s*(?:-|–|—|to|and)\s*(?P<hi>\d+)"
+            rf"\s*(?P<unit>{units})(?![a-z])"
+        )
+        self.within = re.compile(rf"within\s+(?P<terms>{terms})")
+        ordinal = r"(?:st|nd|rd|th)?"
+        month = r"(?P<mon>[a-z]{3,9})\.?"
+        year = r"(?:,?\s*(?P<y>\d{4}))?"
+        self.month_day = re.compile(rf"{month}\s+(?P<d>\d{{1,2}}){ordinal}{year}")
+        self.day_month = re.compile(
+            rf"(?:the\s+)?(?P<d>\d{{1,2}}){ordinal}\s+(?:of\s+)?{month}{year}"
+        )
+        self.numeric = re.compile(
+            r"(?P<a>\d{1,4})(?P<sep>[/.])(?P<b>\d{1,2})(?:(?P=sep)(?P<c>\d{1,4}))?"
+        )
+        self.bare_hour = re.compile(r"\d{1,2}")
 
 
 _patterns: _Patterns | None = None
@@ -191,30 +266,47 @@ def _pat() -> _Patterns:
 # --------------------------------------------------------------------------- time zones
 
 
-def local_zone() -> tzinfo:
-    """The local time zone, looked up afresh on each call (cheap: zones are cached by key).
+def _posix_rule(text: str) -> bool:
+    """Whether `text` looks like a POSIX TZ rule: a name (or <+03>), then an offset."""
+    import re
 
-    In order: the ``TZ`` environment variable if it names a zone (``Europe/Lisbon``, also
-    ``:Europe/Lisbon``; an empty ``TZ`` means UTC, as for the C library); else the zone whose
-    name ``/etc/localtime`` links to (``.../zoneinfo/Europe/Lisbon``); else ``/etc/localtime``
-    read as a zone file; else the C library's current offset (a fixed offset, no daylight
-    saving time rules); else UTC.  A ``TZ`` that is not a zone name (a POSIX rule such as
-    ``CET-1CEST,M3.5.0,M10.5.0/3``, a typo) is passed over.
-    """
+    return (
+        re.fullmatch(r"(?:[A-Za-z]{3,}|<[A-Za-z0-9+-]+>)[+-]?\d{1,2}(?::\d{2}){0,2}.*", text)
+        is not None
+    )
+
+
+def _zone_from_tz(value: str) -> tzinfo | None:
+    """The zone a ``TZ`` value names: a zone key, a zoneinfo path, or a POSIX rule."""
     from zoneinfo import ZoneInfo
 
     marker = "zoneinfo/"
-    env = os.environ.get("TZ")
-    if env is not None:
-        key = env[1:] if env.startswith(":") else env
-        if not key:
-            return UTC
-        if key.startswith("/") and marker in key:  # TZ=/usr/share/zoneinfo/Europe/Lisbon
-            key = key[key.rindex(marker) + len(marker) :]
+    key = value[1:] if value.startswith(":") else value
+    if not key:
+        return UTC
+    if key.startswith("/") and marker in key:  # TZ=/usr/share/zoneinfo/Europe/Lisbon
+        key = key[key.rindex(marker) + len(marker) :]
+    try:
+        return ZoneInfo(key)
+    except (ValueError, LookupError, OSError):
+        pass
+    if _posix_rule(key):
+        # A POSIX rule such as CET-1CEST,M3.5.0,M10.5.0/3: tzlocal refuses these, dateutil
+        # reads them (with their daylight-saving rules).
+        from dateutil.tz import tzstr
+
         try:
-            return ZoneInfo(key)
-        except (ValueError, LookupError, OSError):
-            pass
+            return tzstr(key)  # type: ignore[no-any-return]
+        except (ValueError, TypeError, IndexError):
+            return None
+    return None
+
+
+def _system_zone() -> tzinfo:
+    """The machine's zone: the /etc/localtime link, else tzlocal, else the C library, else UTC."""
+    from zoneinfo import ZoneInfo
+
+    marker = "zoneinfo/"
     try:
         target = os.readlink("/etc/localtime")
     except OSError:
@@ -230,9 +322,50 @@ def local_zone() -> tzinfo:
     except (ValueError, OSError):
         pass
     try:
+        import tzlocal
+
+        return tzlocal.get_localzone()
+    except Exception:  # any failure of the lookup: the C library's answer
+        pass
+    try:
         return datetime.now().astimezone().tzinfo or UTC
     except (ValueError, OSError, OverflowError):  # pragma: no cover - broken C library
         return UTC
+
+
+def zone_named(name: str) -> tzinfo:
+    """The zone ``name`` (``Europe/London``, ``UTC``, a POSIX rule); WhenError if unknown."""
+    zone = _zone_from_tz(name.strip()) if name.strip() else None
+    if zone is None:
+        raise WhenError(f"unknown time zone '{name}'; use a name such as Europe/London")
+    return zone
+
+
+def local_zone() -> tzinfo:
+    """The local time zone, looked up afresh on each call (cheap: zones are cached by key).
+
+    In order: ``time_zone`` in the config file; the ``TZ`` environment variable (a zone name
+    such as ``Europe/Lisbon``, also ``:Europe/Lisbon`` and a zoneinfo path; a POSIX rule such
+    as ``CET-1CEST,M3.5.0,M10.5.0/3``; an empty ``TZ`` means UTC, as for the C library); else
+    the system's zone (:func:`_system_zone`).  A ``TZ`` that names nothing (a typo) is passed
+    over for the system's zone.
+    """
+    configured = settings().time_zone
+    if configured:
+        zone = _zone_from_tz(configured)
+        if zone is not None:
+            return zone
+    env = os.environ.get("TZ")
+    if env is not None:
+        if env not in _TZ_CACHE:
+            _TZ_CACHE[env] = _zone_from_tz(env)
+        cached = _TZ_CACHE[env]
+        if cached is not None:
+            return cached
+    return _system_zone()
+
+
+_TZ_CACHE: dict[str, tzinfo | None] = {}
 
 
 def _zone_name(tz: tzinfo) -> str:
@@ -241,7 +374,26 @@ def _zone_name(tz: tzinfo) -> str:
         return key
     if tz is UTC:
         return "UTC"
+    posix = getattr(tz, "_s", None)  # dateutil's tzstr keeps the rule it read
+    if isinstance(posix, str) and posix:
+        return posix
     return "the local time zone"
+
+
+def zone_label(tz: tzinfo, at: datetime) -> str:
+    """``Europe/London (GMT, UTC+00:00)``: the zone's name, abbreviation and offset at ``at``."""
+    local = _as_utc(at).astimezone(tz)
+    offset = "UTC" + _fmt_offset(local.utcoffset())
+    abbrev = local.tzname()
+    name = _zone_name(tz)
+    if name in ("UTC", "Etc/UTC", "Etc/Universal", "Universal", "Zulu") and not local.utcoffset():
+        return name
+    if name == "the local time zone":
+        name = "local time"
+    parts = [p for p in (abbrev, offset) if p and p != name]
+    if abbrev and abbrev[0] in "+-":  # zones with no abbreviation print the offset
+        parts = [offset]
+    return f"{name} ({', '.join(dict.fromkeys(parts))})" if parts else name
 
 
 def _fmt_wall(wall: datetime) -> str:
@@ -268,12 +420,14 @@ def _localize(wall: datetime, tz: tzinfo, *, strict: bool) -> datetime:
     """
     first = wall.replace(tzinfo=tz, fold=0).astimezone(UTC)
     second = wall.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    if first == second or not strict:
+    if not strict:
         return first
     back0 = first.astimezone(tz)
     back1 = second.astimezone(tz)
+    if first == second and back0.replace(tzinfo=None) == wall:
+        return first
     name = _zone_name(tz)
-    if back0.replace(tzinfo=None) != wall:
+    if back0.replace(tzinfo=None) != wall and back1.replace(tzinfo=None) != wall:
         why = "the clocks skip it"
         if back0.dst() != back1.dst():
             why += " for daylight saving time"
@@ -321,12 +475,11 @@ def parse_date(text: str) -> date:
     return _make_date(int(m[1]), int(m[2]), int(m[3]), shown)
 
 
-def add_business_days(start: date, n: int) -> date:
-    """``start`` moved by ``n`` business days (Monday to Friday; holidays are not known).
+# --------------------------------------------------------------------------- calendars
 
-    ``n == 0`` returns ``start`` unchanged.  From a weekend day, one business day forward is
-    Monday and one back is Friday.
-    """
+
+def _weekday_add(start: date, n: int) -> date:
+    """``start`` moved by ``n`` weekdays (Monday to Friday), in constant time."""
     if n == 0:
         return start
     weekday = start.weekday()
@@ -343,6 +496,268 @@ def add_business_days(start: date, n: int) -> date:
     weeks, rest = divmod(-n, 5)
     extra = 2 if weekday - rest < 0 else 0
     return start - timedelta(days=7 * weeks + rest + extra)
+
+
+# The holidays package's calendar for a country without a subdivision is, for a few
+# countries, only the days common to all its parts (the UK's lacks Easter Monday and the
+# August bank holiday): the parts where most people live stand in for it.
+_DEFAULT_SUBDIVISION = {"GB": "ENG"}
+_CALENDAR_NAMES = {
+    "US": "US federal holidays",
+    "GB-ENG": "England and Wales bank holidays",
+    "GB-WLS": "England and Wales bank holidays",
+    "GB-SCT": "Scotland bank holidays",
+    "GB-NIR": "Northern Ireland bank holidays",
+}
+_HOLIDAY_YEARS = range(1950, 2151)  # outside these, weekends only
+
+
+class Calendar:
+    """Business days: the days outside the weekend that are not public holidays.
+
+    ``Calendar()`` (:data:`WEEKDAYS`) knows no holidays: Monday to Friday.  A country's
+    calendar (``Calendar("US")``, ``Calendar("GB", "SCT")``) reads its public holidays and its
+    weekend from the ``holidays`` package, imported on first use; the dates are cached in
+    memory and in the cache folder (:func:`tracker.config.cache_dir`), per package version, so
+    the import is paid once per machine and year.
+    """
+
+    def __init__(self, country: str | None = None, subdivision: str | None = None) -> None:
+        self.country = country.upper() if country else None
+        sub = subdivision.upper() if subdivision else None
+        if self.country and sub is None:
+            sub = _DEFAULT_SUBDIVISION.get(self.country)
+        self.subdivision = sub if self.country else None
+        self._years: dict[int, dict[date, str]] = {}
+        self._weekend: frozenset[int] | None = None if self.country else frozenset({5, 6})
+        self._known: bool | None = None if self.country else False
+
+    @property
+    def key(self) -> str:
+        """``US``, ``GB-ENG``; ``weekdays`` for no holidays (what a promise records)."""
+        if not self.country:
+            return "weekdays"
+        return f"{self.country}-{self.subdivision}" if self.subdivision else self.country
+
+    @property
+    def name(self) -> str:
+        """What `case show` says: "US federal holidays", "public holidays of FR"."""
+        if not self.country:
+            return "Monday to Friday, no public holidays"
+        self._load(date.today().year)
+        if not self._known:
+            return f"Monday to Friday (no public-holiday calendar for {self.key})"
+        return _CALENDAR_NAMES.get(self.key) or f"public holidays of {self.key}"
+
+    def __repr__(self) -> str:
+        return f"Calendar({self.key})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Calendar) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    # ------------------------------------------------------------------ the holidays
+
+    def _load(self, year: int) -> dict[date, str]:
+        found = self._years.get(year)
+        if found is not None:
+            return found
+        if not self.country or year not in _HOLIDAY_YEARS:
+            self._years[year] = {}
+            return self._years[year]
+        first = year - year % 4  # a block of 4 years per lookup
+        table = _holiday_table(self.key, self.country, self.subdivision, first)
+        self._known = table.known
+        self._weekend = table.weekend
+        for offset in range(4):
+            self._years[first + offset] = {}
+        for day, name in table.days.items():
+            self._years.setdefault(day.year, {})[day] = name
+        return self._years[year]
+
+    @property
+    def weekend(self) -> frozenset[int]:
+        if self._weekend is None:
+            self._load(date.today().year)
+        return self._weekend or frozenset({5, 6})
+
+    def holiday(self, day: date) -> str | None:
+        """The name of the public holiday on ``day``, or None."""
+        return self._load(day.year).get(day)
+
+    def is_business_day(self, day: date) -> bool:
+        if day.weekday() in self.weekend:
+            return False
+        return self.holiday(day) is None
+
+    def holidays_between(self, start: date, end: date) -> list[tuple[date, str]]:
+        """The holidays on business weekdays after ``start`` up to ``end`` (either order)."""
+        low, high = (start, end) if start <= end else (end, start)
+        found = []
+        for year in range(low.year, high.year + 1):
+            for day, name in sorted(self._load(year).items()):
+                if low < day <= high and day.weekday() not in self.weekend:
+                    found.append((day, name))
+        return found
+
+    def add(self, start: date, n: int) -> date:
+        """``start`` moved by ``n`` business days; from a day off, one forward is the next
+        business day and one back the one before.  ``n == 0`` returns ``start``."""
+        if n == 0:
+            return start
+        if abs(n) > _MAX_DAYS:
+            raise OverflowError("too many business days")
+        if self.weekend != frozenset({5, 6}):
+            return self._step(start, n)
+        day = _weekday_add(start, n)
+        if not self.country:
+            return day
+        step = 1 if n > 0 else -1
+        counted = start
+        while True:
+            missing = len(self.holidays_between(counted, day))
+            if not missing:
+                return day
+            counted, day = day, _weekday_add(day, step * missing)
+            while not self.is_business_day(day):  # pragma: no cover - holidays_between counts
+                day = _weekday_add(day, step)
+
+    def _step(self, start: date, n: int) -> date:
+        day, step = start, (1 if n > 0 else -1)
+        for _ in range(abs(n)):
+            day += timedelta(days=step)
+            while not self.is_business_day(day):
+                day += timedelta(days=step)
+        return day
+
+    def next_business_day(self, day: date) -> date:
+        """``day`` itself if it is a business day, else the next one."""
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        return day
+
+
+WEEKDAYS = Calendar()
+_CALENDARS: dict[tuple[str | None, str | None], Calendar] = {}
+
+
+def calendar_for(country: str | None, subdivision: str | None = None) -> Calendar:
+    """The calendar of a country (and subdivision), one instance per process."""
+    key = (country.upper() if country else None, subdivision.upper() if subdivision else None)
+    if key[0] is None:
+        return WEEKDAYS
+    found = _CALENDARS.get(key)
+    if found is None:
+        found = _CALENDARS[key] = Calendar(*key)
+    return found
+
+
+def calendar_by_key(key: str) -> Calendar:
+    """The calendar a :attr:`Calendar.key` names (``US``, ``GB-ENG``, ``weekdays``)."""
+    if key == "weekdays" or not key:
+        return WEEKDAYS
+    country, _, subdivision = key.partition("-")
+    return calendar_for(country, subdivision or None)
+
+
+class _HolidayTable:
+    __slots__ = ("days", "known", "weekend")
+
+    def __init__(self, days: dict[date, str], weekend: frozenset[int], known: bool) -> None:
+        self.days = days
+        self.weekend = weekend
+        self.known = known
+
+
+def _holidays_version() -> str | None:
+    """The installed holidays package's version, read without importing it."""
+    from importlib.util import find_spec
+
+    try:
+        spec = find_spec("holidays")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    version_file = os.path.join(os.path.dirname(spec.origin), "version.py")
+    try:
+        with open(version_file, encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("__version__"):
+                    return line.split("=", 1)[1].strip().strip("\"'")
+    except OSError:
+        return None
+    return None
+
+
+def _holiday_table(key: str, country: str, subdivision: str | None, first: int) -> _HolidayTable:
+    """Four years of a country's holidays, from the disk cache or the holidays package."""
+    import json
+
+    version = _holidays_version()
+    cache = None
+    if version is not None:
+        cache = os.path.join(os.fspath(cache_dir()), f"holidays-{version}-{key}-{first}.json")
+        try:
+            with open(cache, encoding="utf-8") as fh:
+                raw = json.load(fh)
+            return _HolidayTable(
+                {date.fromisoformat(d): n for d, n in raw["days"]},
+                frozenset(raw["weekend"]),
+                bool(raw["known"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    table = _compute_holidays(country, subdivision, first)
+    if cache is not None:
+        _write_cache(cache, table)
+    return table
+
+
+def _compute_holidays(country: str, subdivision: str | None, first: int) -> _HolidayTable:
+    try:
+        import holidays
+    except ImportError:  # pragma: no cover - a dependency; weekends only without it
+        return _HolidayTable({}, frozenset({5, 6}), False)
+    try:
+        found = holidays.country_holidays(
+            country, subdiv=subdivision, years=range(first, first + 4)
+        )
+    except NotImplementedError:  # no calendar for that country or subdivision
+        if subdivision is not None:
+            return _compute_holidays(country, None, first)
+        return _HolidayTable({}, frozenset({5, 6}), False)
+    weekend = frozenset(getattr(found, "weekend", {5, 6}) or {5, 6})
+    return _HolidayTable({d: str(n) for d, n in found.items()}, weekend, True)
+
+
+def _write_cache(path: str, table: _HolidayTable) -> None:
+    import json
+
+    data = {
+        "days": sorted((d.isoformat(), n) for d, n in table.days.items()),
+        "weekend": sorted(table.weekend),
+        "known": table.known,
+    }
+    try:
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        temp = f"{path}.{os.getpid()}.tmp"
+        with open(temp, "w", encoding="utf-8") as fh:
+            json.dump(data, fh)
+        os.replace(temp, path)
+    except OSError:  # a cache that cannot be written is only slower
+        pass
+
+
+def add_business_days(start: date, n: int, calendar: Calendar | None = None) -> date:
+    """``start`` moved by ``n`` business days of ``calendar`` (default: Monday to Friday).
+
+    ``n == 0`` returns ``start`` unchanged.  From a weekend day, one business day forward is
+    the next business day and one back the one before.
+    """
+    return (calendar or WEEKDAYS).add(start, n)
 
 
 # --------------------------------------------------------------------------- parsing
@@ -365,8 +780,60 @@ class _Term:
         self.exact = amount.is_integer()
 
 
-def _parse_time(text: str) -> _TimeOfDay | None:
-    """``14:30``, ``9am``, ``5:30 pm``, ``noon``, ``14:30:05.5+01:00``; None if not a time."""
+class Window:
+    """What a `WHEN` means: an instant (``start`` None) or a window due at its ``end``.
+
+    ``business_days``: whether a business-day calendar decided it (so `case show` can say
+    which).
+    """
+
+    __slots__ = ("ago", "business_days", "end", "start")
+
+    def __init__(
+        self,
+        end: datetime,
+        start: datetime | None = None,
+        *,
+        business_days: bool = False,
+        ago: bool = False,
+    ) -> None:
+        self.end = end
+        self.start = start
+        self.business_days = business_days
+        self.ago = ago  # "3 days ago": in the past, and said so
+
+    def __repr__(self) -> str:
+        return f"Window({self.start!r}, {self.end!r}, business_days={self.business_days})"
+
+
+class _Context:
+    """One parse: the moment, zone, calendar and date order it reads against."""
+
+    __slots__ = ("calendar", "now", "order", "past", "today", "tz", "used_calendar")
+
+    def __init__(
+        self, now: datetime, tz: tzinfo, calendar: Calendar, order: str | None, past: bool
+    ) -> None:
+        self.now = now
+        self.tz = tz
+        self.calendar = calendar
+        self.order = order
+        self.past = past
+        self.today = now.astimezone(tz).date()
+        self.used_calendar = False
+
+    def add_bd(self, start: date, n: int) -> date:
+        self.used_calendar = True
+        return self.calendar.add(start, n)
+
+
+def _parse_time(text: str, *, bare: bool = False) -> _TimeOfDay | None:
+    """``14:30``, ``9am``, ``5:30 pm``, ``noon``, ``14:30:05.5+01:00``; None if not a time.
+
+    ``bare``: a lone hour is read in business hours (``9`` is 09:00, ``2`` is 14:00).
+    """
+    if text == "midnight":
+        raise WhenError("'midnight' could be the start or the end of a day; write 00:00 or 23:59")
     m = _pat().time.fullmatch(text)
     if m is None:
         return None
@@ -374,7 +841,9 @@ def _parse_time(text: str) -> _TimeOfDay | None:
         value = time(12, 0)
     else:
         if m["mi"] is None and m["ap"] is None:  # "14" alone is not a time
-            return None
+            if not bare or m["off"]:
+                return None
+            return _TimeOfDay(_business_hour(int(m["h"]), text), None)
         hour, minute = int(m["h"]), int(m["mi"] or 0)
         second = int(m["s"] or 0)
         micro = int((m["f"] or "0").ljust(6, "0"))
@@ -404,13 +873,35 @@ def _parse_time(text: str) -> _TimeOfDay | None:
     return _TimeOfDay(value, offset)
 
 
+def _business_hour(hour: int, text: str) -> time:
+    """A bare hour after a day word: 8-11 in the morning, 12 noon, 1-6 in the afternoon."""
+    if 8 <= hour <= 12:
+        return time(hour, 0)
+    if 1 <= hour <= 6:
+        return time(hour + 12, 0)
+    raise WhenError(
+        f"'{text}' alone could be {hour % 12 or 12}am or {hour % 12 or 12}pm; "
+        f"write {hour % 12 or 12}am, {hour % 12 or 12}pm or {hour:02d}:00"
+        if 0 < hour < 13
+        else f"'{text}' alone is not a time; write {hour:02d}:00"
+    )
+
+
 def _parse_terms(text: str) -> list[_Term]:
     terms: list[_Term] = []
     for m in _pat().term.finditer(text):
         amount = 1.0 if m["a"] else float(m["n"])
-        unit = _UNITS[" ".join(m["unit"].replace("business", "business ").split())]
-        terms.append(_Term(amount, unit))
+        terms.append(_Term(amount, _unit(m["unit"])))
     return terms
+
+
+def _unit(word: str) -> str:
+    squeezed = "".join(word.split())
+    for prefix in ("business", "working", "work"):
+        if squeezed.startswith(prefix) and squeezed != prefix:
+            squeezed = f"{prefix} {squeezed[len(prefix) :]}"
+            break
+    return _UNITS.get(squeezed, _UNITS.get(squeezed.replace(" ", ""), "d"))
 
 
 def _seconds(terms: list[_Term]) -> float:
@@ -418,11 +909,12 @@ def _seconds(terms: list[_Term]) -> float:
 
 
 class _Relative:
-    __slots__ = ("sign", "terms")
+    __slots__ = ("ago", "sign", "terms")
 
-    def __init__(self, terms: list[_Term], sign: int) -> None:
+    def __init__(self, terms: list[_Term], sign: int, ago: bool = False) -> None:
         self.terms = terms
         self.sign = sign  # +1 or -1
+        self.ago = ago  # said with "ago": before now, whatever moment it is read from
 
 
 def _parse_relative(text: str) -> _Relative | None:
@@ -442,45 +934,227 @@ def _parse_relative(text: str) -> _Relative | None:
             )
         if not terms[0].exact:
             raise WhenError(f"business days must be a whole number in '{text}', e.g. 10bd")
-    return _Relative(terms, sign)
+    return _Relative(terms, sign, ago=m["ago"] == "ago")
 
 
-def _parse_day(text: str, today: date) -> date | None:
-    """A day without a time of day: today, fri, next mon, last fri, 2026-12-01."""
+def _move(ctx: _Context, start: datetime, rel: _Relative) -> datetime:
+    """``start`` moved by ``rel``: business days and whole days and weeks on the calendar,
+    keeping the local wall-clock time; hours, minutes, seconds and fractions exactly."""
+    if rel.terms[0].unit == "bd":
+        local = start.astimezone(ctx.tz)
+        moved = ctx.add_bd(local.date(), rel.sign * int(rel.terms[0].amount))
+        return _localize(datetime.combine(moved, local.time().replace(tzinfo=None)), ctx.tz,
+                         strict=False)  # fmt: skip
+    days = 0
+    exact = 0.0
+    for term in rel.terms:
+        if term.unit in ("d", "w") and term.exact:
+            days += int(term.amount) * (7 if term.unit == "w" else 1)
+        else:
+            exact += term.amount * _UNIT_SECONDS[term.unit]
+    if abs(days) > _MAX_DAYS * 3 or abs(exact) > _MAX_DAYS * 86400 * 3:
+        raise OverflowError("too far")
+    moved = start
+    if days:
+        local = start.astimezone(ctx.tz)
+        wall = local.replace(tzinfo=None) + timedelta(days=rel.sign * days)
+        moved = _localize(wall, ctx.tz, strict=False)
+    return moved + rel.sign * timedelta(seconds=exact)
+
+
+def _weekday_day(text: str, today: date) -> date | None:
+    word, _, rest = text.partition(" ")
+    if rest and word in ("next", "last", "this"):
+        target = _WEEKDAYS.get(rest)
+        if target is None:
+            return None
+        if word == "last":
+            return today - timedelta(days=(today.weekday() - target) % 7 or 7)
+        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    target = _WEEKDAYS.get(text)
+    if target is not None:
+        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    return None
+
+
+def _month_number(word: str) -> int | None:
+    if len(word) < 3 or not word.isalpha():
+        return None
+    from dateutil.parser import parserinfo
+
+    number = parserinfo().month(word)
+    return int(number) if number else None
+
+
+def _year_for(ctx: _Context, month: int, day: int, shown: str) -> date:
+    """The date of a day and month without a year: the next one from today (or, for a
+    time in the past, the latest one up to today)."""
+    year = ctx.today.year
+    if month == 2 and day == 29:
+        while _days_in_month(year, 2) != 29:
+            year += -1 if ctx.past else 1
+    candidate = _make_date(year, month, day, shown)
+    if ctx.past and candidate > ctx.today:
+        return _year_for_leap(month, day, year - 1, -1, shown)
+    if not ctx.past and candidate < ctx.today:
+        return _year_for_leap(month, day, year + 1, 1, shown)
+    return candidate
+
+
+def _year_for_leap(month: int, day: int, year: int, step: int, shown: str) -> date:
+    while month == 2 and day == 29 and _days_in_month(year, 2) != 29:
+        year += step
+    return _make_date(year, month, day, shown)
+
+
+def _named_date(ctx: _Context, text: str) -> date | None:
+    """``Dec 24``, ``December 24th, 2026``, ``24 Dec``, ``24th of December``."""
+    pat = _pat()
+    m = pat.month_day.fullmatch(text) or pat.day_month.fullmatch(text)
+    if m is None:
+        return None
+    month = _month_number(m["mon"])
+    if month is None:
+        return None
+    day = int(m["d"])
+    if m["y"]:
+        return _make_date(int(m["y"]), month, day, text)
+    if not 1 <= day <= 31:
+        raise WhenError(f"invalid date '{text}': the day must be in 1..31")
+    return _year_for(ctx, month, day, text)
+
+
+def _numeric_date(ctx: _Context, text: str) -> date | None:
+    """``24/12``, ``12/24``, ``24.12.2026``, ``2026/12/24``, read in the date order."""
+    m = _pat().numeric.fullmatch(text)
+    if m is None:
+        return None
+    a, b, c = m["a"], m["b"], m["c"]
+    if len(a) == 4:  # year first: unambiguous
+        if c is None or len(c) > 2:
+            return None
+        return _make_date(int(a), int(b), int(c), text)
+    if len(a) == 3 or (c is not None and len(c) != 4):
+        if c is not None and len(c) == 2:
+            raise WhenError(f"cannot read '{text}': write the year in full, e.g. 2026")
+        return None
+    first, second = int(a), int(b)
+    order = ctx.order
+    if order is None:
+        if first > 12 and second <= 12:
+            day, month = first, second
+        elif second > 12 and first <= 12:
+            day, month = second, first
+        elif first == second:
+            day = month = first
+        else:
+            raise WhenError(
+                f"'{text}' could be {_day_month(first, second)} or {_day_month(second, first)}; "
+                "set date_order (DMY or MDY) or country in the config file, or write it as "
+                "YYYY-MM-DD or with the month's name (Dec 24)"
+            )
+    elif order == "DMY":
+        day, month = first, second
+    else:  # MDY, and YMD's day-month dates
+        month, day = first, second
+    if not 1 <= month <= 12:
+        reading = "day/month" if order == "DMY" else "month/day"
+        why = f" in {reading} order ({order})" if order else ""
+        raise WhenError(f"invalid date '{text}'{why}: the month must be in 1..12")
+    if c is not None:
+        return _make_date(int(c), month, day, text)
+    if not 1 <= day <= 31:
+        raise WhenError(f"invalid date '{text}': the day must be in 1..31")
+    return _year_for(ctx, month, day, text)
+
+
+def _day_month(day: int, month: int) -> str:
+    return f"{day} {MONTHS[month - 1]}" if 1 <= month <= 12 else f"day {day} of month {month}"
+
+
+def _parse_day(ctx: _Context, text: str) -> date | None:
+    """A day without a time of day: today, fri, next mon, 2026-12-01, Dec 24, 24/12."""
+    today = ctx.today
     if text == "today":
         return today
     if text == "tomorrow":
         return today + timedelta(days=1)
     if text == "yesterday":
         return today - timedelta(days=1)
-    word, _, rest = text.partition(" ")
-    if rest and word in ("next", "last"):
-        target = _WEEKDAYS.get(rest)
-        if target is None:
-            return None
-        if word == "next":
-            return today + timedelta(days=(target - today.weekday()) % 7 or 7)
-        return today - timedelta(days=(today.weekday() - target) % 7 or 7)
-    target = _WEEKDAYS.get(text)
-    if target is not None:
-        return today + timedelta(days=(target - today.weekday()) % 7 or 7)
+    day = _weekday_day(text, today)
+    if day is not None:
+        return day
     m = _pat().date.fullmatch(text)
     if m is not None:
         return _make_date(int(m[1]), int(m[2]), int(m[3]), text)
+    if text[:1].isdigit():
+        found = _numeric_date(ctx, text)
+        if found is not None:
+            return found
+    found = _named_date(ctx, text)
+    if found is not None:
+        return found
+    # "mon 9 dec", "monday, december 9": the weekday must agree with the date
+    word, _, rest = text.partition(" ")
+    target = _WEEKDAYS.get(word.rstrip(","))
+    if target is not None and rest:
+        found = _named_date(ctx, rest) or (_numeric_date(ctx, rest) if rest[:1].isdigit() else None)
+        if found is not None:
+            if found.weekday() != target:
+                raise WhenError(
+                    f"{found.day} {MONTHS[found.month - 1]} {found.year} is a "
+                    f"{_WEEKDAY_NAMES[found.weekday()]}, not a {_WEEKDAY_NAMES[target]}"
+                )
+            return found
     return None
 
 
-def _end_of(word: str, now: datetime, tz: tzinfo) -> datetime:
-    today = now.astimezone(tz).date()
-    if word == "eod":
-        day = today
-    elif word == "eom":
-        day = today.replace(day=_days_in_month(today.year, today.month))
-    else:  # eow
+def _is_word_day(text: str) -> bool:
+    """Whether a day part is written in words (a bare hour may follow it: ``mon 9``)."""
+    return not _pat().date.fullmatch(text) and not text[:1].isdigit() and text[:1] not in "+-"
+
+
+def _end_of(ctx: _Context, which: str, ahead: int) -> datetime:
+    now, tz, today = ctx.now, ctx.tz, ctx.today
+
+    def at_end(day: date) -> datetime:
+        return _localize(datetime.combine(day, END_OF_DAY), tz, strict=False)
+
+    if which == "day":
+        ctx.used_calendar = True
+        day = ctx.calendar.next_business_day(today)
+        if at_end(day) < now:
+            day = ctx.calendar.next_business_day(day + timedelta(days=1))
+        return at_end(day)
+    if which == "week":
         day = today + timedelta(days=(4 - today.weekday()) % 7)
-        if _localize(datetime.combine(day, END_OF_DAY), tz, strict=False) < now:
+        if ahead:
+            monday = today + timedelta(days=7 - today.weekday())
+            day = monday + timedelta(days=4)
+        elif at_end(day) < now:
             day += timedelta(days=7)
-    return _localize(datetime.combine(day, END_OF_DAY), tz, strict=False)
+        return at_end(day)
+    year, month = today.year, today.month + ahead
+    if month > 12:
+        year, month = year + 1, month - 12
+    day = date(year, month, _days_in_month(year, month))
+    if not ahead and at_end(day) < now:
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        day = date(year, month, _days_in_month(year, month))
+    return at_end(day)
+
+
+def _period(ctx: _Context, text: str) -> Window:
+    tz, today = ctx.tz, ctx.today
+    if text == "next week":
+        monday = today + timedelta(days=7 - today.weekday())
+        first, last = monday, monday + timedelta(days=4)
+    else:  # next month
+        year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+        first, last = date(year, month, 1), date(year, month, _days_in_month(year, month))
+    start = _localize(datetime.combine(first, DEFAULT_TIME), tz, strict=False)
+    end = _localize(datetime.combine(last, END_OF_DAY), tz, strict=False)
+    return Window(end, start)
 
 
 def _split_time(text: str) -> tuple[str | None, _TimeOfDay] | None:
@@ -488,6 +1162,7 @@ def _split_time(text: str) -> tuple[str | None, _TimeOfDay] | None:
 
     A time of day is at most three words (``5:30 pm +01:00``); the shortest that reads as a
     time wins.  Returns (day text or None, time of day), or None if there is no time of day.
+    A bare hour (``mon 9``) is a time only after a day written in words.
     """
     words = text.split(" ")
     if words[0] == "at":
@@ -498,12 +1173,15 @@ def _split_time(text: str) -> tuple[str | None, _TimeOfDay] | None:
     if tod is not None:
         return None, tod
     for k in range(1, min(3, len(words) - 1) + 1):
-        tod = _parse_time(" ".join(words[-k:]))
+        rest = words[:-k]
+        if rest[-1] == "at":
+            rest = rest[:-1]
+        day_text = " ".join(rest)
+        tod = _parse_time(
+            " ".join(words[-k:]), bare=k == 1 and bool(rest) and _is_word_day(day_text)
+        )
         if tod is not None:
-            rest = words[:-k]
-            if rest[-1] == "at":
-                rest = rest[:-1]
-            return (" ".join(rest), tod) if rest else None
+            return (day_text, tod) if rest else None
     for k in range(1, min(3, len(words) - 1) + 1):
         tod = _parse_time(" ".join(words[:k]))
         if tod is not None:
@@ -511,69 +1189,109 @@ def _split_time(text: str) -> tuple[str | None, _TimeOfDay] | None:
     return None
 
 
-def _day_for_time(text: str, today: date) -> date | None:
+def _day_for_time(ctx: _Context, text: str) -> date | None:
     """The day part before (or after) a time of day: a day, or whole days or business days."""
-    day = _parse_day(text, today)
+    day = _parse_day(ctx, text)
     if day is not None:
         return day
     rel = _parse_relative(text)
     if rel is None:
         return None
     if rel.terms[0].unit == "bd":
-        return add_business_days(today, rel.sign * int(rel.terms[0].amount))
+        return ctx.add_bd(ctx.today, rel.sign * int(rel.terms[0].amount))
     if all(t.unit in ("d", "w") and t.exact for t in rel.terms):
         days = int(_seconds(rel.terms)) // 86400
-        return today + timedelta(days=rel.sign * days)
+        return ctx.today + timedelta(days=rel.sign * days)
     raise WhenError(
         f"'{text}' cannot take a time of day; a time of day goes with whole days, "
         "e.g. 'in 3 days 9am' or '10bd 9am'"
     )
 
 
-def _when(text: str, now: datetime, tz: tzinfo) -> datetime | None:
-    """``text`` is normalized (lower case, single spaces); ``now`` is UTC."""
+def _range(ctx: _Context, text: str) -> Window | None:
+    m = _pat().range.fullmatch(text)
+    if m is None:
+        return None
+    low, high = int(m["lo"]), int(m["hi"])
+    unit = _unit(m["unit"])
+    if low >= high:
+        raise WhenError(
+            f"the range in '{text}' must run from the smaller number to the larger, "
+            f"e.g. {min(low, high)}-{max(low, high) + (low == high)}"
+        )
+    if unit in ("s", "m"):
+        raise WhenError(f"a range of seconds or minutes ('{text}') is not a promise's window")
+    start = _move(ctx, ctx.now, _Relative([_Term(float(low), unit)], 1))
+    end = _move(ctx, ctx.now, _Relative([_Term(float(high), unit)], 1))
+    return Window(end, start)
+
+
+def _window(ctx: _Context, text: str) -> Window | None:
+    """``text`` is normalized (lower case, single spaces); ``ctx.now`` is UTC."""
+    now, tz = ctx.now, ctx.tz
     if text == "now":
-        return now
-    if text in ("eod", "eow", "eom"):
-        return _end_of(text, now, tz)
-    local_now = now.astimezone(tz)
-    today = local_now.date()
+        return Window(now)
+    end = _ENDS.get(text)
+    if end is not None:
+        return Window(_end_of(ctx, *end))
+    if text in _PERIODS:
+        return _period(ctx, text)
+    if text[:1].isdigit() or text.startswith(("in ", "between ")):
+        found = _range(ctx, text)
+        if found is not None:
+            return found
+    if text.startswith("within "):
+        m = _pat().within.fullmatch(text)
+        if m is None:
+            return None
+        rel = _parse_relative(m["terms"])
+        if rel is None:  # pragma: no cover - the same terms
+            return None
+        return Window(_move(ctx, now, rel), now)
 
     rel = _parse_relative(text)
     if rel is not None:
-        if rel.terms[0].unit == "bd":
-            moved = add_business_days(today, rel.sign * int(rel.terms[0].amount))
-            wall = datetime.combine(moved, local_now.time().replace(tzinfo=None))
-            return _localize(wall, tz, strict=False)
-        return now + rel.sign * timedelta(seconds=_seconds(rel.terms))
+        return Window(_move(ctx, now, rel), ago=rel.ago)
 
-    day = _parse_day(text, today)
+    day = _parse_day(ctx, text)
     if day is not None:
-        return _localize(datetime.combine(day, DEFAULT_TIME), tz, strict=False)
+        return Window(_localize(datetime.combine(day, DEFAULT_TIME), tz, strict=False))
 
     split = _split_time(text)
     if split is None:
         return None
     rest, tod = split
-    if rest in ("eod", "eow", "eom", "now"):
+    if rest is not None and (rest in _ENDS or rest in _PERIODS or rest == "now"):
         raise WhenError(f"'{rest}' already has a time of day; drop the time, e.g. '{rest}'")
-    timed_day = today if rest is None else _day_for_time(rest, today)
+    timed_day = ctx.today if rest is None else _day_for_time(ctx, rest)
     if timed_day is None:
         return None
     wall = datetime.combine(timed_day, tod.value)
     if tod.offset is not None:
-        return wall.replace(tzinfo=tod.offset).astimezone(UTC)
-    return _localize(wall, tz, strict=True)
+        return Window(wall.replace(tzinfo=tod.offset).astimezone(UTC))
+    return Window(_localize(wall, tz, strict=True))
 
 
-_MAX_DISTANCE = timedelta(days=36525)
+_MAX_DISTANCE = timedelta(days=_MAX_DAYS)
 
 
-def parse_when(text: str, now: datetime | None = None, tz: tzinfo | None = None) -> datetime:
-    """The aware UTC instant that `WHEN` ``text`` means (forms: see the module docstring).
+def parse_window(
+    text: str,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    *,
+    calendar: Calendar | None = None,
+    order: str | None = None,
+    past: bool = False,
+) -> Window:
+    """What `WHEN` ``text`` means, counted from ``now``: an instant, or a window due at its
+    end (a range such as ``7-10 business days``, ``within 48 hours``, ``next week``).
 
-    ``now`` defaults to the current time (a naive ``now`` is taken as UTC); ``tz`` defaults to
-    :func:`local_zone`.  Raises :class:`WhenError` for anything it cannot read.
+    ``now`` defaults to the current time (a naive ``now`` is taken as UTC); ``tz`` to
+    :func:`local_zone`; ``calendar`` (business days and ``eod``) to :data:`WEEKDAYS`;
+    ``order`` (DMY, MDY, YMD) to none, so that a date that reads two ways is refused.
+    ``past`` reads a date without a year as the latest one up to today (a time something
+    happened).  Raises :class:`WhenError` for anything it cannot read.
     """
     shown = text.strip()
     if not shown:
@@ -582,19 +1300,41 @@ def parse_when(text: str, now: datetime | None = None, tz: tzinfo | None = None)
         raise WhenError(f"cannot read '{shown[:40]}...' as a time: too long; {WHEN_HINT}")
     norm = " ".join(shown.lower().split())
     norm = _pat().iso_t.sub(r"\1 ", norm)
+    for prefix in ("by ", "on "):
+        if norm.startswith(prefix) and len(norm) > len(prefix):
+            norm = norm[len(prefix) :]
+            break
     now_utc = datetime.now(UTC) if now is None else _as_utc(now)
     zone = local_zone() if tz is None else tz
+    if order is not None and order not in DATE_ORDERS:
+        raise WhenError(f"unknown date order '{order}'; choose one of: {', '.join(DATE_ORDERS)}")
+    ctx = _Context(now_utc, zone, calendar or WEEKDAYS, order, past)
     try:
-        result = _when(norm, now_utc, zone)
+        result = _window(ctx, norm)
     except OverflowError:
         raise WhenError(f"'{shown}' is out of range; {WHEN_HINT}") from None
     if result is None:
         raise WhenError(f"cannot read '{shown}' as a time; {WHEN_HINT}")
-    if abs(result - now_utc) > _MAX_DISTANCE:
+    if abs(result.end - now_utc) > _MAX_DISTANCE:
         # Reminders, exports and policy arithmetic add days to due times; a date at the end
         # of the calendar would overflow there. No customer-service case spans a century.
         raise WhenError(f"'{shown}' is more than 100 years away; {WHEN_HINT}")
+    result.business_days = ctx.used_calendar
     return result
+
+
+def parse_when(
+    text: str,
+    now: datetime | None = None,
+    tz: tzinfo | None = None,
+    *,
+    calendar: Calendar | None = None,
+    order: str | None = None,
+    past: bool = False,
+) -> datetime:
+    """The aware UTC instant that `WHEN` ``text`` means (forms: see the module docstring);
+    a window (``7-10 business days``) means its end.  Arguments: see :func:`parse_window`."""
+    return parse_window(text, now, tz, calendar=calendar, order=order, past=past).end
 
 
 def parse_duration(text: str) -> timedelta:
@@ -629,21 +1369,41 @@ def _plural(n: int, unit: str) -> str:
     return f"{n} {unit}" if n == 1 else f"{n} {unit}s"
 
 
-def humanize_delta(delta: timedelta) -> str:
-    """``delta`` (target minus now) in its largest whole unit, rounded down.
+def humanize_delta(delta: timedelta, *, precise: bool = False) -> str:
+    """``delta`` (target minus now) in words.
 
-    ``in 3 days``, ``in 5 hours``, ``in 12 minutes``, ``2 days ago``; anything in the future
-    is at least ``in 1 minute``; zero and less than a minute ago are ``just now``.
+    By default in its largest whole unit, rounded down (``in 3 days``, ``in 5 hours``,
+    ``2 days ago``), as reminders say it.  ``precise`` rounds to the nearest of a smaller
+    unit and says both: under an hour minutes (``in 13 minutes``); under a day hours and
+    minutes (``in 5 hours 30 minutes``); under a week days and hours (``in 6 days 23
+    hours``); after that whole days (``in 45 days``), so 6 days 23 hours 40 minutes is
+    ``in 7 days``, never ``in 6 days``.  Anything in the future is at least ``in 1 minute``;
+    zero and less than a minute ago are ``just now``.
     """
     if delta <= timedelta(0) and -delta < timedelta(minutes=1):
         return "just now"
-    seconds = int(abs(delta).total_seconds())
-    if seconds >= 86400:
-        text = _plural(seconds // 86400, "day")
-    elif seconds >= 3600:
-        text = _plural(seconds // 3600, "hour")
+    if not precise:
+        seconds = int(abs(delta).total_seconds())
+        if seconds >= 86400:
+            text = _plural(seconds // 86400, "day")
+        elif seconds >= 3600:
+            text = _plural(seconds // 3600, "hour")
+        else:
+            text = _plural(max(seconds // 60, 1), "minute")
+        return f"in {text}" if delta > timedelta(0) else f"{text} ago"
+    minutes = max(round(abs(delta).total_seconds() / 60), 1)
+    if minutes < 60:
+        text = _plural(minutes, "minute")
+    elif minutes < 24 * 60:
+        hours, rest = divmod(minutes, 60)
+        text = _plural(hours, "hour") + (f" {_plural(rest, 'minute')}" if rest else "")
     else:
-        text = _plural(max(seconds // 60, 1), "minute")
+        hours = round(minutes / 60)
+        days, rest = divmod(hours, 24)
+        if days >= 7:
+            text = _plural(round(minutes / 1440), "day")
+        else:
+            text = _plural(days, "day") + (f" {_plural(rest, 'hour')}" if rest else "")
     return f"in {text}" if delta > timedelta(0) else f"{text} ago"
 
 

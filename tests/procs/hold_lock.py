@@ -4,7 +4,7 @@
 
 Prints ``locked`` once it holds the lock with an uncommitted note on case 1, waits for a
 line on stdin (or stdin closing), then ends its transaction as told and prints ``released``.
-An alarm ends it after 60 s in case the test that started it went away.
+An alarm ends it after 600 s in case the test that started it went away.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 
 def main() -> None:
     path, ending = sys.argv[1], sys.argv[2]
-    signal.alarm(60)
+    signal.alarm(600)
     conn = sqlite3.connect(path, isolation_level=None, timeout=10)
     conn.execute("BEGIN IMMEDIATE")
     conn.execute(

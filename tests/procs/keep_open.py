@@ -18,7 +18,7 @@ from tracker.redact import Masker
 
 
 def main() -> None:
-    signal.alarm(60)
+    signal.alarm(600)
     store = Store(sys.argv[1])
     with store.write() as session:
         svc.add_note(session, svc.get_case(session, 1), "kept open", masker=Masker())

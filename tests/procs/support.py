@@ -56,6 +56,18 @@ def expect_line(proc: subprocess.Popen[str], expected: str) -> str:
     return line
 
 
+def tracker_cmd(
+    *args: str, busy_timeout: float | None = None, announce_fd: int | None = None
+) -> list[str]:
+    """The command line of `tracker ARGS` through tracker_cmd.py, with its lock hooks."""
+    options: list[str] = []
+    if busy_timeout is not None:
+        options += ["--busy-timeout", str(busy_timeout)]
+    if announce_fd is not None:
+        options += ["--announce-fd", str(announce_fd)]
+    return [sys.executable, str(PROCS / "tracker_cmd.py"), *options, "--", *args]
+
+
 def run_tracker(*args: str, **run: Any) -> subprocess.CompletedProcess[str]:
     """The real console script in its own process (environment inherited unless given)."""
     return subprocess.run([TRACKER, *args], capture_output=True, text=True, timeout=60, **run)
@@ -77,6 +89,40 @@ def sqlite_problems(path: Path) -> list[str]:
     problems = [] if integrity == ["ok"] else [f"integrity_check: {integrity}"]
     problems += [f"foreign_key_check: {row}" for row in broken]
     return problems
+
+
+def wait_longer_for_the_write_lock(seconds: float) -> None:
+    """In this process, every write transaction of tracker's waits up to `seconds` for the
+    SQLite write lock, instead of tracker's 5 s busy timeout.
+
+    For children whose test is about what they write, not about that budget: on a loaded
+    machine another process can hold the lock longer than 5 s (four first-use migrations
+    in a row, a writer that is not scheduled), and "database is busy" would fail a test of
+    something else. tracker's write transactions begin with BEGIN IMMEDIATE (see
+    test_sqlite_setup.py); the timeout is set on the connection just before it.
+    """
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def before(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            cursor.connection.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+    event.listen(Engine, "before_cursor_execute", before)
+
+
+def announce_the_write_lock(fd: int) -> None:
+    """In this process, write ``BEGIN IMMEDIATE\n`` to `fd` just before each write
+    transaction of tracker's asks SQLite for the write lock (so a test knows the moment a
+    command starts to wait for a lock it holds)."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    def before(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN IMMEDIATE"):
+            os.write(fd, b"BEGIN IMMEDIATE\n")
+
+    event.listen(Engine, "before_cursor_execute", before)
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -194,7 +194,10 @@ def _error(message: str) -> None:
     values with repr(), which writes a tab or a no-break space as an escape: those are
     turned back into the characters first, so the masker sees the number as typed."""
     text = _ESCAPE.sub(_unescape, message)
-    click.echo(f"Error: {mask(' '.join(text.split()))}", err=True)
+    masked = mask(text)
+    # Nothing to mask: the message as written (its escapes show a hidden character).
+    shown = message if masked == text else masked
+    click.echo(f"Error: {' '.join(shown.split())}", err=True)
 
 
 def _unescape(match: re.Match[str]) -> str:

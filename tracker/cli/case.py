@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 import click
@@ -14,11 +14,14 @@ from tracker.advice import case_advice
 from tracker.cli.common import (
     CASE_ID,
     DATE,
+    DUE,
     DURATION,
     MAX_ID,
-    WHEN,
+    ZONE,
     ChoiceType,
     ValidatedType,
+    WhenInput,
+    at_option,
     case_change,
     masked_change,
     not_a_card_option,
@@ -27,17 +30,72 @@ from tracker.cli.common import (
     view_option,
 )
 from tracker.errors import UsageError
-from tracker.files import write_private
+from tracker.files import open_output
 from tracker.letter import KINDS as LETTER_KINDS
 from tracker.letter import render_letter
-from tracker.models import utcnow
+from tracker.models import Case, Promise, utcnow
+from tracker.policy import load_policies
 from tracker.values import parse_amount, parse_currency, parse_last4
 from tracker.views import View
 from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
-from tracker.when import format_local, local_zone
+from tracker.when import (
+    Calendar,
+    Window,
+    calendar_by_key,
+    format_local,
+    humanize_delta,
+    local_zone,
+)
 
 CATEGORY = ChoiceType("category", CATEGORIES)
 CHANNEL = ChoiceType("channel", CHANNELS)
+
+DUE_HELP = (
+    "e.g. 10bd, '7-10 business days', 'Dec 24', eod; counted from --at. A range is due at "
+    "its end. eod after 17:00 (or on a day off) is the next business day's 17:00."
+)
+
+
+def _due(
+    when: WhenInput, made: datetime, now: datetime, calendar: Calendar, *, backdated: bool
+) -> Window:
+    """A due time read from the moment the promise was made, on the case's calendar.
+
+    One in the past is refused (beyond a few minutes' typing), unless it is backdated: what
+    made it is dated with --at, or the time itself is said to be past ("3 days ago"). Then
+    it is overdue at once, and the command says so (:func:`_due_words`).
+    """
+    window = when.resolve(made, calendar, now)
+    if window.ago:  # "3 days ago": the past, said so
+        return window
+    if not backdated and window.end < now - svc.FUTURE_SLACK:
+        raise UsageError(
+            f"{when.param} {format_local(window.end)} is in the past; give a later time, or "
+            "say when it happened with --at"
+        )
+    if backdated and window.end < made:
+        raise UsageError(
+            f"{when.param} {format_local(window.end)} is before {format_local(made)}, "
+            "when it was set"
+        )
+    return window
+
+
+def _due_words(promise: Promise, now: datetime) -> str:
+    """'due 2026-12-15 10:00' or 'expected from 2026-12-10, due by 2026-12-15 10:00', with the
+    calendar its business days used and, for a promise made after the fact, that it is late."""
+    if promise.window_start is not None:
+        text = (
+            f"expected from {format_local(promise.window_start)[:10]}, "
+            f"due by {format_local(promise.due_at)}"
+        )
+    else:
+        text = f"due {format_local(promise.due_at)}"
+    if promise.calendar:
+        text += f" (business days: {calendar_by_key(promise.calendar).name})"
+    if promise.due_at < now:
+        text += f"; already overdue (due {humanize_delta(promise.due_at - now, precise=True)})"
+    return text
 
 
 @click.group()
@@ -96,9 +154,25 @@ def case() -> None:
 @click.option(
     "--follow-up",
     "follow_up",
-    type=WHEN,
+    type=DUE,
     metavar="WHEN",
-    help="Remind me then, e.g. 'tomorrow 9am' or 3d.",
+    help="Remind me then, e.g. 'tomorrow 9am' or 3d (from --at).",
+)
+@at_option("it began: the letter sent, the first call")
+@click.option(
+    "--abroad/--at-home",
+    "abroad",
+    default=None,
+    help="You are abroad (or not) for this case: offer the international and collect "
+    "numbers at every rung (default: abroad when your country in the config file differs "
+    "from the organization's).",
+)
+@click.option(
+    "--policy",
+    "policy",
+    metavar="NAME",
+    help="The escalation policy to use, e.g. uk-fca or us-billing-error (default: by "
+    "category and the organization's country).",
 )
 @view_option
 def open_(
@@ -113,7 +187,10 @@ def open_(
     refs: tuple[str, ...],
     not_a_card: bool,
     note: str | None,
-    follow_up: datetime | None,
+    follow_up: WhenInput | None,
+    at: datetime | None,
+    abroad: bool | None,
+    policy: str | None,
     view: View,
 ) -> None:
     """Open a case.
@@ -127,7 +204,16 @@ def open_(
     """
     if currency is not None and amount is None:
         raise UsageError("--currency needs --amount")
+    if policy is not None:
+        known = load_policies().policies
+        if policy not in known:
+            raise UsageError(f"unknown --policy '{policy}'; choose one of: {', '.join(known)}")
+    now = utcnow()
     with masked_change() as (session, masker):
+        remind = None
+        if follow_up is not None:
+            calendar = svc.calendar_for_organization(session, organization)
+            remind = _due(follow_up, at or now, now, calendar, backdated=at is not None).end
         opened = svc.open_case(
             session,
             title=title,
@@ -142,10 +228,13 @@ def open_(
             refs=refs,
             refs_not_cards=not_a_card,
             note=note,
-            follow_up=follow_up,
+            follow_up=remind,
+            abroad=abroad,
+            policy=policy,
+            at=at,
+            now=now,
         )
         case_id = opened.id
-    now = utcnow()
     with store().read() as session:
         detail = svc.load_case_detail(session, case_id)
         view.case_opened(detail, now, case_advice(session, detail, moment="open"))
@@ -178,7 +267,8 @@ def _read_note(text: str | None) -> str:
 @case.command("note")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.argument("text", required=False)
-def note(case_id: int, text: str | None) -> None:
+@at_option("it was written down")
+def note(case_id: int, text: str | None, at: datetime | None) -> None:
     """Add a note to a case.
 
     TEXT "-" or omitted with a pipe on stdin: the note is read from stdin; omitted on a
@@ -192,7 +282,7 @@ def note(case_id: int, text: str | None) -> None:
     """
     body = _read_note(text)
     with case_change(case_id) as (session, found, masker):
-        note_id = svc.add_note(session, found, body, masker=masker).id
+        note_id = svc.add_note(session, found, body, masker=masker, at=at).id
     click.echo(f"Added note {note_id} to case {case_id}.")
 
 
@@ -251,24 +341,33 @@ def list_(
 
 @case.command("show")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.option(
+    "--tz",
+    "zone",
+    type=ZONE,
+    metavar="ZONE",
+    help="Show the times in this zone, e.g. Europe/London (default: time_zone in the config "
+    "file, else TZ, else the system's).",
+)
 @view_option
-def show(case_id: int, view: View) -> None:
-    """Show a case and its timeline.
+def show(case_id: int, zone: tzinfo | None, view: View) -> None:
+    """Show a case and its timeline, with the zone its times are in.
 
     \b
     Examples:
       tracker case show 1
+      tracker case show 1 --tz America/New_York
       tracker case show 1 --json
     """
     now = utcnow()
     with store().read() as session:
-        view.case_detail(svc.load_case_detail(session, case_id), now)
+        view.case_detail(svc.load_case_detail(session, case_id), now, zone or local_zone())
 
 
 @case.command("contact")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option("--channel", type=CHANNEL, required=True, help=", ".join(CHANNELS) + ".")
-@click.option("--at", type=WHEN, help="When it happened (default: now), e.g. '2 days ago'.")
+@at_option("it happened")
 @click.option(
     "--direction",
     type=click.Choice(["out", "in"]),
@@ -286,7 +385,7 @@ def show(case_id: int, view: View) -> None:
 @not_a_card_option
 @click.option("--summary", metavar="TEXT", help="What was discussed and agreed.")
 @click.option("--promise", metavar="TEXT", help="An action promised (needs --due).")
-@click.option("--due", type=WHEN, metavar="WHEN", help="When the promise is due, e.g. 10bd.")
+@click.option("--due", type=DUE, metavar="WHEN", help="When the promise is due, " + DUE_HELP)
 @click.option(
     "--promised-by",
     "promised_by",
@@ -308,10 +407,13 @@ def contact(
     not_a_card: bool,
     summary: str | None,
     promise: str | None,
-    due: datetime | None,
+    due: WhenInput | None,
     promised_by: str,
 ) -> None:
     """Record one interaction: a call, chat, letter or message, with all it produced.
+
+    A relative --due (10bd, 8w, '7-10 business days') counts from --at, on the holiday
+    calendar of the organization's country (else yours, from the config file).
 
     \b
     Examples:
@@ -326,11 +428,16 @@ def contact(
         raise click.UsageError("--promised-by goes with --promise")
     if (promise is None) != (due is None):
         raise UsageError("--promise and --due go together")
-    if at is not None and at > utcnow() + svc.FUTURE_SLACK:
+    now = utcnow()
+    if at is not None and at > now + svc.FUTURE_SLACK:
         raise UsageError(
             f"the contact time {format_local(at)} is in the future; --at says when it happened"
         )
     with case_change(case_id) as (session, found, masker):
+        window = None
+        if due is not None:
+            calendar = svc.case_calendar(found)
+            window = _due(due, at or now, now, calendar, backdated=at is not None)
         logged = svc.log_interaction(
             session,
             found,
@@ -346,18 +453,20 @@ def contact(
             refs_not_cards=not_a_card,
             summary=summary,
             promise=promise,
-            promise_due=due,
+            promise_due=window.end if window else None,
             promised_by=promised_by,
+            promise_window_start=window.start if window else None,
+            promise_calendar=_calendar_key(window, found),
+            now=now,
         )
         interaction_id = logged.id
-        made = [(p.id, p.due_at) for p in found.promises if p.interaction_id == interaction_id]
+        made = [
+            (p.id, _due_words(p, now)) for p in found.promises if p.interaction_id == interaction_id
+        ]
         status = found.status
     click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
-    for promise_id, due_at in made:
-        click.echo(
-            f"Promise {promise_id} recorded, due {format_local(due_at)}; "
-            f"case {case_id} is {status}."
-        )
+    for promise_id, words in made:
+        click.echo(f"Promise {promise_id} recorded, {words}; case {case_id} is {status}.")
 
 
 @case.command("ref")
@@ -371,7 +480,8 @@ def contact(
     help="What the number refers to.",
 )
 @not_a_card_option
-def ref(case_id: int, ref: str, kind: str, not_a_card: bool) -> None:
+@at_option("it was given")
+def ref(case_id: int, ref: str, kind: str, not_a_card: bool, at: datetime | None) -> None:
     """Add a reference number to a case, exactly as given.
 
     A reference number is never masked: one that looks like a card number or a security
@@ -383,7 +493,7 @@ def ref(case_id: int, ref: str, kind: str, not_a_card: bool) -> None:
       tracker case ref 1 "4929 1234 5678 9012" --kind claim --not-a-card
     """
     with case_change(case_id) as (session, found, _):
-        added = svc.add_reference(session, found, ref, kind=kind, not_a_card=not_a_card)
+        added = svc.add_reference(session, found, ref, kind=kind, not_a_card=not_a_card, at=at)
         value = added.value if added else ref.strip()
     if added is None:
         click.echo(f"Case {case_id} already has reference {value}.")
@@ -394,7 +504,7 @@ def ref(case_id: int, ref: str, kind: str, not_a_card: bool) -> None:
 @case.command("promise")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.argument("text")
-@click.option("--due", type=WHEN, required=True, metavar="WHEN", help="When it is due.")
+@click.option("--due", type=DUE, required=True, metavar="WHEN", help="When it is due, " + DUE_HELP)
 @click.option(
     "--by",
     "by",
@@ -403,28 +513,47 @@ def ref(case_id: int, ref: str, kind: str, not_a_card: bool) -> None:
     show_default=True,
     help="Who promised it.",
 )
-def promise_(case_id: int, text: str, due: datetime, by: str) -> None:
+@at_option("it was promised")
+def promise_(case_id: int, text: str, due: WhenInput, by: str, at: datetime | None) -> None:
     """Record a promise: an action someone committed to, with a due time.
 
     \b
     Examples:
       tracker case promise 1 "Written acknowledgement of the dispute" --due "in 30 days"
+      tracker case promise 1 "Credit posts" --due "7-10 business days" --at "2026-11-20 10:00"
       tracker case promise 1 "Send the receipts" --due fri --by me
     """
+    now = utcnow()
     with case_change(case_id) as (session, found, masker):
-        made = svc.make_promise(session, found, text, due, masker=masker, promised_by=by)
-        promise_id, status = made.id, found.status
-    click.echo(
-        f"Promise {promise_id} on case {case_id}, due {format_local(due)}; "
-        f"case {case_id} is {status}."
-    )
+        window = _due(due, at or now, now, svc.case_calendar(found), backdated=at is not None)
+        made = svc.make_promise(
+            session,
+            found,
+            text,
+            window.end,
+            masker=masker,
+            promised_by=by,
+            window_start=window.start,
+            calendar=_calendar_key(window, found),
+            at=at,
+            now=now,
+        )
+        promise_id, status, words = made.id, found.status, _due_words(made, now)
+    click.echo(f"Promise {promise_id} on case {case_id}, {words}; case {case_id} is {status}.")
+
+
+def _calendar_key(window: Window | None, case: Case) -> str | None:
+    """The calendar a due time's business days were counted on (None: it used none)."""
+    if window is None or not window.business_days:
+        return None
+    return svc.case_calendar(case).key
 
 
 @case.command("follow-up")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
-@click.argument("when", type=WHEN)
+@click.argument("when", type=DUE)
 @click.argument("text", required=False)
-def follow_up(case_id: int, when: datetime, text: str | None) -> None:
+def follow_up(case_id: int, when: WhenInput, text: str | None) -> None:
     """Set a follow-up: a reminder to check on the case.
 
     \b
@@ -432,9 +561,12 @@ def follow_up(case_id: int, when: datetime, text: str | None) -> None:
       tracker case follow-up 1 "next monday 9am" "Check the statement for the credit"
       tracker case follow-up 1 3d
     """
+    now = utcnow()
     with case_change(case_id) as (session, found, masker):
-        follow_up_id = svc.set_follow_up(session, found, when, text, masker=masker).id
-    click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(when)}.")
+        due = _due(when, now, now, svc.case_calendar(found), backdated=False).end
+        follow_up_id = svc.set_follow_up(session, found, due, text, masker=masker, now=now).id
+    late = f" (already due, {humanize_delta(due - now, precise=True)})" if due < now else ""
+    click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(due)}{late}.")
 
 
 @case.command("escalate")
@@ -446,16 +578,20 @@ def follow_up(case_id: int, when: datetime, text: str | None) -> None:
     help="The level (default: the next one up).",
 )
 @click.option("--note", metavar="TEXT", help="Why, or what happened.")
-def escalate(case_id: int, to: str | None, note: str | None) -> None:
+@at_option("it happened: the complaint letter sent, the referral made")
+def escalate(case_id: int, to: str | None, note: str | None, at: datetime | None) -> None:
     """Escalate: frontline -> supervisor -> complaint -> regulator.
+
+    The escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start at --at.
 
     \b
     Examples:
       tracker case escalate 1 --to supervisor --note "Asked for a supervisor, callback promised"
+      tracker case escalate 1 --to complaint --at 2026-10-02 --note "Complaint letter posted"
       tracker case escalate 1
     """
     with case_change(case_id) as (session, found, masker):
-        svc.escalate(session, found, masker=masker, to=to, note=note)
+        svc.escalate(session, found, masker=masker, to=to, note=note, at=at)
         level = found.escalation_level
     click.echo(f"Case {case_id} escalated to {level}.")
     with store().read() as session:
@@ -467,7 +603,8 @@ def escalate(case_id: int, to: str | None, note: str | None) -> None:
 @case.command("resolve")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option("--outcome", metavar="TEXT", help="How it ended.")
-def resolve(case_id: int, outcome: str | None) -> None:
+@at_option("it was resolved")
+def resolve(case_id: int, outcome: str | None, at: datetime | None) -> None:
     """Mark a case resolved.
 
     \b
@@ -475,13 +612,14 @@ def resolve(case_id: int, outcome: str | None) -> None:
       tracker case resolve 1 --outcome "Credit of 129.99 posted"
     """
     with case_change(case_id) as (session, found, masker):
-        svc.resolve(session, found, masker=masker, outcome=outcome)
+        svc.resolve(session, found, masker=masker, outcome=outcome, at=at)
     click.echo(f"Case {case_id} resolved.")
 
 
 @case.command("reopen")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
-def reopen(case_id: int) -> None:
+@at_option("it was reopened")
+def reopen(case_id: int, at: datetime | None) -> None:
     """Reopen a resolved or closed case.
 
     \b
@@ -489,14 +627,15 @@ def reopen(case_id: int) -> None:
       tracker case reopen 1
     """
     with case_change(case_id) as (session, found, _):
-        svc.reopen(session, found)
+        svc.reopen(session, found, at=at)
         status = found.status
     click.echo(f"Case {case_id} reopened ({status}).")
 
 
 @case.command("close")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
-def close(case_id: int) -> None:
+@at_option("it was closed")
+def close(case_id: int, at: datetime | None) -> None:
     """Close a case (no more contacts until it is reopened).
 
     \b
@@ -504,7 +643,7 @@ def close(case_id: int) -> None:
       tracker case close 1
     """
     with case_change(case_id) as (session, found, _):
-        svc.close(session, found)
+        svc.close(session, found, at=at)
     click.echo(f"Case {case_id} closed.")
 
 
@@ -530,8 +669,7 @@ def letter(case_id: int, kind: str, output: str) -> None:
     plain = output.endswith(".txt")
     with store().read() as session:
         text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
-    if output == "-":
-        click.echo(text, nl=False)
-        return
-    write_private(output, text.encode("utf-8"))
-    click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+    with open_output(output) as stream:
+        stream.write(text.encode("utf-8"))
+    if output != "-":
+        click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)

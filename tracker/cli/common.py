@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from tracker.cases import get_case
 from tracker.cli.app import App
+from tracker.config import settings
 from tracker.db import Store
 from tracker.errors import NotFound, UsageError
 from tracker.models import Case
@@ -25,7 +26,17 @@ from tracker.values import choice
 from tracker.views import View
 from tracker.views import choose as choose_view
 from tracker.views.base import emit_json
-from tracker.when import WhenError, parse_date, parse_duration, parse_when
+from tracker.when import (
+    Calendar,
+    WhenError,
+    Window,
+    calendar_for,
+    parse_date,
+    parse_duration,
+    parse_when,
+    parse_window,
+    zone_named,
+)
 
 __all__ = ["emit_json"]  # for command modules that print JSON of their own
 
@@ -87,12 +98,66 @@ class _ParsedType(click.ParamType):  # type: ignore[type-arg]
             self.fail(str(exc), param, ctx)
 
 
+def _parse_at(text: str) -> datetime:
+    """A time something happened: a date without a year is the latest one up to today."""
+    mine = settings()
+    return parse_when(text, order=mine.order, past=True, calendar=calendar_for(mine.country))
+
+
 class WhenType(_ParsedType):
-    """WHEN: 2026-12-01, tomorrow 9am, fri, in 3 days, 10bd, eom ... (see tracker.when)."""
+    """WHEN, read at once against the clock: when something happened (``--at``)."""
 
     name = "when"
-    parse = staticmethod(parse_when)
+    parse = staticmethod(_parse_at)
     accepts = (datetime,)
+
+
+class WhenInput:
+    """A WHEN as typed, read once its moment and calendar are known (a promise's ``--due``
+    counts from the contact's ``--at``, and its business days on the case's calendar)."""
+
+    __slots__ = ("param", "text")
+
+    def __init__(self, text: str, param: str) -> None:
+        self.text = text
+        self.param = param
+
+    def resolve(self, anchor: datetime, calendar: Calendar, now: datetime) -> Window:
+        """Counted from `anchor` (the event's --at); a time said with "ago" ("3 days ago")
+        is before now, whenever the event was."""
+        order = settings().order
+        try:
+            found = parse_window(self.text, anchor, calendar=calendar, order=order)
+            if found.ago and anchor != now:
+                found = parse_window(self.text, now, calendar=calendar, order=order)
+            return found
+        except WhenError as exc:
+            raise UsageError(f"invalid value for {self.param}: {exc}") from None
+
+
+class DueType(click.ParamType):  # type: ignore[type-arg]
+    """WHEN, checked now and read later (see WhenInput): 10bd, 7-10 business days, Dec 24."""
+
+    name = "when"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, WhenInput):
+            return value
+        text = str(value)
+        try:  # the grammar is checked at once, so a typo is reported like any bad value
+            parse_window(text, order=settings().order)
+        except WhenError as exc:
+            self.fail(str(exc), param, ctx)
+        hint = param.get_error_hint(ctx) if param is not None and ctx is not None else "WHEN"
+        return WhenInput(text, hint.strip("'\""))
+
+
+class ZoneType(_ParsedType):
+    """A time zone name: Europe/London, America/New_York, UTC."""
+
+    name = "zone"
+    parse = staticmethod(zone_named)
+    accepts = (tzinfo,)
 
 
 class DurationType(_ParsedType):
@@ -139,6 +204,8 @@ class ChoiceType(click.ParamType):  # type: ignore[type-arg]
 
 
 WHEN = WhenType()
+DUE = DueType()
+ZONE = ZoneType()
 DURATION = DurationType()
 DATE = DateType()
 
@@ -181,6 +248,17 @@ def view_option(func: F) -> F:
 
     return click.option("--json", "view", is_flag=True, callback=to_view, help="Print JSON only.")(
         func
+    )
+
+
+def at_option(what: str) -> Callable[[F], F]:
+    """--at WHEN: when it happened, if earlier than now (relative times count from it)."""
+    return click.option(
+        "--at",
+        type=WHEN,
+        metavar="WHEN",
+        help=f"When {what} (default: now), e.g. '2026-11-20 10:00' or '3 days ago'; "
+        "relative due times count from it.",
     )
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from sqlalchemy.engine import make_url
 
 from tracker.backup import backup_store
 from tracker.cli.common import app
-from tracker.db import Store, sqlite_path, translate_errors
-from tracker.migrate import ensure_current, stored_revision
 from tracker.models import SCHEMA_REVISION
 
 
@@ -30,30 +27,26 @@ def db() -> None:
 def path() -> None:
     """Print where the data lives (a file path, or the database URL without its password).
 
+    The store need not exist yet: this is where the first command that records something
+    creates it.
+
     \b
     Example:
       tracker db path
     """
-    url = app().url
-    file = sqlite_path(url)
-    if file is not None:
-        click.echo(str(file))
-        return
-    click.echo(make_url(url).render_as_string(hide_password=True))
+    click.echo(app().store().where)
 
 
 @db.command()
 def upgrade() -> None:
-    """Bring the store's schema to this version (also done on first use).
+    """Bring the store's schema to this version (also done on first use); creates the store
+    if there is none yet.
 
     \b
     Example:
       tracker db upgrade
     """
-    st = Store(app().url, migrate=False)
-    before = stored_revision(st.engine)
-    with translate_errors():
-        ensure_current(st.engine)
+    before = app().store().upgrade()
     if before == SCHEMA_REVISION:
         click.echo(f"The store is at the current schema ({SCHEMA_REVISION}).")
     else:
@@ -69,5 +62,8 @@ def backup(file: Path) -> None:
     Example:
       tracker db backup ~/tracker-backup.db
     """
-    written = backup_store(app().url, file)
+    store = app().store()
+    if store.path is not None:
+        store.revision(required=True)  # no store there: say how to make one
+    written = backup_store(store.url, file)
     click.echo(f"Backed up the store to {written}.")

@@ -6,13 +6,17 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy.exc import OperationalError
 
 from tracker.cli.common import DURATION, policy_option, store, view_option
 from tracker.due import due_items
+from tracker.errors import DatabaseBusy
 from tracker.history import undo as undo_last
 from tracker.models import utcnow
 from tracker.policy import load_policies
 from tracker.views import View
+
+DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 
 
 @click.command()
@@ -50,10 +54,19 @@ def due(within: timedelta, policy_file: Path | None, view: View) -> None:
 def undo() -> None:
     """Revert the last change (and say what it was). Undo twice reverts two changes.
 
+    A change is one command: a case opened with its note and follow-up, a contact with its
+    references and promise, a whole `tracker import json`.
+
     \b
     Example:
       tracker undo
     """
-    with store().write() as session:
-        what = undo_last(session)
+    try:
+        with store().write() as session:
+            what = undo_last(session)
+    except OperationalError as exc:
+        # PostgreSQL broke a lock cycle with a concurrent command by rolling this one back.
+        if getattr(exc.orig, "sqlstate", None) == DEADLOCK:
+            raise DatabaseBusy() from None
+        raise
     click.echo(f"Undid {what}")

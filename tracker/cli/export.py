@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-import stat
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import BinaryIO
 
 import click
 
 from tracker.cli.common import CASE_ID, WHEN, output_option, store, warn
-from tracker.errors import TrackerError
 from tracker.export import Progress, require_case, use_snapshot
 from tracker.export.csv import count_history, write_history_csv
 from tracker.export.ics import write_ics
 from tracker.export.json import count_store_rows, import_export, parse_export, write_json_export
-from tracker.files import atomic_private_file
+from tracker.files import open_output
 from tracker.models import utcnow
 from tracker.redact import Masker
 
@@ -45,32 +43,9 @@ def export() -> None:
     """
 
 
-@contextmanager
-def _output(path: str) -> Iterator[BinaryIO]:
-    """stdout for '-'; a device or pipe written in place; a file written atomically, 0600."""
-    if path == "-":
-        sys.stdout.flush()
-        stdout = sys.stdout.buffer
-        yield stdout
-        stdout.flush()
-        return
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        special = False
-    except OSError as exc:
-        raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
-    if special:
-        # Renaming a temporary file over /dev/null or a FIFO would replace it.
-        with open(path, "wb") as device:
-            yield device
-        return
-    with ExitStack() as stack:
-        try:
-            handle = stack.enter_context(atomic_private_file(path))
-        except OSError as exc:
-            raise TrackerError(f"cannot write {path}: {exc.strerror}") from None
-        yield handle
+def _output(path: str) -> AbstractContextManager[BinaryIO]:
+    """Where -o goes: '-' stdout, a device or FIFO in place, a file atomically (0600)."""
+    return open_output(path)
 
 
 @contextmanager
@@ -103,20 +78,37 @@ def _done(output: str, message: str) -> None:
 @export.command("csv")
 @CASE_OPTION
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only events at or after WHEN.")
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start with a UTF-8 byte order mark, so that Excel on Windows reads the file as UTF-8.",
+)
 @output_option(OUTPUT_HELP)
-def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
+def csv_(case_id: int | None, since: datetime | None, bom: bool, output: str) -> None:
     """Every case's history as CSV: one row per event, oldest first.
 
-    Columns: case_id, case_title, organization, category, event_at, event_type, channel,
-    agent, reference, summary, due_at, promise_status. UTF-8, RFC 4180 quoting, times in
-    UTC. A cell starting with = + - @ (or a tab or CR) gets a leading ' so that a
-    spreadsheet never runs it as a formula.
+    \b
+    Columns: case_id, case_title, organization, category, event_at, event_type,
+    channel, agent, reference, summary, due_at, promise_status, text, direction, via,
+    agent_id, duration_seconds, amount, currency, case_status, undone, event_id.
+
+    summary is the history's one line; text is the whole of what the event wrote (a
+    note, a contact's summary, a promise, a follow-up), line breaks and all. direction,
+    via, agent_id and duration_seconds are a contact's; amount, currency and
+    case_status are the case's, as it is now. undone is true for an event that
+    `tracker undo` reverted; when the undo removed what the event wrote, text is the
+    summary, all that is left.
+
+    UTF-8, RFC 4180 quoting (a line break stays inside its quoted cell), CRLF line
+    ends, times in UTC. Any text cell starting with = + - @ (or a tab or CR) gets a
+    leading ' so that a spreadsheet never runs it as a formula.
 
     \b
     Examples:
       tracker export csv > history.csv
       tracker export csv --case 1 -o case1.csv
       tracker export csv --since 2026-01-01 -o 2026.csv
+      tracker export csv --bom -o history.csv     # for Excel on Windows
     """
     with store().read() as session:
         use_snapshot(session)
@@ -130,7 +122,7 @@ def csv_(case_id: int | None, since: datetime | None, output: str) -> None:
             _output(output) as stream,
         ):
             count = write_history_csv(
-                session, stream, case_id=case_id, since=since, progress=progress
+                session, stream, case_id=case_id, since=since, progress=progress, bom=bom
             )
     _done(output, f"Exported {count} event{'s' if count != 1 else ''} to {output}.")
 
@@ -206,8 +198,11 @@ def import_json(file: str) -> None:
 
     Into an empty store it recreates everything as it was. Rows already in the store with
     the same content are skipped, so importing a file twice adds nothing; a row whose id
-    holds something else refuses the whole import. A bad or incomplete file is refused.
-    Either everything is imported or nothing is. FILE '-' reads stdin.
+    holds something else refuses the whole import. Every value is checked first (the
+    vocabulary, the CLI's limits, each event against its type, the references between
+    rows): a bad or incomplete file is refused with the first bad row, and nothing is
+    written. Either everything is imported or nothing is. The import is one change:
+    `tracker undo` right after it removes exactly the rows it added. FILE '-' reads stdin.
 
     \b
     Examples:

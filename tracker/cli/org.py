@@ -13,6 +13,7 @@ from tracker.directory import (
     list_organizations,
     load_directory,
 )
+from tracker.errors import NotFound
 from tracker.redact import Masker
 from tracker.views import View
 
@@ -82,7 +83,10 @@ def show(name: str, view: View) -> None:
       tracker org show "american express" --json
     """
     with store().read() as session:
-        found = get_organization(session, name)
+        try:
+            found = get_organization(session, name)
+        except NotFound as exc:
+            raise NotFound(f"{exc} (see tracker org list)") from None
         cases, active = case_counts(session, found)
         view.organization(found, cases, active)
 

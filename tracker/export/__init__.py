@@ -1,6 +1,6 @@
 """`tracker export` and `tracker import`: one module per format, and what they share.
 
-- :mod:`tracker.export.csv`: the history, one row per event (CLI.md, "CSV history").
+- :mod:`tracker.export.csv`: the history, one row per event (docs/contract.md, "CSV history").
 - :mod:`tracker.export.json`: the whole store (or one case) as a tracker-export document,
   and reading one back (`tracker import json`).
 - :mod:`tracker.export.ics`: pending follow-ups and promises as an iCalendar file.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tracker.history import Payload, payload_of
@@ -16,7 +16,7 @@ from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Re
 from tracker.views import base
 from tracker.views.base import clip, echo, emit_json, indented_rows, table
 from tracker.vocabulary import FOLLOW_UP_TEXT
-from tracker.when import format_local, humanize_delta
+from tracker.when import calendar_by_key, format_local, humanize_delta, local_zone, zone_label
 
 PROMISE_STATES = ("pending", "overdue", "kept", "broken", "cancelled")
 
@@ -33,10 +33,10 @@ def due_text(at: datetime, now: datetime) -> str:
     """How soon or how late: "in 3 days", "2 days overdue", "due now"."""
     delta = at - now
     if delta > timedelta(0):
-        return humanize_delta(delta)
+        return humanize_delta(delta, precise=True)
     if -delta < timedelta(minutes=1):
         return "due now"
-    return humanize_delta(delta).removesuffix(" ago") + " overdue"
+    return humanize_delta(delta, precise=True).removesuffix(" ago") + " overdue"
 
 
 def money(case: Case) -> str | None:
@@ -113,6 +113,8 @@ def promise_dict(promise: Promise, now: datetime) -> dict[str, Any]:
         "text": promise.text,
         "promised_by": promise.promised_by,
         "due_at": iso(promise.due_at),
+        "window_start": iso(promise.window_start),
+        "calendar": promise.calendar,
         "status": promise.status,
         "overdue": promise.is_overdue(now),
         "interaction_id": promise.interaction_id,
@@ -149,9 +151,10 @@ def event_dict(event: Event) -> dict[str, Any]:
     return out
 
 
-def case_detail(case: Case, now: datetime) -> dict[str, Any]:
+def case_detail(case: Case, now: datetime, tz: tzinfo | None = None) -> dict[str, Any]:
     counts = promise_counts(case, now)
     out = case_summary(case, overdue=counts["overdue"])
+    out["time_zone"] = zone_label(tz or local_zone(), now)
     out["promise_counts"] = counts
     out["interactions"] = [interaction_dict(i, case.references) for i in case.interactions]
     out["references"] = [reference_dict(r) for r in case.references]
@@ -185,16 +188,39 @@ def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool)
     return table(headers, rows, aligned=aligned)
 
 
-def case_report(case: Case, now: datetime) -> str:
+def promise_due(promise: Promise, now: datetime, tz: tzinfo | None = None) -> str:
+    """'due 2026-12-15 10:00 (in 3 days)', or for a window 'expected from 2026-12-10, due by
+    2026-12-15 10:00 (in 3 days)', with the calendar its business days were counted on."""
+    late = promise.status == "pending"
+    when = f"{format_local(promise.due_at, tz)}"
+    if late:
+        when += f" ({due_text(promise.due_at, now)})"
+    if promise.window_start is not None:
+        start = format_local(promise.window_start, tz)[:10]
+        text = f"expected from {start}, " + ("due by " if late else "was due by ") + when
+    else:
+        text = ("due " if late else "was due ") + when
+    if promise.calendar:
+        text += f"; business days: {calendar_by_key(promise.calendar).name}"
+    return text
+
+
+def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
+    zone = tz or local_zone()
+
+    def local(value: datetime) -> str:  # every time in the report's zone
+        return format_local(value, zone)
+
     lines = [f"Case {case.id}: {case.title}"]
     facts: list[tuple[str, str | None]] = [
         ("Organization", case.organization.name if case.organization else None),
         ("Category", case.category),
         ("Status", f"{case.status} (level: {case.escalation_level})"),
-        ("Opened", format_local(case.opened_at)),
-        ("Escalated", format_local(case.escalated_at) if case.escalated_at else None),
-        ("Resolved", format_local(case.resolved_at) if case.resolved_at else None),
-        ("Closed", format_local(case.closed_at) if case.closed_at else None),
+        ("Times", zone_label(zone, now)),
+        ("Opened", local(case.opened_at)),
+        ("Escalated", local(case.escalated_at) if case.escalated_at else None),
+        ("Resolved", local(case.resolved_at) if case.resolved_at else None),
+        ("Closed", local(case.closed_at) if case.closed_at else None),
         ("Outcome", case.outcome),
         ("Account", f"ending {case.account_last4}" if case.account_last4 else None),
         ("Merchant", case.merchant),
@@ -220,10 +246,7 @@ def case_report(case: Case, now: datetime) -> str:
         rows = []
         for p in case.promises:
             state = p.state(now)
-            if p.status == "pending":
-                due = f"due {format_local(p.due_at)} ({due_text(p.due_at, now)})"
-            else:
-                due = f"was due {format_local(p.due_at)}"
+            due = promise_due(p, now, zone)
             rows.append(
                 [
                     f"#{p.id}",
@@ -242,7 +265,7 @@ def case_report(case: Case, now: datetime) -> str:
         rows = [
             [
                 f"#{f.id}",
-                f"{format_local(f.due_at)} ({due_text(f.due_at, now)})",
+                f"{local(f.due_at)} ({due_text(f.due_at, now)})",
                 f.text or FOLLOW_UP_TEXT,
             ]
             for f in pending_follow_ups
@@ -255,7 +278,7 @@ def case_report(case: Case, now: datetime) -> str:
             who = i.agent_name or "agent not noted"
             if i.agent_id:
                 who += f" (id {i.agent_id})"
-            head = f"  {format_local(i.at)}  {i.channel} {'out' if i.direction == 'out' else 'in'}"
+            head = f"  {local(i.at)}  {i.channel} {'out' if i.direction == 'out' else 'in'}"
             if i.via:
                 head += f" via {i.via}"
             head += f"  {who}"
@@ -270,7 +293,7 @@ def case_report(case: Case, now: datetime) -> str:
         lines += ["", "Notes"]
         for n in case.notes:
             body = n.body.splitlines() or [""]
-            lines.append(f"  {format_local(n.created_at)}  {body[0]}")
+            lines.append(f"  {local(n.created_at)}  {body[0]}")
             lines += [f"                    {line}" for line in body[1:]]
     lines += ["", "Timeline"]
     rows = []
@@ -279,10 +302,10 @@ def case_report(case: Case, now: datetime) -> str:
         summary = e.summary
         due_at = getattr(_safe_payload(e), "due_at", None)
         if e.type in ("promise_made", "follow_up_set") and due_at is not None:
-            summary += f" (due {format_local(due_at)})"
+            summary += f" (due {local(due_at)})"
         if e.undone:
             kind += " (undone)"
-        rows.append([format_local(e.at), kind, clip(summary, 100)])
+        rows.append([local(e.at), kind, clip(summary, 100)])
     lines += indented_rows(rows)
     return "\n".join(lines)
 
@@ -291,8 +314,8 @@ def case_report(case: Case, now: datetime) -> str:
 
 
 class Text:
-    def case_detail(self, case: Case, now: datetime) -> None:
-        echo(case_report(case, now))
+    def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
+        echo(case_report(case, now, tz))
 
     def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
         echo(f"Opened case {case.id}: {case.title}")
@@ -308,8 +331,8 @@ class Text:
 
 
 class Json:
-    def case_detail(self, case: Case, now: datetime) -> None:
-        emit_json(case_detail(case, now))
+    def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
+        emit_json(case_detail(case, now, tz))
 
     def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
         emit_json(case_detail(case, now))
