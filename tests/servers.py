@@ -588,7 +588,11 @@ def postgres_server(workdir: Path) -> Iterator[str]:
 
 
 def _memory_dir() -> str | None:
-    """/dev/shm if it is a folder this process can write to, else None (the temp dir)."""
+    """TRACKER_TEST_SCRATCH when set (.ci/run makes one per run and removes it after), else
+    /dev/shm if it is a folder this process can write to, else None (the temp dir)."""
+    scratch = os.environ.get("TRACKER_TEST_SCRATCH")
+    if scratch and os.path.isdir(scratch):
+        return scratch
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 
