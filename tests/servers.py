@@ -44,6 +44,7 @@ __all__ = [
     "notification_server",
     "postgres_server",
     "postgres_tools_missing",
+    "session_bus",
     "skip_or_fail",
 ]
 
@@ -371,6 +372,19 @@ def _has_owner(env: dict[str, str], name: str) -> bool:
 
 
 @contextlib.contextmanager
+def session_bus(workdir: Path) -> Iterator[str]:
+    """A private session bus with nothing on it (no notification server, no activation);
+    yields its address, for DBUS_SESSION_BUS_ADDRESS. Stopped (and waited for) on exit."""
+    if shutil.which("dbus-daemon") is None:
+        raise RuntimeError("a session bus needs dbus-daemon (apt-get install dbus)")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        address, _ = _start_bus(workdir, stack)
+        yield address
+
+
+@contextlib.contextmanager
 def notification_server(workdir: Path) -> Iterator[NotificationServer]:
     """Xvfb + a private session bus + dunst logging every notification to a file.
 
@@ -574,7 +588,11 @@ def postgres_server(workdir: Path) -> Iterator[str]:
 
 
 def _memory_dir() -> str | None:
-    """/dev/shm if it is a folder this process can write to, else None (the temp dir)."""
+    """TRACKER_TEST_SCRATCH when set (.ci/run makes one per run and removes it after), else
+    /dev/shm if it is a folder this process can write to, else None (the temp dir)."""
+    scratch = os.environ.get("TRACKER_TEST_SCRATCH")
+    if scratch and os.path.isdir(scratch):
+        return scratch
     shm = "/dev/shm"
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
 

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import time_machine
@@ -25,9 +26,17 @@ from helpers import NOW, Recorder
 from tracker.config import database_url
 from tracker.daemon import Daemon
 from tracker.db import Store
+from tracker.errors import UsageError
 from tracker.models import utcnow
 from tracker.policy import load_policies
-from tracker.service import DaemonLock, lock_path, running_pid, tracker_command, unit_text
+from tracker.service import (
+    DaemonLock,
+    daemon_lock,
+    lock_path,
+    running_pid,
+    tracker_command,
+    unit_text,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 # The installed command, as a user runs it: the checkout's venv, else this Python's.
@@ -60,26 +69,183 @@ def at(when: datetime, cli: Tracker, *args: str) -> str:
 # --------------------------------------------------------------------------- the schedule
 
 
+class Mono:
+    """An injected monotonic clock: seconds, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Clocks:
+    """Wall and monotonic clocks that move together, unless a jump moves the wall alone."""
+
+    def __init__(self, now: datetime) -> None:
+        self.wall = Clock(now)
+        self.mono = Mono()
+
+    def advance(self, delta: timedelta) -> None:
+        self.wall.now += delta
+        self.mono.now += delta.total_seconds()
+
+    def jump(self, delta: timedelta) -> None:
+        self.wall.now += delta
+        self.mono.now += 1.0  # a second passed, as the monotonic clock tells
+
+
+def make_daemon(store: Store, recorder: Recorder, clocks: Clocks, **kwargs: Any) -> Daemon:
+    return Daemon(
+        store,
+        recorder,
+        policies=load_policies(),
+        clock=clocks.wall,
+        monotonic=clocks.mono,
+        **kwargs,
+    )
+
+
 def test_the_schedule_follows_the_store_and_fires_what_is_due(cli: Tracker, store: Store) -> None:
     at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
     at(NOW, cli, "case", "follow-up", "1", "2026-11-26 15:00", "ring them")
-    clock = Clock(NOW)
+    clocks = Clocks(NOW)
     recorder = Recorder()
-    daemon = Daemon(store, recorder, policies=load_policies(), clock=clock)
-    assert daemon.reschedule() == NOW + timedelta(hours=1)
-    # Nothing changed: the poll only reads the change counter.
+    daemon = make_daemon(store, recorder, clocks)
+    daemon.start()
+    assert daemon.next_at == NOW + timedelta(hours=1)
+    # Nothing changed: the poll reads the last change ids only.
     daemon.poll()
     assert daemon.next_at == NOW + timedelta(hours=1)
     at(NOW, cli, "case", "follow-up", "1", "2026-11-26 14:30", "sooner")
     daemon.poll()
     assert daemon.next_at == NOW + timedelta(minutes=30)
-    clock.now = NOW + timedelta(minutes=30)
-    daemon.fire()
+    clocks.advance(timedelta(minutes=30))
+    daemon.step()
     assert [title for title, _ in recorder.shown] == ["Amex: follow-up due"]
     assert daemon.next_at == NOW + timedelta(hours=1)
     at(NOW, cli, "case", "resolve", "1")
     daemon.poll()
     assert daemon.next_at is None
+
+
+def test_each_wait_is_on_the_monotonic_clock_and_at_most_the_poll(
+    cli: Tracker, store: Store
+) -> None:
+    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, cli, "case", "follow-up", "1", "2026-11-26 14:00:10", "ring them")
+    clocks = Clocks(NOW)
+    daemon = make_daemon(store, Recorder(), clocks, poll=30.0)
+    daemon.start()
+    assert daemon.step() == 10.0  # the follow-up is sooner than the next poll
+    at(NOW, cli, "case", "follow-up", "1", "2026-11-26 18:00", "later")
+    clocks.advance(timedelta(seconds=10))
+    assert daemon.step() == 20.0  # nothing sooner than the next poll, 30 s after the last
+    clocks.advance(timedelta(seconds=20))
+    assert daemon.step() == 30.0
+
+
+def test_a_backward_clock_jump_loses_nothing(cli: Tracker, store: Store) -> None:
+    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
+    clocks = Clocks(NOW)
+    recorder = Recorder()
+    daemon = make_daemon(store, recorder, clocks, poll=30.0)
+    daemon.start()
+    clocks.jump(-timedelta(days=1))  # the wall clock goes back a day
+    daemon.step()
+    back = clocks.wall.now
+    # Follow-ups written after the jump, already due by the clock as it is now.
+    for n in range(3):
+        at(back, cli, "case", "follow-up", "1", (back - timedelta(minutes=n)).isoformat(), f"f{n}")
+        clocks.advance(timedelta(seconds=30))
+        wait = daemon.step()
+        assert 0 < wait <= 30
+    assert [body.split(" (case")[0].split(": ")[1] for _, body in recorder.shown] == [
+        "f0",
+        "f1",
+        "f2",
+    ]
+
+
+def test_a_retry_time_stamped_before_a_backward_jump_does_not_wait_for_the_jump(
+    cli: Tracker, store: Store
+) -> None:
+    earlier = NOW - timedelta(days=3)  # the follow-up was set for a time now past
+    at(earlier, cli, "case", "open", "Lost card", "--org", "Amex")
+    at(earlier, cli, "case", "follow-up", "1", "2026-11-24 09:00", "ring them")
+    clocks = Clocks(NOW)
+
+    recorder = Recorder()
+    recorder.error = "'notify-send' exited with code 1"
+    daemon = make_daemon(store, recorder, clocks)
+    daemon.start()  # fails: released, retried 30 s later
+    assert recorder.shown == []
+    recorder.error = None
+    clocks.jump(-timedelta(days=1))
+    daemon.step()  # the retry time is a day ahead now: taken as a clock that went back
+    assert len(recorder.shown) == 1
+
+
+def test_a_forward_jump_shows_what_fell_due_once(cli: Tracker, store: Store) -> None:
+    for n in (1, 2, 3):
+        at(NOW, cli, "case", "open", f"Case {n}", "--org", "Amex")
+        at(NOW, cli, "case", "follow-up", str(n), f"2026-11-2{6 + n} 09:00", f"ring {n}")
+    clocks = Clocks(NOW)
+    recorder = Recorder()
+    daemon = make_daemon(store, recorder, clocks)
+    daemon.start()
+    assert recorder.shown == []
+    clocks.jump(timedelta(days=3, hours=1))  # 2026-11-29 15:00: all three are due
+    daemon.step()
+    assert sorted(body.split(":")[1] for _, body in recorder.shown) == [
+        " ring 1 (case 1",
+        " ring 2 (case 2",
+        " ring 3 (case 3",
+    ]
+    for _ in range(3):
+        clocks.advance(timedelta(seconds=30))
+        daemon.step()
+    assert len(recorder.shown) == 3
+
+
+def test_a_first_start_on_a_backlog_shows_one_digest(cli: Tracker, store: Store) -> None:
+    for n in range(1, 9):
+        at(NOW, cli, "case", "open", f"Case {n}", "--org", "Amex" if n % 2 else "Chase")
+        at(NOW, cli, "case", "follow-up", str(n), "2026-11-26 15:00", f"ring {n}")
+    clocks = Clocks(NOW + timedelta(days=2))
+    recorder = Recorder()
+    daemon = make_daemon(store, recorder, clocks)
+    daemon.start()
+    assert recorder.shown == [
+        (
+            "8 reminders on 8 cases",
+            "4 follow-ups due at Amex; 4 follow-ups due at Chase. Run `tracker due` for the list.",
+        )
+    ]
+    clocks.advance(timedelta(minutes=1))
+    daemon.step()
+    assert len(recorder.shown) == 1
+
+
+def test_a_reminder_falling_due_during_a_pass_is_shown_at_once(cli: Tracker, store: Store) -> None:
+    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, cli, "case", "follow-up", "1", "2026-11-26 14:30", "first")
+    at(NOW, cli, "case", "open", "Refund", "--org", "Amex")
+    at(NOW, cli, "case", "follow-up", "2", "2026-11-26 14:31", "second")
+    clocks = Clocks(NOW + timedelta(minutes=30))
+
+    class Slow(Recorder):  # showing takes two minutes: the second falls due meanwhile
+        def notify(self, title: str, body: str) -> None:
+            super().notify(title, body)
+            clocks.advance(timedelta(minutes=2))
+
+    recorder = Slow()
+    daemon = make_daemon(store, recorder, clocks)
+    daemon.start()
+    assert len(recorder.shown) == 1
+    assert daemon.step() == 0.0 or len(recorder.shown) == 2
+    daemon.step()
+    assert len(recorder.shown) == 2
 
 
 def test_a_running_daemon_notices_a_new_follow_up_and_stops_on_request(
@@ -158,7 +324,7 @@ def test_a_stale_lock_file_of_a_dead_daemon_does_not_count(cli: Tracker, store: 
 
 def test_bad_options_of_daemon_run_are_usage_errors(cli: Tracker, tmp_path: Path) -> None:
     assert cli.fails(2, "daemon", "run", "--notifier", "growl") == (
-        "Error: unknown notifier 'growl'; choose plyer, console or command:CMD"
+        "Error: unknown notifier 'growl'; choose desktop, console or command:CMD"
     )
     assert cli.fails(2, "daemon", "run", "--policy", str(tmp_path / "none.toml")) == (
         f"Error: policy file {tmp_path / 'none.toml'} does not exist"
@@ -204,7 +370,9 @@ def test_status_shows_a_failing_reminder_with_its_error(cli: Tracker) -> None:
     )
 
 
-def test_status_cannot_tell_on_postgresql(tracker: Tracker, backend: str) -> None:
+def test_status_says_whether_a_daemon_runs_here_on_both_backends(
+    tracker: Tracker, backend: str
+) -> None:
     tracker.ok("db", "upgrade")  # an empty store: reads need one
     text = tracker.ok("daemon", "status")
     data = tracker.json("daemon", "status")
@@ -213,10 +381,25 @@ def test_status_cannot_tell_on_postgresql(tracker: Tracker, backend: str) -> Non
         assert data == {"running": False, "pid": None, "upcoming": []}
     else:
         assert text == (
-            "Daemon: cannot tell on PostgreSQL (several daemons may share the store).\n"
+            "Daemon: not running on this machine (daemons on other machines may share the "
+            "store).\n"
             "No reminders pending.\n"
         )
-        assert data == {"running": None, "pid": None, "upcoming": []}
+        assert data == {"running": False, "pid": None, "upcoming": []}
+    store = Store(database_url())
+    lock = daemon_lock(store)
+    assert lock is not None
+    try:
+        with lock:
+            here = "on this machine " if backend == "postgresql" else ""
+            assert tracker.ok("daemon", "status").startswith(
+                f"Daemon: running {here}(pid {os.getpid()}).\n"
+            )
+            line = tracker.fails(1, "daemon", "run", "--notifier", "console")
+            assert line.startswith("Error: already running") and f"(pid {os.getpid()})" in line
+        assert tracker.json("daemon", "status")["running"] is False
+    finally:
+        store.dispose()
 
 
 # --------------------------------------------------------------------------- install
@@ -365,24 +548,66 @@ def test_the_daemon_process_stops_cleanly_at_once_on_a_signal(
     log = daemon.stderr.splitlines()
     assert all(re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d (INFO|WARNING) ", line) for line in log)
     assert f"INFO stopping ({signal.Signals(sig).name})" in daemon.stderr
-    assert log[-1].endswith("tracker daemon stopped")
+    assert re.search(r"tracker daemon stopped \(\d+ write transactions, the longest ", log[-1])
     assert running_pid(database_url()) is None
 
 
-def test_a_reminder_falling_due_during_a_pass_is_shown_by_the_same_fire_job(
-    cli: Tracker, store: Store
+# --------------------------------------------------------------------------- one per store
+
+
+def test_the_lock_is_on_the_stores_real_path_so_a_symlink_is_the_same_store(
+    cli: Tracker, store: Store, tmp_path: Path
 ) -> None:
-    at(NOW, cli, "case", "open", "Lost card", "--org", "Amex")
-    at(NOW, cli, "case", "follow-up", "1", "2026-11-26 14:30", "first")
-    at(NOW, cli, "case", "open", "Refund", "--org", "Amex")
-    at(NOW, cli, "case", "follow-up", "2", "2026-11-26 14:31", "second")
-    clock = Clock(NOW + timedelta(minutes=30))
+    real = lock_path(store.url)
+    assert real is not None
+    alias_dir = tmp_path / "elsewhere"
+    alias_dir.mkdir()
+    db = real.with_name("tracker.db")
+    (alias_dir / "alias.db").symlink_to(db)
+    alias_url = f"sqlite:///{alias_dir / 'alias.db'}"
+    assert lock_path(alias_url) == real
+    with DaemonLock(real):
+        line = cli.fails(1, "--db", alias_url, "daemon", "run", "--notifier", "console")
+        assert line == f"Error: already running (pid {os.getpid()})"
+        assert running_pid(alias_url) == os.getpid()
 
-    class Slow(Recorder):  # showing takes two minutes: the second falls due meanwhile
-        def notify(self, title: str, body: str) -> None:
-            super().notify(title, body)
-            clock.now += timedelta(minutes=2)
 
-    recorder = Slow()
-    Daemon(store, recorder, policies=load_policies(), clock=clock).fire()
-    assert len(recorder.shown) == 2
+# --------------------------------------------------------------------------- the unit
+
+
+# (NUL cannot reach a command line: argv is C strings. unit_text refuses it below.)
+@pytest.mark.parametrize("bad", ["\n", "\r", "\x01", "\x1b", "\u2028"])
+def test_the_unit_writer_refuses_control_characters_in_every_value(
+    cli: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bad: str
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    unit = tmp_path / "config" / "systemd" / "user" / "tracker-daemon.service"
+    line = cli.fails(
+        2,
+        "daemon",
+        "install",
+        "--notifier",
+        f"command:notify-send{bad}ExecStartPre=/bin/touch /tmp/x",
+    )
+    assert line.startswith("Error: an argument of the command holds a control character")
+    monkeypatch.setenv("TRACKER_HOME", f"/home/me{bad}ExecStartPre=/bin/true")
+    line = cli.fails(2, "daemon", "install")
+    assert line.startswith("Error: TRACKER_HOME holds a control character"), line
+    assert not unit.exists()
+    for value in (bad, "\x00"):
+        with pytest.raises(UsageError):
+            unit_text(["tracker", "daemon", "run"], {"TRACKER_DB": f"sqlite:///x{value}.db"})
+
+
+def test_install_passes_tracker_digest_on_and_refuses_a_bad_one(
+    cli: Tracker, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.setenv("TRACKER_DIGEST", "12")
+    cli.ok("daemon", "install")
+    text = (tmp_path / "systemd" / "user" / "tracker-daemon.service").read_text()
+    assert "Environment=TRACKER_DIGEST=12\n" in text
+    monkeypatch.setenv("TRACKER_DIGEST", "many")
+    assert cli.fails(2, "daemon", "install") == (
+        "Error: TRACKER_DIGEST must be a whole number of notifications, not 'many'"
+    )

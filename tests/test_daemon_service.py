@@ -40,7 +40,7 @@ COMMANDS = [
     ["daemon", "install"],
     ["remind", "check", "--notifier", "console"],
 ]
-NOT_IMPORTED = ("apscheduler", "tracker.daemon", "plyer")
+NOT_IMPORTED = ("apscheduler", "tracker.daemon", "plyer", "jeepney", "dbus")
 
 
 def modules_of(tmp_path: Path, *args: str) -> set[str]:
@@ -104,12 +104,13 @@ def pending() -> list[Upcoming]:
 
 def test_status_says_who_runs(capsys: pytest.CaptureFixture[str]) -> None:
     views.Text().daemon_status(True, 4242, True, pending(), NOW)
-    views.Text().daemon_status(None, None, False, [], NOW)
+    views.Text().daemon_status(False, None, False, [], NOW)
     assert capsys.readouterr().out == (
         "Daemon: running (pid 4242).\n"
         "Next reminders:\n"
         "  2026-11-26 16:00  in 2 hours  7 Lost card  follow up: ring them\n"
-        "Daemon: cannot tell on PostgreSQL (several daemons may share the store).\n"
+        "Daemon: not running on this machine (daemons on other machines may share the "
+        "store).\n"
         "No reminders pending.\n"
     )
 

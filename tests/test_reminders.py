@@ -17,6 +17,7 @@ from tracker.advice import describe_contact
 from tracker.db import Store
 from tracker.due import DueItem
 from tracker.models import Case, ContactPoint, FollowUp, Reminder
+from tracker.notify import NotifyError
 from tracker.policy import Policies, load_policies
 from tracker.reminders import (
     Occurrence,
@@ -31,6 +32,7 @@ from tracker.reminders import (
 )
 
 MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
 
 
 @pytest.fixture
@@ -373,9 +375,7 @@ def test_remind_check_with_a_failing_command_exits_1_and_retries_later(
     at(NOW, tracker, "case", "follow-up", "1", "2026-11-26 15:00", "ring them")
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         line = tracker.fails(1, "remind", "check", "--notifier", "command:false")
-    assert line == (
-        "Error: could not show 1 notification ('false' exited with code 1); it will be retried"
-    )
+    assert line == ("Error: could not show 1 reminder ('false' exited with code 1); kept for later")
     script = tmp_path / "notify"
     log = tmp_path / "log"
     script.write_text(f'#!/bin/sh\nprintf "%s|%s\\n" "$1" "$2" >> {log}\n')
@@ -391,7 +391,7 @@ def test_remind_check_with_a_failing_command_exits_1_and_retries_later(
 
 def test_an_unknown_notifier_is_bad_usage(tracker: Any) -> None:
     assert tracker.fails(2, "remind", "check", "--notifier", "pager") == (
-        "Error: unknown notifier 'pager'; choose plyer, console or command:CMD"
+        "Error: unknown notifier 'pager'; choose desktop, console or command:CMD"
     )
     assert tracker.fails(2, "remind", "check", "--notifier", "command:") == (
         "Error: the command notifier needs a command, e.g. command:notify-send"
@@ -433,4 +433,142 @@ def test_a_threshold_crossed_while_down_says_how_long_ago(
     (body,) = fire(store, recorder, policies, NOW + timedelta(days=16))
     assert body.startswith(
         "No progress for 14 days since the last contact (crossed 2 days ago) (case 1: Lost card)."
+    )
+
+
+# --------------------------------------------------------------------------- shown, or kept
+
+
+class Unavailable(Recorder):
+    """A notifier whose check says it can show nothing (no session bus, say)."""
+
+    def check(self) -> None:
+        raise NotifyError("cannot show desktop notifications: no session bus", unavailable=True)
+
+
+class Receipts(Recorder):
+    """A notifier that answers with the server's id, as the desktop notifier does."""
+
+    def notify(self, title: str, body: str) -> str:  # type: ignore[override]
+        super().notify(title, body)
+        return str(100 + len(self.shown))
+
+
+def test_an_unavailable_notifier_claims_nothing_and_says_how_many_it_kept(
+    tracker: Any, store: Store, policies: Policies
+) -> None:
+    at(NOW, tracker, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, tracker, "case", "follow-up", "1", "2026-11-26 15:00", "ring them")
+    at(NOW, tracker, "case", "promise", "1", "New card", "--due", "2026-11-26 15:00")
+    report = run_pass(store, Unavailable(), policies=policies, owner="t", now=NOW + 2 * HOUR)
+    assert (report.kept, report.unavailable, report.shown) == (
+        2,
+        "cannot show desktop notifications: no session bus",
+        [],
+    )
+    assert rows(store) == {}
+    # Another notifier right after shows them at once: no backoff was recorded.
+    recorder = Recorder()
+    fire(store, recorder, policies, NOW + 2 * HOUR)
+    assert len(recorder.shown) == 1
+
+
+def test_the_servers_id_is_recorded_with_the_claim(
+    tracker: Any, store: Store, policies: Policies
+) -> None:
+    at(NOW, tracker, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, tracker, "case", "follow-up", "1", "2026-11-26 15:00", "ring them")
+    run_pass(store, Receipts(), policies=policies, owner="t", now=NOW + HOUR)
+    assert rows(store)["follow_up:1"].notification_id == "101"
+
+
+def test_a_claim_taken_over_after_its_lease_is_shown_marked_repeat(
+    tracker: Any, store: Store, recorder: Recorder, policies: Policies
+) -> None:
+    at(NOW, tracker, "case", "open", "Lost card", "--org", "Amex")
+    at(NOW, tracker, "case", "follow-up", "1", "2026-11-26 15:00", "ring them")
+    due = NOW + HOUR
+    with store.write() as session:  # shown by a daemon that died before recording it
+        assert claim(session, "follow_up:1", case_id=1, kind="follow_up", due_at=due,
+                     owner="dead", now=due)  # fmt: skip
+    assert fire(store, recorder, policies, due + MIN) == []
+    fire(store, recorder, policies, due + 2 * MIN)
+    assert recorder.shown[-1][0] == "Amex: follow-up due (repeat)"
+    events = tracker.json("case", "show", "1")["events"]
+    assert (
+        events[-1]["summary"] == "Reminder shown: follow-up due 2 minutes ago: ring them (repeat)"
+    )
+    # Released after a failure: certainly not shown, so no "(repeat)" next time.
+    at(NOW, tracker, "case", "follow-up", "1", "2026-11-26 16:00", "again")
+    recorder.error = "'false' exited with code 1"
+    fire(store, recorder, policies, NOW + 2 * HOUR)
+    recorder.error = None
+    fire(store, recorder, policies, NOW + 2 * HOUR + MIN)
+    assert recorder.shown[-1][0] == "Amex: follow-up due"
+
+
+def test_a_retry_time_from_a_clock_that_went_back_counts_as_ready(
+    tracker: Any, store: Store, recorder: Recorder, policies: Policies
+) -> None:
+    earlier = NOW - timedelta(days=2)  # the follow-up was set for a time now past
+    at(earlier, tracker, "case", "open", "Lost card", "--org", "Amex")
+    at(earlier, tracker, "case", "follow-up", "1", "2026-11-25 09:00", "ring them")
+    recorder.error = "'false' exited with code 1"
+    fire(store, recorder, policies, NOW)  # released, retry at NOW + 30 s
+    recorder.error = None
+    back = NOW - timedelta(hours=3)  # the clock went back three hours
+    assert len(fire(store, recorder, policies, back)) == 1
+
+
+def test_more_than_five_cases_due_at_once_come_as_one_digest_each_recorded_once(
+    tracker: Any, store: Store, policies: Policies
+) -> None:
+    for n in range(1, 8):
+        at(NOW, tracker, "case", "open", f"Case {n}", "--org", "Amex" if n <= 4 else "Chase")
+        at(NOW, tracker, "case", "follow-up", str(n), "2026-11-26 15:00", f"ring {n}")
+        if n <= 2:
+            at(NOW, tracker, "case", "promise", str(n), "Refund", "--due", "2026-11-26 15:00")
+    notifier = Receipts()
+    later = NOW + timedelta(days=3)  # also: every case's 14-day threshold is not crossed yet
+    report = run_pass(store, notifier, policies=policies, owner="t", now=later)
+    assert notifier.shown == [
+        (
+            "9 reminders on 7 cases",
+            "4 follow-ups due at Amex; 3 follow-ups due at Chase; 2 promises overdue at Amex. "
+            "Run `tracker due` for the list.",
+        )
+    ]
+    assert report.digest_occurrences == 11  # 7 follow-ups; 2 promises, each due and overdue
+    assert {(r.shown_at, r.notification_id) for r in rows(store).values()} == {(later, "101")}
+    fired = [e for n in range(1, 8) for e in tracker.json("case", "show", str(n))["events"]
+             if e["type"] == "reminder_fired"]  # fmt: skip
+    assert len(fired) == 11
+    assert fired[0]["summary"] == "Reminder shown in a digest: 9 reminders on 7 cases"
+    with store.read() as session:
+        assert {f.status for f in session.scalars(select(FollowUp))} == {"fired"}
+    assert run_pass(store, notifier, policies=policies, owner="t", now=later + MIN).shown == []
+    # Threshold 0: never a digest.
+    at(NOW, tracker, "case", "open", "Case 8", "--org", "Amex")
+    for n in range(6):
+        at(NOW, tracker, "case", "follow-up", "8", f"2026-11-26 {n + 15}:00", f"ring 8.{n}")
+    report = run_pass(store, notifier, policies=policies, owner="t", now=later, digest=0)
+    assert [n.title for n in report.shown] == ["Amex: 6 reminders"]
+
+
+def test_a_failed_digest_releases_every_claim(
+    tracker: Any, store: Store, recorder: Recorder, policies: Policies
+) -> None:
+    for n in range(1, 8):
+        at(NOW, tracker, "case", "open", f"Case {n}", "--org", "Amex")
+        at(NOW, tracker, "case", "follow-up", str(n), "2026-11-26 15:00", f"ring {n}")
+    recorder.error = "'false' exited with code 1"
+    later = NOW + timedelta(days=1)
+    report = run_pass(store, recorder, policies=policies, owner="t", now=later)
+    assert report.kept == 7 and report.error == "'false' exited with code 1"
+    assert {(r.shown_at, r.next_attempt_at) for r in rows(store).values()} == {
+        (None, later + timedelta(seconds=30))
+    }
+    recorder.error = None
+    assert fire(store, recorder, policies, later + timedelta(seconds=30))[0].startswith(
+        "7 follow-ups due at Amex."
     )

@@ -31,7 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0004"
+SCHEMA_REVISION = "0005"
 
 
 def utcnow() -> datetime:
@@ -404,7 +404,8 @@ class Reminder(Base):
 
     key names the occurrence ("follow_up:12", "promise:3:due", "promise:3:overdue",
     "threshold:1:fcba-acknowledge"). A claim with shown_at NULL whose lease passed can be
-    taken over (its daemon died between claiming and showing).
+    taken over (its daemon died between claiming and showing). notification_id is the
+    notification server's id for the notification that showed it (None: the notifier has none).
     """
 
     __tablename__ = "reminders"
@@ -425,6 +426,7 @@ class Reminder(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None] = mapped_column()
+    notification_id: Mapped[str | None] = mapped_column(String(100))
 
 
 # SQLite must never hand out a deleted row's id again (undo deletes rows): AUTOINCREMENT on

@@ -1,21 +1,33 @@
-"""The reminder daemon as a service: its lock, its pid, its systemd unit (no APScheduler).
+"""The reminder daemon as a service: its lock, its pid, its systemd unit.
 
-On SQLite one daemon runs per store, held by an OS file lock beside the database (released by
-the kernel if the process dies); the lock file holds the holder's pid, which `tracker daemon
-status` reads. `tracker daemon install` writes a systemd user unit that runs this very
-tracker. None of this needs the scheduler: tracker.daemon (the APScheduler process) is
-imported by `tracker daemon run` only.
+On SQLite one daemon runs per store, held by an OS file lock beside the database's real file
+(symlinks resolved, so two names for one store are one lock; released by the kernel if the
+process dies); the lock file holds the holder's pid, which `tracker daemon status` reads. On
+PostgreSQL one daemon runs per store and machine (and user data folder, TRACKER_HOME): a
+session advisory lock on the database, keyed by the host name and that folder, held by a
+connection of its own for the daemon's life (released by the server when the connection
+ends); the connection's application_name carries the pid. Daemons on other machines share
+the store, and the claims decide who shows what.
+
+`tracker daemon install` writes a systemd user unit that runs this very tracker, refusing any
+value with a control character (a newline would start a new directive). None of this needs
+tracker.daemon, which `tracker daemon run` alone imports.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import socket
 import sys
+import unicodedata
+import zlib
 from pathlib import Path
+from typing import Any
 
-from tracker.db import sqlite_path
-from tracker.errors import TrackerError
+from tracker.config import data_dir
+from tracker.db import Store, sqlite_path
+from tracker.errors import TrackerError, UsageError
 from tracker.files import write_private
 
 UNIT_NAME = "tracker-daemon.service"
@@ -30,9 +42,12 @@ class AlreadyRunning(TrackerError):
 
 
 def lock_path(url: str) -> Path | None:
-    """The lock file beside a SQLite database (None for PostgreSQL or in-memory)."""
+    """The lock file beside a SQLite database's real file (None for PostgreSQL or in-memory)."""
     path = sqlite_path(url)
-    return None if path is None else path.with_name(path.name + ".daemon.lock")
+    if path is None:
+        return None
+    real = path.expanduser().resolve()
+    return real.with_name(real.name + ".daemon.lock")
 
 
 def _read_pid(path: Path) -> int | None:
@@ -104,6 +119,112 @@ def running_pid(url: str) -> int | None:
     return None
 
 
+# --------------------------------------------------------------------------- PostgreSQL
+
+_LOCK_CLASS = 0x74726B64  # "trkd": the advisory lock's first key (an int4)
+_APP_NAME = "tracker daemon pid "
+
+
+def _host_key() -> int:
+    """The advisory lock's second key, as a signed int4: this machine's name and this user's
+    data folder (TRACKER_HOME, else the platform's), where the SQLite lock would live."""
+    place = f"{socket.gethostname()}\0{data_dir().expanduser().resolve()}"
+    key = zlib.crc32(place.encode())
+    return key - (1 << 32) if key >= 1 << 31 else key
+
+
+class PostgresDaemonLock:
+    """pg_try_advisory_lock(class, host) on a connection held for the daemon's life."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._conn: Any = None
+
+    def acquire(self) -> None:
+        from sqlalchemy import text
+
+        conn = self.store.engine.connect()
+        try:
+            conn.execute(text("SELECT set_config('application_name', :name, false)"),
+                         {"name": f"{_APP_NAME}{os.getpid()}"})  # fmt: skip
+            got = conn.execute(
+                text("SELECT pg_try_advisory_lock(CAST(:a AS integer), CAST(:b AS integer))"),
+                {"a": _LOCK_CLASS, "b": _host_key()},
+            ).scalar()
+            conn.commit()
+        except Exception:
+            conn.invalidate()  # a real close: the pool must not keep this session
+            conn.close()
+            raise
+        if not got:
+            conn.invalidate()
+            conn.close()
+            pid = postgres_pid(self.store)
+            where = f"on this machine ({socket.gethostname()})"
+            raise AlreadyRunning(
+                f"already running {where} (pid {pid})" if pid else f"already running {where}"
+            )
+        self._conn = conn
+
+    def held(self) -> bool:
+        """Whether the lock's connection still answers (the server keeps the lock as long)."""
+        from sqlalchemy import text
+
+        if self._conn is None:
+            return False
+        try:
+            self._conn.execute(text("SELECT 1"))
+            self._conn.commit()
+        except Exception:
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.invalidate()  # ending the session (not pooling it) drops the lock
+                self._conn.close()
+            finally:
+                self._conn = None
+
+    def __enter__(self) -> PostgresDaemonLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def postgres_pid(store: Store) -> int | None:
+    """The pid of the daemon holding this machine's lock on a PostgreSQL store, or None."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        name = conn.execute(
+            text(
+                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a "
+                "ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND l.classid = (:a)::bigint & 4294967295 AND l.objid = (:b)::bigint & 4294967295 "
+                "AND l.objsubid = 2"
+            ),
+            {"a": _LOCK_CLASS, "b": _host_key()},
+        ).scalar()
+        conn.rollback()
+    if name is None:
+        return None
+    text_pid = str(name).removeprefix(_APP_NAME)
+    return int(text_pid) if text_pid.isdigit() else 0
+
+
+def daemon_lock(store: Store) -> DaemonLock | PostgresDaemonLock | None:
+    """The lock a daemon on this store takes (None: an in-memory store has none)."""
+    if store.backend == "postgresql":
+        return PostgresDaemonLock(store)
+    path = lock_path(store.url)
+    return DaemonLock(path) if path is not None else None
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -138,7 +259,26 @@ def _systemd_quote(word: str) -> str:
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+class UnitValueError(UsageError):
+    """A value for the systemd unit holds a control character. Exit 2."""
+
+
+def _refuse_control(value: str, what: str) -> None:
+    for char in value:
+        if unicodedata.category(char) in ("Cc", "Zl", "Zp"):
+            raise UnitValueError(
+                f"{what} holds a control character ({char!r}); the systemd unit takes none"
+            )
+
+
 def unit_text(argv: list[str], env: dict[str, str]) -> str:
+    """The unit's text; UnitValueError if any value holds a control character (a newline in
+    an argument would start a directive of its own)."""
+    for word in argv:
+        _refuse_control(word, "an argument of the command")
+    for key, value in env.items():
+        _refuse_control(key, "an environment variable's name")
+        _refuse_control(value, f"{key}")
     lines = [
         "# Written by `tracker daemon install`; run it again to rewrite this file.",
         "[Unit]",

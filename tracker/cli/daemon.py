@@ -11,36 +11,48 @@ import click
 
 from tracker.cli.common import F, app, policy_option, store, view_option
 from tracker.config import expand_user
-from tracker.errors import TrackerError
+from tracker.errors import TrackerError, UsageError
 from tracker.models import utcnow
 from tracker.notify import make_notifier
 from tracker.policy import load_policies
-from tracker.reminders import run_pass, upcoming
+from tracker.reminders import DIGEST_AT, run_pass, upcoming
 from tracker.service import (
     ENABLE_HINT,
-    DaemonLock,
+    daemon_lock,
     install_unit,
-    lock_path,
+    postgres_pid,
     running_pid,
     tracker_command,
 )
 from tracker.views import TextView, View
 
 NOTIFIER_HELP = (
-    "How to show reminders: plyer (desktop notification), console (print to stdout), or "
-    "command:CMD (run CMD with the title and the body as two more arguments)."
+    "How to show reminders: desktop (a desktop notification, counted as shown once the "
+    "notification server accepted it; plyer is the same), console (print to stdout), or "
+    "command:CMD (run CMD with the title and the body as two more arguments; shown on exit 0)."
 )
+DIGEST_ENV = "TRACKER_DIGEST"
 
 
 def notifier_option(func: F) -> F:
     return click.option(
         "--notifier",
         "notifier_spec",
-        default="plyer",
+        default="desktop",
         show_default=True,
-        metavar="plyer|console|command:CMD",
+        metavar="desktop|console|command:CMD",
         help=NOTIFIER_HELP,
     )(func)
+
+
+def digest_threshold() -> int:
+    """$TRACKER_DIGEST: above this many notifications at once, one digest (0: never)."""
+    value = os.environ.get(DIGEST_ENV, "").strip()
+    if not value:
+        return DIGEST_AT
+    if not value.isdigit():
+        raise UsageError(f"{DIGEST_ENV} must be a whole number of notifications, not '{value}'")
+    return int(value)
 
 
 @click.group()
@@ -49,7 +61,10 @@ def daemon() -> None:
     when promises are overdue, and when an escalation threshold is crossed.
 
     The database is the source of truth: the daemon notices what commands write, and every
-    reminder is shown once, however many daemons or `remind check` runs share the store.
+    reminder is shown once, however many daemons or `remind check` runs share the store. A
+    reminder counts as shown only when the notifier confirmed it; one that could not be shown
+    stays due. When more than 5 are due at once (TRACKER_DIGEST=N to change, 0 for never),
+    one notification sums them up.
 
     \b
     Examples:
@@ -85,8 +100,9 @@ def seconds_option(name: str, help: str) -> Callable[[F], F]:
 def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None) -> None:
     """Run the reminder daemon in the foreground until Ctrl-C or SIGTERM.
 
-    It sleeps until the next reminder is due, notices changes within --poll seconds, and
-    logs to stderr. One daemon runs per SQLite store.
+    It sleeps until the next reminder is due, notices changes within --poll seconds, keeps
+    working across wall-clock jumps and suspend, and logs to stderr. One daemon runs per
+    SQLite store, and one per machine on a PostgreSQL store.
 
     \b
     Examples:
@@ -99,9 +115,9 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
+    digest = digest_threshold()
     the_store = store()
-    path = lock_path(the_store.url)
-    lock = DaemonLock(path) if path is not None else None
+    lock = daemon_lock(the_store)
     if lock is not None:
         lock.acquire()
     try:
@@ -113,6 +129,7 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
             policies=policies,
             poll=poll,
             first_retry=timedelta(seconds=retry),
+            digest=digest,
         ).run()
     finally:
         if lock is not None:
@@ -132,6 +149,9 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
 def status(limit: int, policy_file: Path | None, view: View) -> None:
     """Whether the daemon runs (and its pid), and the next reminders it will show.
 
+    On a PostgreSQL store: whether one runs on this machine (daemons on other machines may
+    share the store).
+
     \b
     Examples:
       tracker daemon status
@@ -140,12 +160,11 @@ def status(limit: int, policy_file: Path | None, view: View) -> None:
     policies = load_policies(policy_file)
     the_store = store()
     sqlite = the_store.backend == "sqlite"
-    pid = running_pid(the_store.url) if sqlite else None
+    pid = running_pid(the_store.url) if sqlite else postgres_pid(the_store)
     now = utcnow()
     with the_store.read() as session:
         pending = upcoming(session, policies)[:limit]
-    running = pid is not None if sqlite else None
-    view.daemon_status(running, pid, sqlite, pending, now)
+    view.daemon_status(pid is not None, pid, sqlite, pending, now)
 
 
 @daemon.command("install")
@@ -166,13 +185,16 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     make_notifier(notifier_spec)  # refuse a bad one now, not when systemd starts it
     argv = tracker_command()
     db_url = app().db_url
+    digest_threshold()  # refuse a bad TRACKER_DIGEST now too
     env = {
-        name: os.environ[name] for name in ("TRACKER_DB", "TRACKER_HOME") if os.environ.get(name)
+        name: os.environ[name]
+        for name in ("TRACKER_DB", "TRACKER_HOME", DIGEST_ENV)
+        if os.environ.get(name)
     }
     if db_url:
         env["TRACKER_DB"] = db_url
     argv += ["daemon", "run"]
-    if notifier_spec != "plyer":
+    if notifier_spec != "desktop":
         argv += ["--notifier", notifier_spec]
     if poll != DEFAULT_SECONDS:
         argv += ["--poll", f"{poll:g}"]
@@ -184,11 +206,13 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
 
 @click.group()
 def remind() -> None:
-    """Reminders without the daemon, for cron.
+    """Reminders without the daemon: one pass, for cron or a script.
+
+    See `tracker remind check --help` for running it from cron.
 
     \b
     Example (crontab -e):
-      */5 * * * * tracker remind check
+      */5 * * * * tracker remind check --notifier console
     """
 
 
@@ -199,23 +223,38 @@ def remind() -> None:
 def check(notifier_spec: str, policy_file: Path | None, verbose: bool) -> None:
     """One pass: show every reminder that is due and not yet shown, then exit.
 
-    Safe beside a running daemon or another check: each reminder is shown once. Quiet unless
-    something fails (exit 1; it is retried on a later run) or --verbose is given.
+    Safe beside a running daemon or another check: each reminder is shown once. A reminder
+    counts as shown only when the notifier confirmed it; one that could not be shown stays
+    due for a later run, and the command exits 1 saying why, so that cron mails you. Quiet
+    otherwise, unless --verbose is given. More than 5 due at once come as one digest
+    (TRACKER_DIGEST=N to change, 0 for never).
+
+    \b
+    From cron, which has no desktop session, either give it your session bus (systemd
+    user sessions have it at /run/user/UID/bus):
+      */5 * * * * DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/$(id -u)/bus tracker remind check
+    or print the reminders, which cron mails to you:
+      */5 * * * * tracker remind check --notifier console
+    or, instead of cron, run the daemon as a systemd user service, which has the session:
+      tracker daemon install
 
     \b
     Examples:
       tracker remind check
-      tracker remind check --notifier console
+      tracker remind check --notifier console --verbose
     """
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
-    report = run_pass(store(), notifier, policies=policies)
+    report = run_pass(store(), notifier, policies=policies, digest=digest_threshold())
     if verbose:
         TextView().remind_check(report)
-    if report.failed:
-        _, error, _ = report.failed[0]
-        count = len(report.failed)
+    if report.kept:
+        if report.unavailable:
+            raise TrackerError(f"{report.unavailable}; {_reminders(report.kept)} kept for later")
         raise TrackerError(
-            f"could not show {count} notification{'s' if count > 1 else ''} ({error}); "
-            "it will be retried"
+            f"could not show {_reminders(report.kept)} ({report.error}); kept for later"
         )
+
+
+def _reminders(count: int) -> str:
+    return f"{count} reminder{'s' if count != 1 else ''}"

@@ -25,10 +25,13 @@ def _what(u: Upcoming) -> str:
 
 
 def _passed(report: PassReport) -> None:
-    """`remind check --verbose`: what was shown, on stderr (both views: stdout stays empty)."""
+    """`remind check --verbose`: what was shown, on stderr (both views: stdout stays empty);
+    what could not be shown is the command's error."""
     for notice in report.shown:
         echo(f"Showed: {notice.title}: {notice.body}", err=True)
-    if not report.shown and not report.failed:
+    if report.digest is not None and report.shown:
+        echo(f"({report.digest_occurrences} reminders recorded shown by the digest)", err=True)
+    if not report.shown and not report.kept:
         echo("Nothing due.", err=True)
 
 
@@ -41,9 +44,15 @@ class Text:
         upcoming: Sequence[Upcoming],
         now: datetime,
     ) -> None:
-        """Whether the daemon runs (None: cannot tell, on PostgreSQL), then what comes next."""
+        """Whether the daemon runs (on PostgreSQL: on this machine), then what comes next."""
         if not sqlite:
-            echo("Daemon: cannot tell on PostgreSQL (several daemons may share the store).")
+            if running:
+                echo(f"Daemon: running on this machine (pid {pid}).")
+            else:
+                echo(
+                    "Daemon: not running on this machine (daemons on other machines may "
+                    "share the store)."
+                )
         elif not running:
             echo("Daemon: not running (start it with `tracker daemon run`).")
         else:
