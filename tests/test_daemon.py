@@ -522,6 +522,19 @@ def daemons() -> Iterator[Callable[..., DaemonProcess]]:
         daemon.kill()
 
 
+@pytest.mark.backends("sqlite")
+def test_a_daemon_on_a_new_machine_makes_its_store_and_waits(
+    daemons: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    # `daemon install` before the first case: the store and its folder do not exist yet.
+    db = tmp_path / "not" / "made" / "yet" / "tracker.db"
+    daemon = daemons("--notifier", "console", env={"TRACKER_DB": f"sqlite:///{db}"})
+    daemon.wait_for_log("tracker daemon started")
+    assert f"Created a new store at {db}" in daemon.stderr
+    assert daemon.proc.poll() is None and db.is_file()
+    daemon.stop()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_the_daemon_process_stops_cleanly_at_once_on_a_signal(
     cli: Tracker, daemons: Callable[..., DaemonProcess], sig: int

@@ -448,6 +448,11 @@ class Daemon:
                     continue
                 self._watch()
         finally:
+            # A turn in flight ends first (a catch-up stops between chunks): the scheduler's
+            # shutdown holds its job store lock while it waits, which a turn's own
+            # rescheduling needs. Once _stopping is set, a turn begun later does nothing.
+            with self._turn_lock:
+                pass
             scheduler.shutdown(wait=True)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)

@@ -117,6 +117,9 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
     policies = load_policies(policy_file)
     digest = digest_threshold()
     the_store = store()
+    # The daemon writes (its claims): a store not made yet is made now, as a first write
+    # would make it, so that `daemon install` on a new machine starts and waits.
+    the_store.upgrade()
     lock = daemon_lock(the_store)
     if lock is not None:
         lock.acquire()
