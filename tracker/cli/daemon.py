@@ -112,6 +112,7 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
     from tracker.daemon import Daemon, setup_logging  # APScheduler: for `run` only
+    from tracker.when import compute_holidays_apart
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)
@@ -125,6 +126,7 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
         lock.acquire()
     try:
         setup_logging()
+        compute_holidays_apart()  # the holidays package stays out of the long-lived process
         Daemon(
             the_store,
             notifier,
