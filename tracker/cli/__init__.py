@@ -150,6 +150,10 @@ def run_safely(invoke: Any) -> int:
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         return 1
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # Bare `tracker` (or `tracker case`): the help, as --help shows it.
+        click.echo(exc.ctx.get_help())
+        return 0
     except click.ClickException as exc:
         message = exc.format_message()
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

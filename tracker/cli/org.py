@@ -92,7 +92,9 @@ def show(name: str, view: View) -> None:
 
 
 @org.command("import")
-@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 @click.option(
     "--prune",
     is_flag=True,
@@ -103,13 +105,14 @@ def import_(path: str, prune: bool) -> None:
 
     Re-importing updates in place and never duplicates: organizations match by name
     (ignoring case), contact points by kind, value and region. Phone numbers are checked;
-    one bad entry imports nothing. The file format is described in README.md and shown in
+    one bad entry imports nothing. FILE '-' reads standard input. The file format is described in README.md and shown in
     examples/directory/american-express.toml.
 
     \b
     Examples:
       tracker org import examples/directory/american-express.toml
       tracker org import my-banks.toml --prune
+      cat my-banks.toml | tracker org import -
     """
     masker = Masker()
     specs = load_directory(path, masker)
