@@ -105,8 +105,8 @@ def import_(path: str, prune: bool) -> None:
 
     Re-importing updates in place and never duplicates: organizations match by name
     (ignoring case), contact points by kind, value and region. Phone numbers are checked;
-    one bad entry imports nothing. FILE '-' reads standard input. The file format is described in README.md and shown in
-    examples/directory/american-express.toml.
+    one bad entry imports nothing. FILE '-' reads standard input. The file format is
+    described in README.md and shown in examples/directory/american-express.toml.
 
     \b
     Examples:
