@@ -182,10 +182,10 @@ def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool)
                 case.organization.name if case.organization else "-",
                 case.category,
                 format_local(case.last_activity_at),
-                clip(title, 60) if aligned else title,
+                title,
             ]
         )
-    return table(headers, rows, aligned=aligned)
+    return table(headers, rows, aligned=aligned, fit=(3, 6))  # organization, title
 
 
 def promise_due(promise: Promise, now: datetime, tz: tzinfo | None = None) -> str:

@@ -89,6 +89,7 @@ def organization_table(rows: Sequence[OrganizationRow], *, aligned: bool) -> str
             for r in rows
         ],
         aligned=aligned,
+        fit=(0, 4),  # name, website
     )
 
 
