@@ -41,8 +41,8 @@ def organization_dict(
         "notes": org.notes,
         "created_at": iso(org.created_at),
         "updated_at": iso(org.updated_at),
-        "cases": cases,
-        "active_cases": active_cases,
+        "case_count": cases,
+        "active_case_count": active_cases,
     }
     if points:
         out["contact_points"] = [contact_point_dict(p) for p in ordered_points(org)]
@@ -113,7 +113,7 @@ class Json:
                 organization_dict(
                     r.organization, cases=r.cases, active_cases=r.active_cases, points=False
                 )
-                | {"contact_points": r.contact_points}
+                | {"contact_point_count": r.contact_points}
                 for r in rows
             ]
         )
