@@ -84,7 +84,7 @@ def test_import_of_the_example_directory_stores_every_contact_point(tracker: Any
         "mail",
     }
     social = next(p for p in org["contact_points"] if p["kind"] == "social")
-    assert "never share account details" in social["notes"]
+    assert "never share account details" in social["notes_text"]
 
 
 def test_reimport_updates_in_place_and_never_duplicates(tracker: Any, tmp_path: Path) -> None:

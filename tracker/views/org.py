@@ -25,7 +25,7 @@ def contact_point_dict(point: ContactPoint) -> dict[str, Any]:
         "collect_calls": point.collect_calls,
         "categories": point.categories.split(),
         "level": point.level,
-        "notes": point.notes,
+        "notes_text": point.notes,
         "position": point.position,
     }
 
@@ -38,7 +38,7 @@ def organization_dict(
         "name": org.name,
         "country": org.country,
         "website": org.website,
-        "notes": org.notes,
+        "notes_text": org.notes,
         "created_at": iso(org.created_at),
         "updated_at": iso(org.updated_at),
         "case_count": cases,
