@@ -246,8 +246,11 @@ def attach(command: click.Command, group: str | None = None) -> None:
 
 def _bash_quoted(value: str) -> str:
     # Bash puts a completion on the line as it is: a space or a quote must be escaped
-    # there ("American Express"); zsh and fish quote what they insert themselves.
-    return re.sub(r"([^\w@%+=:,./-])", r"\\\1", value)
+    # there ("American Express"); zsh and fish quote what they insert themselves. Click's
+    # bash script reads each line with `read` (no -r), which takes one level of backslashes
+    # away: hence two.
+    escaped = re.sub(r"([^\w@%+=:,./-])", r"\\\1", value)
+    return escaped.replace("\\", "\\\\")
 
 
 def register_shells() -> None:
