@@ -84,6 +84,7 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     assert [r["value"] for r in opened["created"]["references"]] == ["D-1"]
     assert [n["body"] for n in opened["created"]["notes"]] == ["Twice"]
     assert opened["created"]["cases"][0]["id"] == opened["case_id"]
+    assert opened["created"]["organizations"][0]["name"] == "American Express"
 
     note = run("case", "note", case, "Called, no news")
     (made,) = note["created"]["notes"]

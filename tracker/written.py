@@ -33,6 +33,10 @@ ROW_FIELDS = {
 }
 
 
+# A payload field that names a row the event created besides its own ``created``.
+CREATED_FIELDS = {"created_organization": "organizations"}
+
+
 @dataclass
 class Written:
     """One command's writes: its change (None: it changed nothing), the events the change
@@ -81,6 +85,10 @@ def written(
             continue
         if payload.created is not None:
             made.setdefault(payload.created, None)
+        for name, table in CREATED_FIELDS.items():
+            row_id = getattr(payload, name, None)
+            if type(row_id) is int:
+                made.setdefault((table, row_id), None)
         for table, row_id in _named_rows(payload):
             touched.setdefault((table, row_id), None)
     for row in created:

@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 Completer = Callable[[click.Context, click.Parameter, str], list["CompletionItem"]]
 
 LIMIT = 50  # ids offered at most: the most relevant (active, recent) first
-ACTIVE = "('open', 'waiting', 'escalated')"
-PENDING = "('pending')"
 
 
 # --------------------------------------------------------------------------- the store
@@ -90,52 +88,74 @@ def _clip(text: str | None, width: int = 60) -> str:
 def _id_prefix(incomplete: str) -> str | None:
     """The digits typed so far ("#1" is 1), or None if they cannot start an id."""
     text = incomplete.strip().lstrip("#")
-    return text if text == "" or (text.isascii() and text.isdigit()) else None
+    if text == "":
+        return text
+    ok = text.isascii() and text.isdigit() and not text.startswith("0") and len(text) <= 10
+    return text if ok else None
 
 
-def ids_of(table: str, describe: str, order: str) -> Completer:
-    """Ids of `table` starting with what is typed, each described by the SQL `describe`."""
+def _starting_with(prefix: str) -> str:
+    """SQL: the id's digits start with `prefix`, as ranges the primary key finds (1, 10-19,
+    100-199, ...) rather than a text match over every row."""
+    if not prefix:
+        return "1 = 1"
+    n = int(prefix)
+    ranges = [(n * 10**k, (n + 1) * 10**k - 1) for k in range(11 - len(prefix))]
+    return "(" + " OR ".join(f"id BETWEEN {lo} AND {hi}" for lo, hi in ranges) + ")"
+
+
+def ids_of(table: str, describe: str, first: tuple[str, str] | None = None) -> Completer:
+    """Ids of `table` starting with what is typed, each described by the SQL `describe`:
+    those matching `first` (a condition, and its order) first, then the newest."""
 
     def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
         prefix = _id_prefix(incomplete)
         if prefix is None:
             return []
-        rows = _rows(
-            ctx,
-            f"SELECT id, {describe} FROM {table} WHERE CAST(id AS TEXT) LIKE :prefix "
-            f"ORDER BY {order} LIMIT {LIMIT}",
-            {"prefix": prefix + "%"},
-        )
+        ids = _starting_with(prefix)
+        select = f"SELECT id, {describe} FROM {table} WHERE"
+        if first is None:
+            rows = _rows(ctx, f"{select} {ids} ORDER BY id DESC LIMIT {LIMIT}")
+        elif prefix:
+            # A few ids at most per digit typed, found by the primary key, then sorted.
+            where, order = first
+            rows = _rows(
+                ctx,
+                f"{select} {ids} ORDER BY CASE WHEN {where} THEN 0 ELSE 1 END, {order} "
+                f"LIMIT {LIMIT}",
+            )
+        else:
+            # Nothing typed: the first ones by their index, then the newest of the others.
+            where, order = first
+            rows = _rows(ctx, f"{select} {where} ORDER BY {order} LIMIT {LIMIT}")
+            if len(rows) < LIMIT:
+                rows += _rows(
+                    ctx,
+                    f"{select} NOT ({where}) ORDER BY id DESC LIMIT {LIMIT - len(rows)}",
+                )
         return [_item(str(row[0]), _clip(" ".join(str(v) for v in row[1:] if v))) for row in rows]
 
     return complete
 
 
-def _active_first(status_column: str, active: str) -> str:
-    return f"CASE WHEN {status_column} IN {active} THEN 0 ELSE 1 END"
-
-
+ON_THE_CASE = "'case ' || CAST(case_id AS TEXT) || ':'"
 CASES = ids_of(
     "cases",
     "title, '(' || status || ')'",
-    f"{_active_first('status', ACTIVE)}, last_activity_at DESC, id DESC",
+    ("status IN ('open', 'waiting', 'escalated')", "last_activity_at DESC, id DESC"),
 )
 PROMISES = ids_of(
     "promises",
-    "'case ' || CAST(case_id AS TEXT) || ':', text, '(' || status || ')'",
-    f"{_active_first('status', PENDING)}, id DESC",
+    f"{ON_THE_CASE}, text, '(' || status || ')'",
+    ("status = 'pending'", "due_at, id"),
 )
 FOLLOW_UPS = ids_of(
     "follow_ups",
-    "'case ' || CAST(case_id AS TEXT) || ':', text, '(' || status || ')'",
-    f"{_active_first('status', PENDING)}, id DESC",
+    f"{ON_THE_CASE}, text, '(' || status || ')'",
+    ("status = 'pending'", "due_at, id"),
 )
-INTERACTIONS = ids_of(
-    "interactions",
-    "'case ' || CAST(case_id AS TEXT) || ':', channel, agent_name, summary",
-    "at DESC, id DESC",
-)
-NOTES = ids_of("notes", "'case ' || CAST(case_id AS TEXT) || ':', body", "id DESC")
+INTERACTIONS = ids_of("interactions", f"{ON_THE_CASE}, channel, agent_name, summary")
+NOTES = ids_of("notes", f"{ON_THE_CASE}, body")
 
 
 def _starting(incomplete: str, values: Iterable[tuple[str, str | None]]) -> list[Any]:
