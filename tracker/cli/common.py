@@ -89,8 +89,8 @@ def masked_change() -> Iterator[tuple[Session, Masker]]:
 def change(*, case_id: int | None = None) -> Iterator[Session]:
     """A write transaction whose changes a --json write command reports (write_command).
 
-    What it wrote is read back before the commit, in its own transaction, so the report is
-    exactly what was committed.
+    What it wrote is read back at the end of the transaction, before the commit, so the
+    report is exactly what is committed.
     """
     with store().write() as session:
         yield session
