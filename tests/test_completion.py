@@ -15,7 +15,7 @@ from conftest import Tracker
 from procs.support import TRACKER
 
 from tracker.cli import cli, complete
-from tracker.db import sqlite_path
+from tracker.db import Store, sqlite_path
 
 
 def completions(shell: str, line: str, env: dict[str, str] | None = None) -> list[str]:
@@ -159,6 +159,12 @@ def test_no_store_no_suggestions_and_none_created(tracker_home: Path, tmp_path: 
     assert not other.exists()
     # Words need no store.
     assert completions("bash", "tracker case open X --category l") == ["lost_stolen"]
+
+
+def test_a_location_without_a_store_completes_nothing_and_stays_empty(new_db_url: str) -> None:
+    assert completions("bash", "tracker case show ") == []
+    assert completions("zsh", "tracker case list --org ") == []
+    assert Store(new_db_url, migrate=False).revision() is None  # nothing made there
 
 
 @pytest.mark.backends("sqlite")
