@@ -24,6 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from tracker.config import store_location
+from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, STATUSES
+
 if TYPE_CHECKING:
     from click.shell_completion import CompletionItem
 
@@ -39,9 +42,8 @@ def _rows(ctx: click.Context, sql: str, params: dict[str, Any] | None = None) ->
     """The rows of one query on the store the command line names (--db, TRACKER_DB,
     TRACKER_HOME), read-only; [] when there is no store or the query fails."""
     try:
-        from tracker.config import store_location
-
         url = store_location(ctx.find_root().params.get("db_url"))[0]
+        # SQLAlchemy comes with it: only when a value is completed from the store.
         from tracker.db import connect_sqlite, sqlite_path
 
         if url.startswith("sqlite"):
@@ -190,15 +192,6 @@ def words(choices: Sequence[str]) -> Completer:
     return complete
 
 
-def _vocabulary(name: str) -> Completer:
-    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
-        from tracker import vocabulary
-
-        return words(getattr(vocabulary, name))(ctx, param, incomplete)
-
-    return complete
-
-
 # --------------------------------------------------------------------------- the convention
 
 # A parameter's (Python) name -> its completer.
@@ -213,10 +206,10 @@ BY_NAME: dict[str, Completer] = {
     "org": organizations,
     "tag": tags,
     "tags": tags,
-    "category": _vocabulary("CATEGORIES"),
-    "channel": _vocabulary("CHANNELS"),
-    "status": _vocabulary("STATUSES"),
-    "level": _vocabulary("LEVELS"),
+    "category": words(CATEGORIES),
+    "channel": words(CHANNELS),
+    "status": words(STATUSES),
+    "level": words(LEVELS),
 }
 # Within one group, names that mean more: `org show NAME`.
 BY_GROUP_NAME: dict[tuple[str, str], Completer] = {("org", "name"): organizations}
