@@ -42,7 +42,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "case open": {
         "title": TEXT, "organization": TEXT, "category": VALUE, "account": VALUE,
         "amount": VALUE, "currency": VALUE, "merchant": TEXT, "txn_date": VALUE, "refs": REF,
-        "not_a_card": NOT_A_CARRIER, "note": TEXT, "follow_up": VALUE, "view": NOT_A_CARRIER,
+        "not_a_card": NOT_A_CARRIER, "note": TEXT, "follow_up": VALUE,
         "at": VALUE, "abroad": NOT_A_CARRIER, "policy": VALUE,
     },
     "case contact": {
@@ -110,8 +110,13 @@ def _commands() -> Iterator[tuple[str, click.Command]]:
     yield from walk(cli, "")
 
 
+# Flags every command of a kind has, carrying nothing: --json of a write command
+# (tracker.cli.common.write_command).
+NOT_CLASSIFIED = ("help", "version", "write_json")
+
+
 def _params(command: click.Command) -> list[str]:
-    return [p.name for p in command.params if p.name and p.name not in ("help", "version")]
+    return [p.name for p in command.params if p.name and p.name not in NOT_CLASSIFIED]
 
 
 def test_every_parameter_of_every_command_is_classified() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from tracker import __version__
+from tracker.cli import complete
 from tracker.cli.app import App
 from tracker.errors import CardLikeReference, CaseNotActive, TrackerError
 from tracker.redact import mask, storable
@@ -88,7 +89,16 @@ class LazyGroup(click.Group):
             gc.freeze()
             gc.enable()
         command: click.Command = getattr(module, attr)
+        complete.attach(command)  # shell completion of values, by the parameters' names
         return command
+
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: str | None = None
+    ) -> None:
+        name = prog_name.replace("-", "_").replace(".", "_")
+        if os.environ.get(complete_var or f"_{name}_COMPLETE".upper()):
+            complete.register_shells()  # only when a shell asks
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing commands must not import them: use the short help kept above.

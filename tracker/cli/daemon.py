@@ -9,7 +9,15 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.common import F, app, policy_option, store, view_option
+from tracker.cli.common import (
+    F,
+    app,
+    policy_option,
+    store,
+    view_option,
+    write_command,
+    write_report,
+)
 from tracker.config import expand_user
 from tracker.errors import TrackerError, UsageError
 from tracker.models import utcnow
@@ -176,6 +184,7 @@ def status(limit: int, policy_file: Path | None, view: View) -> None:
 @notifier_option
 @seconds_option("--poll", "Passed on to `tracker daemon run`.")
 @policy_option
+@write_command
 def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     """Write a systemd user unit that runs the daemon, and say how to enable it.
 
@@ -207,6 +216,7 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
         argv += ["--policy", str(expand_user(policy_file).absolute())]
     path = install_unit(argv, env)
     TextView().daemon_install(path, ENABLE_HINT)
+    write_report().add(path=str(path), enable_command=ENABLE_HINT)
 
 
 @click.group()
