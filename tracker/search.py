@@ -42,11 +42,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Select,
     bindparam,
     func,
     literal_column,
     select,
-    text,
+    union_all,
 )
 from sqlalchemy.exc import DatabaseError
 from sqlalchemy.orm import Session
@@ -59,19 +60,14 @@ from tracker.models import Case, Organization, UTCDateTime
 
 
 @dataclass(frozen=True)
-class Parent:
-    """Another table whose columns a source's text comes from (a case's organization name):
-    when they change, the source's documents for every row linked to it are rebuilt."""
-
-    table: str
-    columns: tuple[str, ...]
-    link: str  # the source table's column that refers to the parent's id
-
-
-@dataclass(frozen=True)
 class Source:
     """One searchable text. SQL expressions are written over ``{row}``, the source row
-    (NEW or OLD in a trigger, the table's alias when the index is filled)."""
+    (NEW or OLD in a trigger, the table's alias when the index is filled). They name
+    columns of the source table only: a trigger that named another table would break
+    SQLite's rebuild of that table (ALTER TABLE ... RENAME checks every trigger).
+
+    A text that belongs to no one case (an organization's name) has case_id NULL and its
+    organization in org_id: a search finds it on each of that organization's cases."""
 
     name: str  # unique; stored in search_docs.source
     table: str
@@ -82,13 +78,14 @@ class Source:
     at: str = "{row}.created_at"  # the time a result shows, and --since/--until filter
     key: str = "{row}.id"  # unique per row of the table
     case_id: str = "{row}.case_id"
+    org_id: str = "CAST(NULL AS INTEGER)"
     compact: bool = False  # also index the text without its separators (reference numbers)
-    parent: Parent | None = None
 
     @property
     def columns(self) -> tuple[str, ...]:
         """The source table's columns the document is made of: a change to one rebuilds it."""
-        found = re.findall(r"\{row\}\.(\w+)", " ".join((self.body, self.at, self.key, self.case_id)))
+        expressions = (self.body, self.at, self.key, self.case_id, self.org_id)
+        found = re.findall(r"\{row\}\.(\w+)", " ".join(expressions))
         return tuple(dict.fromkeys(found))
 
     @property
@@ -96,14 +93,11 @@ class Source:
         return self.name.replace(".", "_")
 
 
-ORGANIZATION_NAME = "(SELECT o.name FROM organizations o WHERE o.id = {row}.organization_id)"
-
 SOURCES: tuple[Source, ...] = (
     Source("case.title", "cases", "{row}.title", "case", "title", "title",
            at="{row}.opened_at", case_id="{row}.id"),
-    Source("case.organization", "cases", ORGANIZATION_NAME, "case", "organization",
-           "organization", at="{row}.opened_at", case_id="{row}.id",
-           parent=Parent("organizations", ("name",), "organization_id")),
+    Source("organization", "organizations", "{row}.name", "case", "organization",
+           "organization", case_id="CAST(NULL AS INTEGER)", org_id="{row}.id"),
     Source("case.merchant", "cases", "{row}.merchant", "case", "merchant", "merchant",
            at="{row}.opened_at", case_id="{row}.id"),
     Source("case.outcome", "cases", "{row}.outcome", "case", "outcome", "outcome",
@@ -142,7 +136,8 @@ docs = Table(
     Column("id", Integer, primary_key=True),
     Column("source", String(40), nullable=False),
     Column("row_key", String(200), nullable=False),
-    Column("case_id", Integer, nullable=False),
+    Column("case_id", Integer, nullable=True),
+    Column("org_id", Integer, nullable=True),
     Column("at", UTCDateTime(), nullable=True),
     Column("body", Text, nullable=False),
     Column("extra", Text, nullable=False),
@@ -250,14 +245,15 @@ def _doc_insert(source: Source, row: str, where: str = "") -> str:
     alias `r` with a FROM and `where`)."""
     inner = (
         f"SELECT {_on(source.key, row)} AS k, {_on(source.case_id, row)} AS c, "
-        f"{_on(source.at, row)} AS a, {_on(source.body, row)} AS b"
+        f"{_on(source.org_id, row)} AS o, {_on(source.at, row)} AS a, "
+        f"{_on(source.body, row)} AS b"
     )
     if row == "r":
         inner += f" FROM {source.table} r{where}"
     extra = _compact_sql("b") if source.compact else "''"
     return (
-        f"INSERT INTO {DOCS} (source, row_key, case_id, at, body, extra) "
-        f"SELECT '{source.name}', CAST(k AS TEXT), c, a, b, {extra} "
+        f"INSERT INTO {DOCS} (source, row_key, case_id, org_id, at, body, extra) "
+        f"SELECT '{source.name}', CAST(k AS TEXT), c, o, a, b, {extra} "
         f"FROM ({inner}) s WHERE b IS NOT NULL AND b <> ''"
     )
 
@@ -266,14 +262,6 @@ def _doc_delete(source: Source, row: str) -> str:
     return (
         f"DELETE FROM {DOCS} WHERE source = '{source.name}' "
         f"AND row_key = CAST({_on(source.key, row)} AS TEXT)"
-    )
-
-
-def _parent_delete(source: Source, parent: Parent) -> str:
-    return (
-        f"DELETE FROM {DOCS} WHERE source = '{source.name}' AND row_key IN "
-        f"(SELECT CAST({_on(source.key, 'r')} AS TEXT) FROM {source.table} r "
-        f"WHERE r.{parent.link} = NEW.id)"
     )
 
 
@@ -294,20 +282,11 @@ def _sqlite_triggers(source: Source) -> list[str]:
         f"CREATE TRIGGER {name}_del AFTER DELETE ON {source.table} "
         f"BEGIN {_doc_delete(source, 'OLD')}; END",
     ]
-    parent = source.parent
-    if parent is not None:
-        link = f" WHERE r.{parent.link} = NEW.id"
-        statements.append(
-            f"CREATE TRIGGER {name}_parent AFTER UPDATE OF {', '.join(parent.columns)} "
-            f"ON {parent.table} WHEN {_changed(parent.columns, postgres=False)} "
-            f"BEGIN {_parent_delete(source, parent)}; {_doc_insert(source, 'r', link)}; END"
-        )
     return statements
 
 
 def _sqlite_trigger_names(source: Source) -> list[str]:
-    names = [f"{PREFIX}{source.slug}_{what}" for what in ("ins", "upd", "del")]
-    return names + ([f"{PREFIX}{source.slug}_parent"] if source.parent else [])
+    return [f"{PREFIX}{source.slug}_{what}" for what in ("ins", "upd", "del")]
 
 
 def _pg_function(name: str, body: str) -> str:
@@ -332,18 +311,6 @@ def _pg_triggers(source: Source) -> list[str]:
         f"CREATE TRIGGER {name}_sync AFTER INSERT OR UPDATE OF {', '.join(columns)} OR DELETE "
         f"ON {source.table} FOR EACH ROW EXECUTE FUNCTION {name}_sync()",
     ]
-    parent = source.parent
-    if parent is not None:
-        link = f" WHERE r.{parent.link} = NEW.id"
-        body = (
-            f"IF {_changed(parent.columns, postgres=True)} THEN\n"
-            f"  {_parent_delete(source, parent)};\n  {_doc_insert(source, 'r', link)};\nEND IF;"
-        )
-        statements += [
-            _pg_function(f"{name}_parent", body),
-            f"CREATE TRIGGER {name}_parent AFTER UPDATE OF {', '.join(parent.columns)} "
-            f"ON {parent.table} FOR EACH ROW EXECUTE FUNCTION {name}_parent()",
-        ]
     return statements
 
 
@@ -353,11 +320,6 @@ def _pg_drop_triggers(source: Source) -> list[str]:
         f"DROP TRIGGER IF EXISTS {name}_sync ON {source.table}",
         f"DROP FUNCTION IF EXISTS {name}_sync()",
     ]
-    if source.parent is not None:
-        statements += [
-            f"DROP TRIGGER IF EXISTS {name}_parent ON {source.parent.table}",
-            f"DROP FUNCTION IF EXISTS {name}_parent()",
-        ]
     return statements
 
 
@@ -388,7 +350,7 @@ def install(conn: Connection, sources: Sequence[Source] = SOURCES) -> None:
                 f"PARALLEL SAFE AS $fn$ SELECT regexp_replace($1, "
                 f"'{_pg_separator_class()}', ' ', 'g') $fn$",
                 f"CREATE TABLE {DOCS} (id bigserial PRIMARY KEY, source varchar(40) NOT NULL, "
-                "row_key varchar(200) NOT NULL, case_id integer NOT NULL, "
+                "row_key varchar(200) NOT NULL, case_id integer, org_id integer, "
                 "at timestamp with time zone, body text NOT NULL, extra text NOT NULL, "
                 "tsv tsvector GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, "
                 f"{PREFIX}words(body) || ' ' || {PREFIX}words(extra))) STORED)",
@@ -399,7 +361,7 @@ def install(conn: Connection, sources: Sequence[Source] = SOURCES) -> None:
             conn,
             [
                 f"CREATE TABLE {DOCS} (id INTEGER PRIMARY KEY, source VARCHAR(40) NOT NULL, "
-                "row_key VARCHAR(200) NOT NULL, case_id INTEGER NOT NULL, at DATETIME, "
+                "row_key VARCHAR(200) NOT NULL, case_id INTEGER, org_id INTEGER, at DATETIME, "
                 "body TEXT NOT NULL, extra TEXT NOT NULL)",
             ],
         )
@@ -412,6 +374,7 @@ def install(conn: Connection, sources: Sequence[Source] = SOURCES) -> None:
         [
             f"CREATE UNIQUE INDEX {PREFIX}docs_source_row_key ON {DOCS} (source, row_key)",
             f"CREATE INDEX {PREFIX}docs_case_id ON {DOCS} (case_id)",
+            f"CREATE INDEX {PREFIX}docs_org_id ON {DOCS} (org_id)",
         ],
     )
     if postgres:
@@ -495,8 +458,6 @@ def expected_trigger_names(conn: Connection, sources: Sequence[Source] = SOURCES
     for source in sources:
         if _is_postgres(conn):
             names.add(f"{PREFIX}{source.slug}_sync")
-            if source.parent is not None:
-                names.add(f"{PREFIX}{source.slug}_parent")
         else:
             names.update(_sqlite_trigger_names(source))
     if not _is_postgres(conn):
@@ -661,37 +622,11 @@ class SearchSyntaxError(UsageError):
 def search(session: Session, query: Query, flt: SearchFilter) -> list[Hit]:
     """The documents that match, best first (bm25 on SQLite, ts_rank on PostgreSQL)."""
     postgres = session.get_bind().dialect.name == "postgresql"
-    d = docs
-    if postgres:
-        tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("q"))
-        tsv = literal_column(f"{DOCS}.tsv")
-        score = func.ts_rank(tsv, tsquery).label("score")
-        stmt = (
-            select(d, Case.title, Organization.name, score)
-            .where(tsv.op("@@")(tsquery))
-            .order_by(score.desc())
-        )
-    else:
-        score = literal_column(f"bm25({FTS})").label("score")  # lower is better
-        stmt = (
-            select(d, Case.title, Organization.name, score)
-            .select_from(fts)
-            .join(d, d.c.id == fts.c.rowid)
-            .where(literal_column(FTS).op("MATCH")(bindparam("q")))
-            .order_by(score)
-        )
-    stmt = stmt.join(Case, Case.id == d.c.case_id).outerjoin(
-        Organization, Organization.id == Case.organization_id
-    )
-    if flt.organization:
-        stmt = stmt.where(Organization.name_key == organization_key(flt.organization))
-    if flt.case_id is not None:
-        stmt = stmt.where(d.c.case_id == flt.case_id)
-    if flt.since is not None:
-        stmt = stmt.where(d.c.at >= flt.since)
-    if flt.until is not None:
-        stmt = stmt.where(d.c.at < flt.until)
-    stmt = stmt.order_by(d.c.at.desc(), d.c.id.desc()).limit(flt.limit)
+    # Two arms: texts of one case, and organization names (found on each of their cases).
+    arms = [_arm(postgres, flt, on_case=True), _arm(postgres, flt, on_case=False)]
+    found = union_all(*arms).subquery()
+    best = found.c.score.desc() if postgres else found.c.score  # bm25: lower is better
+    stmt = select(found).order_by(best, found.c.at.desc(), found.c.id.desc()).limit(flt.limit)
     params: dict[str, Any] = {"q": query.tsquery() if postgres else query.fts5()}
     try:
         rows = session.execute(stmt, params).all()
@@ -704,26 +639,70 @@ def search(session: Session, query: Query, flt: SearchFilter) -> list[Hit]:
         raise
     hits = []
     for row in rows:
-        mapping = row._mapping
-        source = _BY_NAME.get(mapping["source"])
+        source = _BY_NAME.get(row.source)
         if source is None:  # a source this version does not know (a newer tracker wrote it)
             continue
-        body = mapping["body"]
-        shown = snippet(body, query, compact=source.compact)
         hits.append(
             Hit(
-                case_id=mapping["case_id"],
-                case_title=mapping["title"],
-                organization=mapping["name"],
+                case_id=row.case_id,
+                case_title=row.title,
+                organization=row.organization,
                 source=source,
-                row_key=mapping["row_key"],
-                at=mapping["at"],
-                body=body,
-                snippet=shown,
-                rank=float(mapping["score"] or 0.0),
+                row_key=row.row_key,
+                at=row.at,
+                body=row.body,
+                snippet=snippet(row.body, query, compact=source.compact),
+                rank=float(row.score or 0.0),
             )
         )
     return hits
+
+
+def _arm(postgres: bool, flt: SearchFilter, *, on_case: bool) -> Select[Any]:
+    d = docs
+    if postgres:
+        tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("q"))
+        tsv = literal_column(f"{DOCS}.tsv")
+        score: Any = func.ts_rank(tsv, tsquery)
+        stmt = select().select_from(d).where(tsv.op("@@")(tsquery))
+    else:
+        score = literal_column(f"bm25({FTS})")
+        stmt = (
+            select()
+            .select_from(fts)
+            .join(d, d.c.id == fts.c.rowid)
+            .where(literal_column(FTS).op("MATCH")(bindparam("q")))
+        )
+    if on_case:
+        at: Any = d.c.at
+        stmt = stmt.join(Case, Case.id == d.c.case_id).outerjoin(
+            Organization, Organization.id == Case.organization_id
+        )
+    else:
+        at = Case.opened_at
+        stmt = stmt.join(Organization, Organization.id == d.c.org_id).join(
+            Case, Case.organization_id == Organization.id
+        )
+        stmt = stmt.where(d.c.case_id.is_(None))
+    if flt.organization:
+        stmt = stmt.where(Organization.name_key == organization_key(flt.organization))
+    if flt.case_id is not None:
+        stmt = stmt.where(Case.id == flt.case_id)
+    if flt.since is not None:
+        stmt = stmt.where(at >= flt.since)
+    if flt.until is not None:
+        stmt = stmt.where(at < flt.until)
+    return stmt.add_columns(
+        d.c.id,
+        d.c.source,
+        d.c.row_key,
+        d.c.body,
+        Case.id.label("case_id"),
+        Case.title.label("title"),
+        Organization.name.label("organization"),
+        at.label("at"),
+        score.label("score"),
+    )
 
 
 # --------------------------------------------------------------------------- snippets
