@@ -39,10 +39,10 @@ from sqlalchemy import (
     Connection,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
-    Select,
     bindparam,
     func,
     literal_column,
@@ -190,12 +190,8 @@ def _separator_ranges() -> tuple[tuple[int, int], ...]:
 
 def _pg_separator_class() -> str:
     """The separators as a PostgreSQL regular expression bracket (character-entry escapes)."""
-    parts = [
-        f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in _separator_ranges()
-    ]
+    parts = [f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in _separator_ranges()]
     return "[" + "".join(parts) + "]+"
-
-
 
 
 def words(value: str) -> list[str]:
@@ -470,8 +466,7 @@ def expected_trigger_names(conn: Connection, sources: Sequence[Source] = SOURCES
 MAX_QUERY = 1000
 MAX_TERMS = 32
 QUERY_HELP = (
-    'plain words (all must appear), a "quoted phrase", and * after a word for any ending '
-    "(refund*)"
+    'plain words (all must appear), a "quoted phrase", and * after a word for any ending (refund*)'
 )
 
 
@@ -547,11 +542,13 @@ def parse_query(value: str) -> Query:
     if not value:
         raise UsageError(f"the search query is empty; give {QUERY_HELP}")
     if len(value) > MAX_QUERY:
-        raise UsageError(f"the search query is too long ({len(value)} characters; at most {MAX_QUERY})")
+        raise UsageError(
+            f"the search query is too long ({len(value)} characters; at most {MAX_QUERY})"
+        )
     terms: list[Term] = []
     for match in _TOKEN.finditer(value):
         if match["quote"] is not None:
-            raise UsageError(f"the search query has a \" that is not closed; give {QUERY_HELP}")
+            raise UsageError(f'the search query has a " that is not closed; give {QUERY_HELP}')
         if match["phrase"] is not None:
             inside = match["phrase"]
             if "*" in inside.rstrip("*") or (inside.rstrip().endswith("*") and match["pstar"]):
@@ -662,7 +659,7 @@ def _arm(postgres: bool, flt: SearchFilter, *, on_case: bool) -> Select[Any]:
     d = docs
     if postgres:
         tsquery = func.to_tsquery(literal_column("'simple'"), bindparam("q"))
-        tsv = literal_column(f"{DOCS}.tsv")
+        tsv: Any = literal_column(f"{DOCS}.tsv")
         score: Any = func.ts_rank(tsv, tsquery)
         stmt = select().select_from(d).where(tsv.op("@@")(tsquery))
     else:
@@ -753,9 +750,7 @@ def _merged(body: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Marked words next to each other (CALL-5521, "provisional credit") as one mark."""
     merged: list[tuple[int, int]] = []
     for a, b in spans:
-        if merged and a - merged[-1][1] <= 2 and not body[merged[-1][1] : a].strip(
-            "-/#.:_ "
-        ):
+        if merged and a - merged[-1][1] <= 2 and not body[merged[-1][1] : a].strip("-/#.:_ "):
             merged[-1] = (merged[-1][0], b)
         else:
             merged.append((a, b))

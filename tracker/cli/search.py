@@ -11,7 +11,8 @@ from tracker.cli.common import CASE_ID, MAX_ID, WhenType, store, view_option, wa
 from tracker.errors import NotFound
 from tracker.models import Case, utcnow
 from tracker.redact import Masker
-from tracker.search import MAX_QUERY, SearchFilter, parse_query, search as run_search
+from tracker.search import MAX_QUERY, SearchFilter, parse_query
+from tracker.search import search as run_search
 from tracker.values import optional_text
 from tracker.views import View
 from tracker.when import WhenError, local_zone, parse_date
@@ -85,6 +86,7 @@ def search(
       word*              any word that starts so: refund* (refunds, refunded)
       CALL-5521          a reference as given; also found as 5521, "call 5521", CALL5521
     There are no operators: OR, NOT and - are words or ignored. Accents count (Zürich).
+    A query that begins with - goes after --: tracker search -- -5521
 
     \b
     Examples:
