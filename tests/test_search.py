@@ -72,6 +72,12 @@ def test_every_kind_of_text_is_found_with_where_it_was(story: Tracker) -> None:
     }
     for word, where in expected.items():
         assert matches(story, word) == [where], word
+    [org] = hits(story, "barclays")
+    assert (org["kind"], org["field"], org["case_title"]) == (
+        "organization",
+        "name",
+        "Lost card in Lisbon",
+    )
     # A contact's summary, with its own label; "daniel" is also an agent and a note.
     found = matches(story, "daniel")
     assert (1, "summary of contact 1") in found
@@ -325,6 +331,21 @@ def test_the_index_is_consistent_after_a_busy_story(story: Tracker, store: Store
     story.ok("case", "escalate", "1", "--note", "supervisor zebra")
     story.ok("promise", "kept", "1")
     assert _index_is_consistent(store)
+
+
+def test_the_search_uses_the_full_text_index(story: Tracker, store: Store, backend: str) -> None:
+    with store.engine.begin() as conn:
+        if backend == "postgresql":
+            conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            plan = conn.exec_driver_sql(
+                "EXPLAIN SELECT id FROM search_docs WHERE tsv @@ to_tsquery('simple', 'daniel')"
+            ).all()
+            assert "search_docs_tsv" in str(plan)
+        else:
+            plan = conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT rowid FROM search_fts WHERE search_fts MATCH 'daniel'"
+            ).all()
+            assert "VIRTUAL TABLE INDEX" in str(plan)
 
 
 @pytest.mark.backends("sqlite")

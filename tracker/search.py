@@ -72,7 +72,7 @@ class Source:
     name: str  # unique; stored in search_docs.source
     table: str
     body: str  # the text
-    kind: str  # what the row is, for --json: case, note, contact, reference, promise...
+    kind: str  # what the row is, for --json: case, organization, note, contact, reference...
     field: str  # which of its texts, for --json: title, summary, agent...
     label: str  # how a result names it; {id} is the row's key
     at: str = "{row}.created_at"  # the time a result shows, and --since/--until filter
@@ -96,7 +96,7 @@ class Source:
 SOURCES: tuple[Source, ...] = (
     Source("case.title", "cases", "{row}.title", "case", "title", "title",
            at="{row}.opened_at", case_id="{row}.id"),
-    Source("organization", "organizations", "{row}.name", "case", "organization",
+    Source("organization", "organizations", "{row}.name", "organization", "name",
            "organization", case_id="CAST(NULL AS INTEGER)", org_id="{row}.id"),
     Source("case.merchant", "cases", "{row}.merchant", "case", "merchant", "merchant",
            at="{row}.opened_at", case_id="{row}.id"),
