@@ -9,8 +9,9 @@ path writes (a command, ``import json``, ``undo``, a correction, a migration): n
 Python has to remember the index.
 
 What is indexed is :data:`SOURCES`, one entry per text: a new source (a new table or
-column) is one entry here, plus, for a store already past migration 0008, a migration that
-calls :func:`install_source` (see the entry's docstring). A migration that rebuilds a
+column) is one entry here. Migration 0008 indexes every entry whose table exists when it
+runs; a table made by a later migration is indexed by that migration calling
+``install_source(op.get_bind(), source_named(NAME))`` at its end. A migration that rebuilds a
 source table on SQLite (Alembic batch mode drops the old table, and its triggers with it)
 calls :func:`install_triggers` afterwards; tests/test_search.py checks that every entry's
 triggers exist at the head.
@@ -75,7 +76,8 @@ class Source:
     kind: str  # what the row is, for --json: case, organization, note, contact, reference...
     field: str  # which of its texts, for --json: title, summary, agent...
     label: str  # how a result names it; {id} is the row's key
-    at: str = "{row}.created_at"  # the time a result shows, and --since/--until filter
+    # The time a result shows, and --since/--until filter; NULL: the case's opening time.
+    at: str = "{row}.created_at"
     key: str = "{row}.id"  # unique per row of the table
     case_id: str = "{row}.case_id"
     org_id: str = "CAST(NULL AS INTEGER)"
@@ -116,6 +118,12 @@ SOURCES: tuple[Source, ...] = (
 )  # fmt: skip
 
 _BY_NAME = {source.name: source for source in SOURCES}
+
+
+def source_named(name: str) -> Source:
+    """The entry of SOURCES called `name` (for a migration that indexes a new source)."""
+    return _BY_NAME[name]
+
 
 DOCS = "search_docs"
 FTS = "search_fts"
@@ -671,7 +679,7 @@ def _arm(postgres: bool, flt: SearchFilter, *, on_case: bool) -> Select[Any]:
             .where(literal_column(FTS).op("MATCH")(bindparam("q")))
         )
     if on_case:
-        at: Any = d.c.at
+        at: Any = func.coalesce(d.c.at, Case.opened_at)  # a text without a time of its own
         stmt = stmt.join(Case, Case.id == d.c.case_id).outerjoin(
             Organization, Organization.id == Case.organization_id
         )
