@@ -582,6 +582,7 @@ class SearchResult:
     word_matches: int
     organization: str
     timings: dict[str, Timing]
+    query_ms: dict[str, float]  # the same searches in-process: tracker.search.search only
     note_write_ms: dict[str, float]  # one `case note` transaction in-process: with, without
 
 
@@ -663,6 +664,30 @@ def search_part(bench: Bench, size: int) -> SearchResult:
             ),
         }
     )
+    queries = {
+        "search REF (a reference number)": (reference, engine.SearchFilter()),
+        f"search {word} (a common word)": (word, engine.SearchFilter()),
+        f"search {word} --org (the largest)": (
+            word,
+            engine.SearchFilter(organization=organization),
+        ),
+        f"search {word} --since 30 days ago": (
+            word,
+            engine.SearchFilter(since=datetime.now(UTC) - timedelta(days=30)),
+        ),
+    }
+    query_ms: dict[str, float] = {}
+    reader = Store(url)
+    for label, (words, flt) in queries.items():
+        took = []
+        for _ in range(5 if bench.quick else 20):
+            started = time.perf_counter()
+            with reader.read() as session:
+                engine.search(session, engine.parse_query(words), flt)
+            took.append(time.perf_counter() - started)
+        query_ms[label] = statistics.median(took) * 1000
+        bench.log(f"  in-process {label:<33} {query_ms[label]:.1f} ms")
+    reader.dispose()
     writes: dict[str, float] = {}
     for label, path in (("with", db), ("without", bare)):
         store = Store(f"sqlite:///{path}")
@@ -677,7 +702,7 @@ def search_part(bench: Bench, size: int) -> SearchResult:
     bench.log(f"  one note write: {writes['with']:.2f} ms with, {writes['without']:.2f} without")
     return SearchResult(
         size, documents, build, before, after - before, reference, word, word_matches,
-        organization, timings, writes,
+        organization, timings, query_ms, writes,
     )  # fmt: skip
 
 
@@ -688,7 +713,9 @@ def sqlite3_connect(path: Path) -> Any:
     return closing(sqlite3.connect(path, isolation_level=None))
 
 
-def search_report(results: list[SearchResult], about: dict[str, str], options: Any) -> str:
+def search_report(
+    results: list[SearchResult], about: dict[str, str], options: Any, loads: dict[str, float]
+) -> str:
     out: list[str] = []
     add = out.append
     add(
@@ -720,6 +747,13 @@ def search_report(results: list[SearchResult], about: dict[str, str], options: A
             f"{r.note_write_ms['with']:.2f} ms / {r.note_write_ms['without']:.2f} ms"
             for r in results
         ],
+    )
+    add("")
+    add(
+        "The 1-minute load average before the part was "
+        + ", ".join(f"{v:.2f}" for k, v in loads.items() if k.startswith("search"))
+        + "; a fresh process's start-up (about 200 ms on a quiet machine) is most of each "
+        "command's time."
     )
     add("")
     for r in results:
@@ -1050,7 +1084,7 @@ def main() -> None:
             about = machine()
             warm_bytecode(bench)
             found = [search_part(bench, sizes[-1])]
-        text = search_report(found, about, options)
+        text = search_report(found, about, options, bench.loads)
         print(text)
         write_report(text, options.output, SEARCH_BEGIN, SEARCH_END)
         print(f"written to {options.output} in {time.perf_counter() - started:.0f} s")
@@ -1087,7 +1121,7 @@ def main() -> None:
     print(text)
     write_report(text, options.output)
     if searched:
-        found_text = search_report(searched, about, options)
+        found_text = search_report(searched, about, options, bench.loads)
         print(found_text)
         write_report(found_text, options.output, SEARCH_BEGIN, SEARCH_END)
     print(f"written to {options.output} in {time.perf_counter() - started:.0f} s")
