@@ -737,10 +737,12 @@ def search_report(
          for r in results],
     )  # fmt: skip
     for index, label in enumerate(results[0].timings):
-        shown = re.sub(
-            r"^search \S+ \(a reference number\)", "search REF (a reference number)", label
+        row(f"`{label}`", [list(r.timings.values())[index].cell() for r in results])
+    for index, label in enumerate(results[0].query_ms):
+        row(
+            f"`{label}`: the query alone, in-process",
+            [f"{list(r.query_ms.values())[index]:.0f} ms" for r in results],
         )
-        row(f"`{shown}`", [list(r.timings.values())[index].cell() for r in results])
     row(
         "one `case note` transaction in-process, with / without the triggers",
         [
