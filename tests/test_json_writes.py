@@ -274,6 +274,7 @@ def test_a_key_has_one_type_and_meaning_in_every_json_output(
         ("org", "list"),
         ("org", "show", "American Express"),
         ("daemon", "status"),
+        ("search", "credit"),
     ):
         run(*args)
     covered = set(run.outputs)

@@ -92,6 +92,10 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "remind check": {
         "notifier_spec": REFUSED, "policy_file": FILE_IN, "verbose": NOT_A_CARRIER,
     },
+    "search": {
+        "query": LOOKUP, "organization": LOOKUP, "since": VALUE, "until": VALUE,
+        "case_id": VALUE, "limit": VALUE, "view": NOT_A_CARRIER,
+    },
     "undo": {},
 }  # fmt: skip
 
@@ -244,7 +248,10 @@ def test_every_way_in_masks_or_refuses_card_data(
                 assert result.exit_code in (0, 1), where
             elif kind == FILE_IN:
                 assert result.exit_code in (0, 2), where
-    for args in (("case", "show", "1"), ("export", "csv"), ("export", "json"), ("due",)):
+    for args in (
+        ("case", "show", "1"), ("export", "csv"), ("export", "json"), ("due",),
+        ("search", "cvv", "--limit", "1000"), ("search", "base*", "--json"),
+    ):  # fmt: skip
         outputs.append(tracker.ok(*args))
     stored = _stored_text(db_url) + _stored_text(f"sqlite:///{tmp_path / 'imported.db'}")
     assert s.leaks(stored) == [], "a card reached the store"

@@ -39,6 +39,7 @@ COMMANDS = {
     "org": ("tracker.cli.org:org", "The directory of organizations and their contact points."),
     "daemon": ("tracker.cli.daemon:daemon", "The reminder daemon: run, status, install."),
     "remind": ("tracker.cli.daemon:remind", "One reminder pass, for cron."),
+    "search": ("tracker.cli.search:search", "Find words and reference numbers in every case."),
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
     "import": ("tracker.cli.export:import_", "Import a JSON export."),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
