@@ -20,6 +20,10 @@ its own Change and one ``imported`` event (no case) whose :class:`Imported` payl
 per table, the id ranges of the rows it added; undo of that change deletes exactly those
 rows. The changes and events the import brought were written by another store: undo never
 picks one of them (:func:`_foreign_changes`), only the import as a whole.
+
+A correction (tracker.corrections) rewrites columns of existing rows: its
+:class:`Corrected` payload keeps each column's old value per row (``before``), and undo
+writes those back (:func:`_restore`) instead of deleting anything.
 """
 
 from __future__ import annotations
