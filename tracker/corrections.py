@@ -38,7 +38,7 @@ from tracker.cases import (
     get_promise,
     settle_status,
 )
-from tracker.directory import ensure_organization, find_organization
+from tracker.directory import MAX_NAME, ensure_organization, find_organization
 from tracker.errors import CaseNotActive, Conflict, NotFound, UsageError
 from tracker.history import (
     CORRECTION_TARGETS,
@@ -223,7 +223,7 @@ def edit_case(
         edits.append(_Edit("title", case, "title", new_title))
     created_org: int | None = None
     if organization is not None:
-        cleaned = required_text(organization, "the organization name", masker, limit=200)
+        cleaned = required_text(organization, "the organization name", masker, limit=MAX_NAME)
         org = find_organization(session, cleaned)
         if org is None or org.id != case.organization_id:
             if org is None:
