@@ -132,7 +132,6 @@ def _record(
     label: str,
     now: datetime | None = None,
     at: datetime | None = None,
-    log: ChangeLog | None = None,
     also: dict[str, dict[str, Any]] | None = None,
     **extra: Any,
 ) -> tuple[Correction, ChangeLog | None]:
@@ -156,7 +155,7 @@ def _record(
     for edit in wanted:
         key = row_key(edit.row.__tablename__, edit.row.id)
         before.setdefault(key, {})[edit.column] = _stored(edit.old)
-    log = log or begin_change(session, command, now=now)
+    log = begin_change(session, command, now=now)
     reason = extra.get("reason")
     summary = f"Corrected {label}: {describe_changes(changes)}"
     if reason:
