@@ -548,12 +548,15 @@ def test_json_export_and_import_round_trip_a_store_with_corrections(
     story.ok("promise", "due", "1", "2026-12-20", "--note", "Backlog")
     story.ok("promise", "by", "1", "me")
     story.ok("undo")  # an undone correction travels too
+    story.ok("case", "contact", "1", "--channel", "chat")
+    story.ok("contact", "edit", "2", "--ref", "CHAT-1")  # links a new reference row
+    story.ok("undo")  # which undo removed: the undone event names a row that is gone
     first = tmp_path / "first.json"
     second = tmp_path / "second.json"
     story.ok("export", "json", "-o", str(first))
     exported = json.loads(first.read_text())
     types = [e["type"] for e in exported["tables"]["events"]]
-    assert types.count("corrected") == 5
+    assert types.count("corrected") == 6
     story.ok("--db", other_url, "import", "json", str(first))
     story.ok("--db", other_url, "export", "json", "-o", str(second))
     again = json.loads(second.read_text())

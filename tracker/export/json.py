@@ -982,6 +982,9 @@ class _Ref(NamedTuple):
     case_id: int | None = None  # the case the row must be on, if same_case
     same_case: bool = False
     new_change: bool = False  # must be a change the file adds
+    # A row the event's change wrote, which undo of that change removed (a note it added,
+    # the contact a correction rewrote and whose own undo followed): gone if reverted.
+    undo_removes: bool = False
 
 
 @cache
@@ -1012,7 +1015,9 @@ def _references(table: Table, row: dict[str, Any], payload: Payload | None) -> l
     case_id = row["case_id"]
     if payload.created is not None:
         kind, row_id = payload.created
-        refs.append(_Ref("'data' created", list(payload.created), kind, row_id, case_id, True))
+        refs.append(
+            _Ref("'data' created", list(payload.created), kind, row_id, case_id, True, False, True)
+        )
     if isinstance(payload, PromiseMade | PromiseMarked):
         promise = payload.promise_id
         refs.append(_Ref("'data' promise_id", promise, "promises", promise, case_id, True))
@@ -1034,15 +1039,19 @@ def _correction_references(payload: Corrected, case_id: int | None) -> list[_Ref
     """A correction names its entry, the rows it wrote (undo writes them back) and the
     event it supersedes: all on its own case."""
     table = CORRECTION_TARGETS[payload.target]
-    refs = [_Ref("'data' target_id", payload.target_id, table, payload.target_id, case_id, True)]
+    target = payload.target_id
+    refs = [_Ref("'data' target_id", target, table, target, case_id, True, undo_removes=True)]
     for name, row_id in payload.rows():
-        refs.append(_Ref("'data' before", f"{name}:{row_id}", name, row_id, case_id, True))
+        where = f"{name}:{row_id}"
+        refs.append(_Ref("'data' before", where, name, row_id, case_id, True, undo_removes=True))
     if payload.supersedes is not None:
         event = payload.supersedes
         refs.append(_Ref("'data' supersedes", event, "events", event, case_id, True))
     if payload.created_organization is not None:
         org = payload.created_organization
-        refs.append(_Ref("'data' created_organization", org, "organizations", org))
+        refs.append(
+            _Ref("'data' created_organization", org, "organizations", org, undo_removes=True)
+        )
     return refs
 
 
@@ -1073,8 +1082,7 @@ def _check_references(
 
     changes = in_file[Change.__tablename__]
     for table_name, row, refs in found:
-        # An event of a change undo reverted names rows that undo removed (the note it
-        # added, the contact a correction rewrote): those may be gone, nowhere else.
+        # An event of a change undo reverted may name rows that undo removed (_Ref).
         change = changes.get(row["change_id"]) if table_name == Event.__tablename__ else None
         reverted = change is not None and change.get("reverted_by_id") is not None
         for ref in refs:
@@ -1085,7 +1093,7 @@ def _check_references(
             else:
                 exists = ref.row_id in stored[ref.table]
                 case_id = stored[ref.table].get(ref.row_id)
-            if not exists and reverted and ref.what.startswith("'data'"):
+            if not exists and reverted and ref.undo_removes:
                 continue
             if not exists:
                 problem = "which is neither in the file nor in the store"
