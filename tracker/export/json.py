@@ -71,6 +71,7 @@ from tracker.export import BATCH_SIZE, Progress, chunked
 from tracker.history import (
     MAX_ROW_ID,
     PAYLOADS,
+    FollowUpMarked,
     FollowUpSet,
     Imported,
     Opened,
@@ -88,7 +89,14 @@ from tracker.history import (
 )
 from tracker.models import Base, Case, Change, DecimalText, Event, UTCDateTime
 from tracker.redact import Masker, mask, mask_value, numeric_card
-from tracker.values import MAX_TITLE, parse_amount, parse_country, parse_currency, parse_last4
+from tracker.values import (
+    MAX_TITLE,
+    parse_amount,
+    parse_country,
+    parse_currency,
+    parse_last4,
+    parse_tag,
+)
 from tracker.vocabulary import (
     CATEGORIES,
     CHANNELS,
@@ -120,9 +128,14 @@ TABLE_ORDER = (
     "promises",
     "follow_ups",
     "notes",
+    "tags",
     "events",
     "reminders",
 )
+# What version 1 files gained later: a file written before has no such table or column,
+# and is read as having none (an empty table, NULL in every row).
+ADDED_TABLES = ("tags",)
+ADDED_COLUMNS = {"follow_ups": ("status_at", "snoozed_from", "again_of")}
 
 
 class BadValue(ValueError):
@@ -547,6 +560,8 @@ def _parse(data: bytes | str, source: str, masker: Masker, now: datetime) -> Par
     checks = _RowChecks(source, now, parsed.payloads, texts=might_hold_unstorable_text(data))
     for table in tables():
         raw = tables_doc.get(table.name)
+        if raw is None and table.name in ADDED_TABLES and table.name not in tables_doc:
+            raw = []
         if raw is None:
             raise ExportFileError(f"{source} has no '{table.name}' table; is the file complete?")
         if not isinstance(raw, list):
@@ -560,6 +575,7 @@ def _decode_rows(
     table: Table, raw: list[Any], source: str, masker: Masker, checks: _RowChecks
 ) -> list[dict[str, Any]]:
     names = [c.name for c in table.columns]
+    added = ADDED_COLUMNS.get(table.name, ())
     texts = {c.name for c in table.columns if column_kind(c) in ("str", "json")}
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -567,9 +583,11 @@ def _decode_rows(
         where = f"{source}: {table.name} row {index}"
         if not isinstance(item, dict):
             raise ExportFileError(f"{where} is not a JSON object")
-        missing = [name for name in names if name not in item]
+        missing = [name for name in names if name not in item and name not in added]
         if missing:
             raise ExportFileError(f"{where} has no '{missing[0]}'")
+        if added:
+            item = {**dict.fromkeys(added), **item}
         extra = sorted(set(item) - set(names))
         if extra:
             raise ExportFileError(f"{where} has an unknown column '{shown(extra[0])[1:-1]}'")
@@ -724,8 +742,12 @@ _RULES: dict[str, dict[str, Rule]] = {
         "promised_by": _one_of(PROMISE_PARTIES, "promise's party"),
         "status": _one_of(PROMISE_STATUSES, "promise status"),
     },
-    "follow_ups": {"status": _one_of(FOLLOW_UP_STATUSES, "follow-up status")},
+    "follow_ups": {
+        "status": _one_of(FOLLOW_UP_STATUSES, "follow-up status"),
+        "again_of": _text(),
+    },
     "notes": {"body": _text()},
+    "tags": {"tag": _as_the_cli(parse_tag)},
     "events": {"case_id": _event_case, "type": _event_type},
     "reminders": {"key": _text(), "kind": _text(), "claimed_by": _text()},
 }
@@ -811,7 +833,7 @@ class _RowChecks:
             for value in [getattr(payload, item.name)]
             if isinstance(value, datetime)
         ]
-        for name in ("case_before", "promise_before"):
+        for name in ("case_before", "promise_before", "follow_up_before"):
             state = getattr(payload, name, None)
             if state:
                 times += [(f"{name}.{key}", value) for key, value in state_times(state)]
@@ -834,6 +856,7 @@ _UNIQUE = {
     "organizations": ("name_key",),
     "contact_points": ("organization_id", "kind", "value", "region"),
     "reference_numbers": ("case_id", "value"),
+    "tags": ("case_id", "tag"),
     "reminders": ("key",),
 }
 
@@ -1006,7 +1029,7 @@ def _references(table: Table, row: dict[str, Any], payload: Payload | None) -> l
     if isinstance(payload, PromiseMade | PromiseMarked):
         promise = payload.promise_id
         refs.append(_Ref("'data' promise_id", promise, "promises", promise, case_id, True))
-    if isinstance(payload, FollowUpSet):
+    if isinstance(payload, FollowUpSet | FollowUpMarked):
         follow_up = payload.follow_up_id
         refs.append(_Ref("'data' follow_up_id", follow_up, "follow_ups", follow_up, case_id, True))
     if isinstance(payload, Opened) and payload.created_organization is not None:
