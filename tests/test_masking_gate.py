@@ -56,8 +56,14 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "case letter": {"case_id": VALUE, "kind": VALUE, "output": NOT_A_CARRIER},
     "case list": {
         "status": VALUE, "organization": LOOKUP, "category": VALUE,
-        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER,
+        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER, "tags": VALUE,
     },
+    "case tag": {"case_id": VALUE, "tags": VALUE, "view": NOT_A_CARRIER},
+    "case untag": {"case_id": VALUE, "tags": VALUE, "view": NOT_A_CARRIER},
+    "follow-up done": {"follow_up_id": VALUE, "view": NOT_A_CARRIER},
+    "follow-up cancel": {"follow_up_id": VALUE, "view": NOT_A_CARRIER},
+    "follow-up snooze": {"follow_up_id": VALUE, "when": VALUE, "view": NOT_A_CARRIER},
+    "snooze": {"case_id": VALUE, "when": VALUE, "view": NOT_A_CARRIER},
     "case note": {"case_id": VALUE, "text": TEXT, "at": VALUE},
     "case promise": {"case_id": VALUE, "text": TEXT, "due": VALUE, "by": VALUE, "at": VALUE},
     "case ref": {
