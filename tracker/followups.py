@@ -228,7 +228,7 @@ def snooze_case(
     _check_later(until, log.now)
     result = CaseSnooze(case.id, until, shown[0])
     thresholds: dict[str, str] | None = None
-    for key in shown[1]:
+    for key in _told(shown[1]):
         kind, _, rest = key.partition(":")
         if kind == "follow_up":
             follow_up = session.get(FollowUp, int(rest), with_for_update=True)
@@ -279,6 +279,15 @@ def snooze_case(
             f"{format_local(shown[0])}, {'; '.join(result.skipped)}"
         )
     return result
+
+
+def _told(keys: list[str]) -> list[str]:
+    """The keys, a promise both due and overdue once, as overdue (as the notice told it)."""
+    return [
+        key
+        for key in keys
+        if not (key.endswith(":due") and key.removesuffix(":due") + ":overdue" in keys)
+    ]
 
 
 def _again(session: Session, case_id: int, key: str, shown_at: datetime) -> FollowUp | None:
