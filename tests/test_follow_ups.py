@@ -440,3 +440,14 @@ def test_migration_0007_up_and_down_with_data(tracker: Tracker, db_url: str) -> 
     at(NOW, tracker, "follow-up", "done", "2")
     at(NOW, tracker, "undo")
     assert json_at(NOW, tracker, "case", "show", "1")["tags"] == ["travel"]
+
+
+def test_a_snoozed_follow_up_moves_in_the_calendar_too(one: Tracker) -> None:
+    at(NOW + HOUR, one, "follow-up", "snooze", "1", "2026-11-27 09:00")
+    ics = at(NOW + HOUR, one, "export", "ics").replace("\r\n", "\n")
+    assert "DTSTART:20261127T090000Z\n" in ics
+    assert "20261126T160000Z" not in ics
+    # Its DTSTAMP is the snooze, so a calendar that has the old time takes the new one.
+    assert "DTSTAMP:20261126T150000Z\n" in ics
+    at(NOW + HOUR, one, "follow-up", "done", "1")
+    assert "DTSTART:20261127T090000Z" not in at(NOW + HOUR, one, "export", "ics")
