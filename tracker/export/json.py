@@ -132,10 +132,9 @@ TABLE_ORDER = (
     "events",
     "reminders",
 )
-# What version 1 files gained later: a file written before has no such table or column,
-# and is read as having none (an empty table, NULL in every row).
+# The tables version 1 files gained later: a file written before has no such table, and
+# is read as having an empty one.
 ADDED_TABLES = ("tags",)
-ADDED_COLUMNS = {"follow_ups": ("status_at", "snoozed_from", "again_of")}
 
 
 class BadValue(ValueError):
@@ -575,7 +574,6 @@ def _decode_rows(
     table: Table, raw: list[Any], source: str, masker: Masker, checks: _RowChecks
 ) -> list[dict[str, Any]]:
     names = [c.name for c in table.columns]
-    added = ADDED_COLUMNS.get(table.name, ())
     texts = {c.name for c in table.columns if column_kind(c) in ("str", "json")}
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
@@ -583,11 +581,9 @@ def _decode_rows(
         where = f"{source}: {table.name} row {index}"
         if not isinstance(item, dict):
             raise ExportFileError(f"{where} is not a JSON object")
-        missing = [name for name in names if name not in item and name not in added]
+        missing = [name for name in names if name not in item]
         if missing:
             raise ExportFileError(f"{where} has no '{missing[0]}'")
-        if added:
-            item = {**dict.fromkeys(added), **item}
         extra = sorted(set(item) - set(names))
         if extra:
             raise ExportFileError(f"{where} has an unknown column '{shown(extra[0])[1:-1]}'")
