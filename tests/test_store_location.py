@@ -31,6 +31,7 @@ from procs.support import TRACKER, child_env, run_tracker, sqlite_problems
 
 from tracker.config import sqlite_url
 from tracker.db import Store
+from tracker.models import SCHEMA_REVISION
 
 HINT = "record something to create it (e.g. tracker case open TITLE)"
 
@@ -629,7 +630,8 @@ def test_an_older_store_that_cannot_be_upgraded_says_so(tmpfs: Callable[[str], P
     _remount_read_only(mount)
     line = _run(home, "case", "list", code=1).stderr
     assert line.startswith(
-        f"Error: the store {db} is at schema revision 0002, not 0003, and cannot be upgraded "
+        f"Error: the store {db} is at schema revision 0002, not {SCHEMA_REVISION}, and cannot "
+        "be upgraded "
         "now (a read-only file system)"
     )
     assert line.count("\n") == 1

@@ -1079,8 +1079,9 @@ def test_local_zone_last_resorts(monkeypatch: pytest.MonkeyPatch) -> None:
         assert not isinstance(zone, ZoneInfo)
         assert zone.utcoffset(datetime(2026, 1, 1)) == timedelta(hours=9)
         assert zone.utcoffset(datetime(2026, 7, 1)) == timedelta(hours=9)
-        # And when the C library cannot say either: UTC.
+        # And with no TZ and a C library that cannot say either: UTC.
         monkeypatch.setattr(tracker.when, "datetime", BrokenClock)
+        monkeypatch.delenv("TZ")
         assert local_zone() is UTC
     finally:
         monkeypatch.setenv("TZ", "UTC")  # the C library's zone is the process's, not the test's
