@@ -570,20 +570,33 @@ def _parse(data: bytes | str, source: str, masker: Masker, now: datetime) -> Par
     return parsed
 
 
+def _later_columns(table: Table) -> dict[str, Any]:
+    """The columns an export by an older tracker may lack, with the value they take: a
+    nullable column without a default is NULL (it did not exist then, so nothing was
+    known); any other column must be in the file."""
+    return {
+        c.name: None
+        for c in table.columns
+        if c.nullable and c.default is None and c.server_default is None and not c.primary_key
+    }
+
+
 def _decode_rows(
     table: Table, raw: list[Any], source: str, masker: Masker, checks: _RowChecks
 ) -> list[dict[str, Any]]:
     names = [c.name for c in table.columns]
     texts = {c.name for c in table.columns if column_kind(c) in ("str", "json")}
+    added = _later_columns(table)
     rows: list[dict[str, Any]] = []
     seen: set[int] = set()
     for index, item in enumerate(raw, start=1):
         where = f"{source}: {table.name} row {index}"
         if not isinstance(item, dict):
             raise ExportFileError(f"{where} is not a JSON object")
-        missing = [name for name in names if name not in item]
+        missing = [name for name in names if name not in item and name not in added]
         if missing:
             raise ExportFileError(f"{where} has no '{missing[0]}'")
+        item = {**{name: default for name, default in added.items() if name not in item}, **item}
         extra = sorted(set(item) - set(names))
         if extra:
             raise ExportFileError(f"{where} has an unknown column '{shown(extra[0])[1:-1]}'")
