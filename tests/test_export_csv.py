@@ -191,18 +191,20 @@ def test_every_column_of_every_event_oldest_first(tracker: Any, clock: Any) -> N
         "case_status",
         "undone",
         "event_id",
+        "follow_up_status",
+        "tags",
     ]
     the_case = ["129.99", "USD", "resolved", "false"]  # as the case is now; nothing undone
     assert [row[12:] for row in rows] == [
-        ["", "", "", "", "", *the_case, "1"],
-        ["", "", "", "", "", *the_case, "2"],
-        ["Dispute opened, charge removed", "out", "", "", "", *the_case, "3"],
-        ["", "", "", "", "", *the_case, "4"],
-        ["Provisional credit", "", "", "", "", *the_case, "5"],
-        ["Provisional credit", "", "", "", "", *the_case, "6"],
-        ["Check the statement", "", "", "", "", *the_case, "7"],
-        ["", "", "", "", "", *the_case, "8"],
-        ["", "", "", "", "", *the_case, "9"],
+        ["", "", "", "", "", *the_case, "1", "", ""],
+        ["", "", "", "", "", *the_case, "2", "", ""],
+        ["Dispute opened, charge removed", "out", "", "", "", *the_case, "3", "", ""],
+        ["", "", "", "", "", *the_case, "4", "", ""],
+        ["Provisional credit", "", "", "", "", *the_case, "5", "", ""],
+        ["Provisional credit", "", "", "", "", *the_case, "6", "", ""],
+        ["Check the statement", "", "", "", "", *the_case, "7", "", ""],
+        ["", "", "", "", "", *the_case, "8", "", ""],
+        ["", "", "", "", "", *the_case, "9", "", ""],
     ]
 
 

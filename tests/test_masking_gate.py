@@ -69,7 +69,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "case letter": {"case_id": VALUE, "kind": VALUE, "output": NOT_A_CARRIER},
     "case list": {
         "status": VALUE, "organization": LOOKUP, "category": VALUE,
-        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER,
+        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER, "tags": VALUE,
     },
     "case note": {"case_id": VALUE, "text": TEXT, "at": VALUE},
     "case promise": {"case_id": VALUE, "text": TEXT, "due": VALUE, "by": VALUE, "at": VALUE},
@@ -110,6 +110,14 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "case_id": VALUE, "limit": VALUE, "view": NOT_A_CARRIER,
     },
     "undo": {},
+    # Follow-ups with an end, and tags. (Last, so that the card shapes the entries above get,
+    # one after another from a cycle, stay as they were.)
+    "case tag": {"case_id": VALUE, "tags": VALUE},
+    "case untag": {"case_id": VALUE, "tags": VALUE},
+    "follow-up done": {"follow_up_id": VALUE},
+    "follow-up cancel": {"follow_up_id": VALUE},
+    "follow-up snooze": {"follow_up_id": VALUE, "when": VALUE},
+    "snooze": {"case_id": VALUE, "when": VALUE},
 }  # fmt: skip
 
 

@@ -64,6 +64,7 @@ class Scenario:
 
 OPEN = ("case", "open", "Disputed charge", "--org", "American Express")
 PROMISE = ("case", "promise", "1", "Callback", "--due", "2d")
+FOLLOW_UP = ("case", "follow-up", "1", "1d", "Check")
 SCENARIOS = {
     "open, creating its organization": Scenario(
         setup=(OPEN,),
@@ -144,6 +145,31 @@ SCENARIOS = {
     ),
     "close": Scenario(
         setup=(OPEN, ("case", "escalate", "1")), command=("case", "close", "1"), reverted="Closed"
+    ),
+    "follow-up done": Scenario(
+        setup=(OPEN, FOLLOW_UP),
+        command=("follow-up", "done", "1"),
+        reverted="Follow-up 1 done: Check",
+    ),
+    "follow-up cancel": Scenario(
+        setup=(OPEN, FOLLOW_UP),
+        command=("follow-up", "cancel", "1"),
+        reverted="Follow-up 1 cancelled: Check",
+    ),
+    "follow-up snooze": Scenario(
+        setup=(OPEN, FOLLOW_UP),
+        command=("follow-up", "snooze", "1", "2026-11-30 09:00"),
+        reverted="Follow-up 1 snoozed from 2026-11-27 15:00 to 2026-11-30 09:00: Check",
+    ),
+    "tag": Scenario(
+        setup=(OPEN,),
+        command=("case", "tag", "1", "travel", "urgent"),
+        reverted="Tagged travel (with 1 tag)",
+    ),
+    "untag": Scenario(
+        setup=(OPEN, ("case", "tag", "1", "travel")),
+        command=("case", "untag", "1", "travel"),
+        reverted="Untagged travel",
     ),
 }
 

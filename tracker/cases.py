@@ -53,6 +53,7 @@ from tracker.models import (
     utcnow,
 )
 from tracker.redact import Masker, redact
+from tracker.tags import has_tags, parse_tags
 from tracker.values import MAX_TITLE, choice, optional_text, reference, required_text
 from tracker.vocabulary import (
     ACTIVE_STATUSES,
@@ -655,11 +656,14 @@ class CaseFilter:
     category: str | None = None
     overdue: bool = False
     limit: int | None = None
+    tags: tuple[str, ...] = ()  # only cases with every one of these
 
 
 def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None) -> list[Case]:
     now = now or utcnow()
-    stmt: Select[Case] = select(Case).options(selectinload(Case.organization))
+    stmt: Select[Case] = select(Case).options(
+        selectinload(Case.organization), selectinload(Case.tags)
+    )
     if flt.status is None:
         stmt = stmt.where(Case.status.in_(ACTIVE_STATUSES))
     elif flt.status != "all":
@@ -672,6 +676,8 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None
         stmt = stmt.where(Case.category == choice(flt.category, CATEGORIES, "category"))
     if flt.overdue:
         stmt = stmt.where(exists().where(Promise.case_id == Case.id, Promise.overdue_at(now)))
+    if flt.tags:
+        stmt = stmt.where(has_tags(parse_tags(flt.tags)))
     stmt = stmt.order_by(Case.last_activity_at.desc(), Case.id.desc())
     if flt.limit is not None:
         stmt = stmt.limit(flt.limit)
@@ -689,6 +695,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.promises),
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
+            selectinload(Case.tags),
             selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()

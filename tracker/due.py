@@ -103,6 +103,7 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
             FollowUp.text,
             FollowUp.status,
             FollowUp.created_at,
+            FollowUp.status_at,
             Case.title,
             Organization.name,
         )
@@ -119,10 +120,10 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
             due_at=due_at,
             text=text or FOLLOW_UP_TEXT,
             item_id=follow_up_id,
-            modified_at=created_at,
+            modified_at=status_at or created_at,  # a snooze moved it: the calendar updates
         )
-        for follow_up_id, case_id, due_at, text, status, created_at, title, org in session.execute(
-            stmt
+        for follow_up_id, case_id, due_at, text, status, created_at, status_at, title, org in (
+            session.execute(stmt)
         )
         if status == "pending" and (horizon is None or due_at <= horizon)
     ]

@@ -58,15 +58,19 @@ from tracker.models import (
     Change,
     ContactPoint,
     Event,
+    FollowUp,
     Organization,
     Promise,
     Reminder,
+    Tag,
     utcnow,
 )
+from tracker.values import parse_tag_or_none
 from tracker.vocabulary import (
     CATEGORIES,
     CHANNELS,
     DIRECTIONS,
+    FOLLOW_UP_STATUSES,
     LEVELS,
     PROMISE_PARTIES,
     PROMISE_STATUSES,
@@ -87,6 +91,8 @@ CASE_STATE_FIELDS = (
     "last_interaction_at",
 )
 PROMISE_STATE_FIELDS = ("status", "status_at")
+# A follow-up's fields that done, cancel and snooze change; undo puts them back.
+FOLLOW_UP_STATE_FIELDS = ("status", "status_at", "due_at", "snoozed_from")
 # The snapshot's fields that are never empty (their columns are NOT NULL).
 _REQUIRED_STATE = ("status", "escalation_level", "updated_at", "last_activity_at")
 _STATE_CHOICES = {"status": STATUSES, "escalation_level": LEVELS}
@@ -162,6 +168,22 @@ def check_promise_state(state: dict[str, Any], name: str = "promise_before") -> 
             _time_or_none(where, value)
     if "status" not in state:
         raise PayloadError(f"{name} has no status")
+
+
+def check_follow_up_state(state: dict[str, Any], name: str = "follow_up_before") -> None:
+    """PayloadError unless `state` holds only a follow-up's state fields, with valid values
+    (its status and due time at least)."""
+    for key, value in state.items():
+        where = f"{name}.{key}"
+        if key not in FOLLOW_UP_STATE_FIELDS:
+            raise PayloadError(f"{name} names {shown(key)}, which is not follow-up state")
+        if key == "status":
+            _check_choice(where, value, FOLLOW_UP_STATUSES)
+        else:
+            _time_or_none(where, value, required=key == "due_at")
+    for key in ("status", "due_at"):
+        if key not in state:
+            raise PayloadError(f"{name} has no {key}")
 
 
 def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
@@ -422,6 +444,73 @@ class FollowUpSet(Payload):
                 f"follow_up_id {self.follow_up_id} is not the follow-up created "
                 f"({shown(list(self.created))})"
             )
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpMarked(Payload):
+    """A follow-up marked done or cancelled, or snoozed to a new time (tracker.followups).
+
+    ``due_at`` is its due time after the event, ``snoozed_from`` the one before a snooze;
+    ``follow_up_before`` is its state before (undo puts it back).
+    """
+
+    TYPES = ("follow_up_done", "follow_up_cancelled", "follow_up_snoozed")
+    PRIVATE = Payload.PRIVATE | {"follow_up_before"}
+    CHOICES = (("follow_up_status", FOLLOW_UP_STATUSES),)
+    # event type -> the status it leaves (a snoozed follow-up is pending at its new time)
+    STATUS_OF: ClassVar[dict[str, str]] = {
+        "follow_up_done": "done",
+        "follow_up_cancelled": "cancelled",
+        "follow_up_snoozed": "pending",
+    }
+    follow_up_id: int
+    follow_up_before: dict[str, Any]
+    due_at: datetime
+    follow_up_status: str
+    snoozed_from: datetime | None = None
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        check_follow_up_state(self.follow_up_before)
+        if self.STATUS_OF.get(event_type) != self.follow_up_status:
+            raise PayloadError(
+                f"follow_up_status {shown(self.follow_up_status)} does not match "
+                f"{an(event_type)} event"
+            )
+        if (event_type == "follow_up_snoozed") != (self.snoozed_from is not None):
+            raise PayloadError("snoozed_from is for a follow_up_snoozed event, and needed there")
+
+
+def _check_tag(tag: str) -> None:
+    # tracker.values.parse_tag is the rule; a payload holds its result.
+    if parse_tag_or_none(tag) != tag:
+        raise PayloadError(f"tag {shown(tag)} is not a tag as the CLI writes it")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Tagged(Payload):
+    TYPES = ("tagged",)
+    CREATES = "tags"
+    tag: str
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        _check_tag(self.tag)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Untagged(Payload):
+    """A tag taken off a case; undo puts its row back as it was (same id and time)."""
+
+    TYPES = ("untagged",)
+    PRIVATE = Payload.PRIVATE | {"tag_id", "tagged_at"}
+    tag: str
+    tag_id: int
+    tagged_at: datetime
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        _check_tag(self.tag)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -729,6 +818,9 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     PromiseMade,
     PromiseMarked,
     FollowUpSet,
+    FollowUpMarked,
+    Tagged,
+    Untagged,
     Escalated,
     Resolved,
     StatusChanged,
@@ -923,7 +1015,7 @@ def _remove_created(
     """Put back the promises' states and delete the rows the change added; describe it."""
     classes = _mapped_classes()
     removed_orgs: list[str] = []
-    for payload in reversed(payloads):
+    for event, payload in zip(reversed(events), reversed(payloads), strict=True):
         if isinstance(payload, Corrected):
             _restore(session, payload, classes)
         if isinstance(payload, PromiseMarked):
@@ -932,6 +1024,16 @@ def _remove_created(
                 for name, value in payload.promise_before.items():
                     if name in PROMISE_STATE_FIELDS:
                         setattr(promise, name, _from_json(name, value))
+        if isinstance(payload, FollowUpMarked):
+            follow_up = session.get(FollowUp, payload.follow_up_id)
+            if follow_up is not None:
+                for name in FOLLOW_UP_STATE_FIELDS:
+                    value = payload.follow_up_before.get(name)
+                    if name != "status" and value is not None:
+                        value = datetime.fromisoformat(value)
+                    setattr(follow_up, name, value)
+        if isinstance(payload, Untagged) and event.case_id is not None:
+            _put_tag_back(session, event.case_id, payload)
         if payload.created is not None:
             table, row_id = payload.created
             model = classes[table]
@@ -966,7 +1068,7 @@ def _restore(session: Session, payload: Corrected, classes: dict[str, type[Any]]
 
 # --------------------------------------------------------------------------- undo: choosing
 
-_LOCK_ORDER = ("organizations", "promises", "cases")
+_LOCK_ORDER = ("organizations", "promises", "cases", "follow_ups")
 _RANGES_PER_STATEMENT = 200  # OR-ed ranges per SQL statement (SQLite's expression depth)
 
 LockTarget = tuple[str, int, int]
@@ -1074,6 +1176,9 @@ def _touched(events: Sequence[Event], payloads: Sequence[Payload]) -> list[LockT
             ]
         if isinstance(payload, PromiseMarked):
             found["promises"].append(("promises", payload.promise_id, payload.promise_id))
+        if isinstance(payload, FollowUpMarked):
+            follow_up = payload.follow_up_id
+            found["follow_ups"].append(("follow_ups", follow_up, follow_up))
         if payload.created is not None and payload.created[0] == "promises":
             found["promises"].append(("promises", payload.created[1], payload.created[1]))
     ordered = [target for name in _LOCK_ORDER for target in sorted(found[name])]
@@ -1115,6 +1220,8 @@ def _check_rows_of_the_case(
             named.append((Promise.__tablename__, payload.promise_id))
         if isinstance(payload, Corrected):
             named += payload.rows()
+        if isinstance(payload, FollowUpMarked):
+            named.append((FollowUp.__tablename__, payload.follow_up_id))
         for table_name, row_id in named:
             if table_name == Case.__tablename__:
                 fits = row_id == event.case_id
@@ -1177,6 +1284,17 @@ def _forget_reminders(session: Session, model: type[Any], row_id: int) -> None:
     claims = getattr(model, "reminder_claims", None)
     if claims is not None:
         session.execute(delete(Reminder).where(claims(row_id)))
+
+
+def _put_tag_back(session: Session, case_id: int, payload: Untagged) -> None:
+    """The row untag removed, as it was; unless the case has the tag again (then it stays)."""
+    session.flush()
+    again = session.scalar(select(exists().where(Tag.case_id == case_id, Tag.tag == payload.tag)))
+    if not again and session.get(Tag, payload.tag_id) is None:
+        session.add(
+            Tag(id=payload.tag_id, case_id=case_id, tag=payload.tag, created_at=payload.tagged_at)
+        )
+        session.flush()
 
 
 def _remove_unused_organization(session: Session, org_id: int) -> str | None:

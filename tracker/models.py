@@ -207,6 +207,12 @@ class Case(Base):
         passive_deletes=True,
         order_by="Note.id",
     )
+    tags: Mapped[list[Tag]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Tag.tag",
+    )
     events: Mapped[list[Event]] = relationship(
         back_populates="case",
         cascade="all, delete-orphan",
@@ -329,10 +335,21 @@ class FollowUp(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     due_at: Mapped[datetime] = mapped_column()
     text: Mapped[str | None] = mapped_column(Text)
+    # pending, fired (its reminder was shown), done or cancelled (tracker.followups).
     status: Mapped[str] = mapped_column(String(10), default="pending")
+    # When it was last marked done, cancelled or snoozed (None: never).
+    status_at: Mapped[datetime | None] = mapped_column()
+    # The due time it had before its last snooze (None: never snoozed).
+    snoozed_from: Mapped[datetime | None] = mapped_column()
+    # The reminder it brings back (`tracker snooze CASE`), by its key: "promise:3:overdue".
+    again_of: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="follow_ups")
+
+    def state(self) -> str:
+        """pending, snoozed (pending at a new time), fired, done or cancelled."""
+        return "snoozed" if self.status == "pending" and self.snoozed_from else self.status
 
     @staticmethod
     def reminder_claims(follow_up_id: int) -> ColumnElement[bool]:
@@ -351,6 +368,25 @@ class Note(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="notes")
+
+
+class Tag(Base):
+    """A word the user files a case under (tracker.tags normalises it: `travel`, `urgent`)."""
+
+    __tablename__ = "tags"
+    __table_args__ = (
+        UniqueConstraint("case_id", "tag"),
+        Index("ix_tags_tag", "tag"),
+    )
+
+    noun: ClassVar[tuple[str, str]] = ("tag", "tags")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    tag: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="tags")
 
 
 class Change(Base):

@@ -115,6 +115,7 @@ SOURCES: tuple[Source, ...] = (
            "reference", compact=True),
     Source("promise", "promises", "{row}.text", "promise", "text", "promise {id}"),
     Source("follow_up", "follow_ups", "{row}.text", "follow_up", "text", "follow-up {id}"),
+    Source("tag", "tags", "{row}.tag", "tag", "tag", "tag"),
 )  # fmt: skip
 
 _BY_NAME = {source.name: source for source in SOURCES}

@@ -1,4 +1,5 @@
-"""Values a user types, checked and cleaned: choices, amounts, currency, last 4 digits, text.
+"""Values a user types, checked and cleaned: choices, amounts, currency, last 4 digits, text,
+tags.
 
 The CLI's parameter types and the services share these, so a value is checked the same way
 whichever way it comes in. Messages name the value, never a command-line flag.
@@ -6,6 +7,8 @@ whichever way it comes in. Messages name the value, never a command-line flag.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import overload
@@ -187,3 +190,32 @@ def reference(value: str, *, not_a_card: bool = False, limit: int = 200) -> str:
 def _check_length(cleaned: str, what: str, limit: int | None) -> None:
     if limit is not None and len(cleaned) > limit:
         raise UsageError(f"{what} is too long ({len(cleaned)} characters; at most {limit})")
+
+
+MAX_TAG = 40
+_TAG = re.compile(r"[^\W_][\w.\-]*")
+TAG_RULE = "letters, digits, '-', '_' and '.', starting with a letter or a digit, no spaces"
+
+
+def parse_tag(value: str) -> str:
+    """A tag as stored: NFKC, lower case, one word (:data:`TAG_RULE`), at most MAX_TAG
+    characters; UsageError otherwise. One holding card data is refused, not masked: a
+    masked tag ("•••• 1111") would be another word, and not a tag."""
+    text = unicodedata.normalize("NFKC", storable(value)).strip().lower()
+    if redact(text).changed or redact(value).changed:
+        raise UsageError("a tag cannot hold a card number or a security code")
+    if not text:
+        raise UsageError("a tag must not be empty")
+    if len(text) > MAX_TAG:
+        raise UsageError(f"the tag '{text[:MAX_TAG]}…' is too long (at most {MAX_TAG} characters)")
+    if _TAG.fullmatch(text) is None:
+        raise UsageError(f"'{text}' is not a tag: use {TAG_RULE}")
+    return text
+
+
+def parse_tag_or_none(value: str) -> str | None:
+    """:func:`parse_tag`, None for what it refuses."""
+    try:
+        return parse_tag(value)
+    except UsageError:
+        return None

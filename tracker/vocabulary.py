@@ -140,7 +140,7 @@ STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "waiting", "escalated")
 PROMISE_PARTIES = ("company", "me")
 PROMISE_STATUSES = ("pending", "kept", "broken", "cancelled")
-FOLLOW_UP_STATUSES = ("pending", "fired", "cancelled")
+FOLLOW_UP_STATUSES = ("pending", "fired", "done", "cancelled")
 
 FOLLOW_UP_TEXT = "check on the case"
 """What a follow-up set without text reminds of."""

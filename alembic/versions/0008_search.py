@@ -8,7 +8,7 @@ Upgrade fills the index from the rows already stored; downgrade drops all of it.
 indexed, and the statements, are in tracker.search (SOURCES, install, uninstall).
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-12-02 02:00:00
 """
 
@@ -20,7 +20,7 @@ from alembic import op
 from tracker import search
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -37,6 +37,11 @@ COMMANDS = {
         "tracker.cli.promise:promise",
         "Mark a promise kept, broken or cancelled; reschedule it.",
     ),
+    "follow-up": (
+        "tracker.cli.follow_up:follow_up",
+        "Mark a follow-up done or cancelled; snooze it.",
+    ),
+    "snooze": ("tracker.cli.follow_up:snooze", "Remind me again later of a case's last reminders."),
     "due": ("tracker.cli.due:due", "What is due or overdue: follow-ups, promises, thresholds."),
     "undo": ("tracker.cli.due:undo", "Revert the last change."),
     "org": ("tracker.cli.org:org", "The directory of organizations and their contact points."),

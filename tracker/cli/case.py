@@ -37,9 +37,11 @@ from tracker.letter import KINDS as LETTER_KINDS
 from tracker.letter import render_letter
 from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
-from tracker.values import parse_amount, parse_currency, parse_last4
+from tracker.tags import tag_case, untag_case
+from tracker.values import parse_amount, parse_currency, parse_last4, parse_tag
 from tracker.views import View
 from tracker.views.case import case_detail
+from tracker.views.followups import Text as FollowUpText
 from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
 from tracker.when import (
     Calendar,
@@ -309,6 +311,14 @@ def note(case_id: int, text: str | None, at: datetime | None) -> None:
     metavar="N",
     help="At most N cases.",
 )
+@click.option(
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="TAG",
+    type=ValidatedType("tag", parse_tag),
+    help="Only cases with this tag (repeatable: cases with all of them).",
+)
 @view_option
 def list_(
     status: str | None,
@@ -316,6 +326,7 @@ def list_(
     category: str | None,
     overdue: bool,
     limit: int | None,
+    tags: tuple[str, ...],
     view: View,
 ) -> None:
     """List cases, most recent activity first.
@@ -324,6 +335,7 @@ def list_(
     Examples:
       tracker case list
       tracker case list --status all --org "American Express"
+      tracker case list --tag travel --tag urgent
       tracker case list --overdue --json
     """
     if limit is not None:
@@ -334,8 +346,9 @@ def list_(
         category=category,
         overdue=overdue,
         limit=limit,
+        tags=tags,
     )
-    if organization or category or overdue or status not in (None, "all"):
+    if organization or category or overdue or tags or status not in (None, "all"):
         empty = "No cases match."
     elif status is None:
         empty = "No active cases (--status all shows resolved and closed ones)."
@@ -579,6 +592,49 @@ def follow_up(case_id: int, when: WhenInput, text: str | None) -> None:
         follow_up_id = svc.set_follow_up(session, found, due, text, masker=masker, now=now).id
     late = f" (already due, {humanize_delta(due - now, precise=True)})" if due < now else ""
     click.echo(f"Follow-up {follow_up_id} on case {case_id} at {format_local(due)}{late}.")
+
+
+@case.command("tag")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("tags", nargs=-1, required=True, metavar="TAG...")
+@write_command
+def tag(case_id: int, tags: tuple[str, ...]) -> None:
+    """File a case under one or more tags (lower case, one word each, e.g. travel).
+
+    A tag the case already has is left as it is (and said so). `tracker case list --tag`
+    finds the cases; `tracker undo` takes the tags off again.
+
+    \b
+    Examples:
+      tracker case tag 1 travel urgent
+      tracker case tag 1 billing --json
+    """
+    with case_change(case_id) as (session, found, _):
+        changed = tag_case(session, found, tags)
+    write_report().add(
+        tags=changed.tags, tags_added=changed.changed, tags_unchanged=changed.unchanged
+    )
+    FollowUpText().case_tagged(changed)
+
+
+@case.command("untag")
+@click.argument("case_id", type=CASE_ID, metavar="CASE")
+@click.argument("tags", nargs=-1, required=True, metavar="TAG...")
+@write_command
+def untag(case_id: int, tags: tuple[str, ...]) -> None:
+    """Take tags off a case (a tag it does not have is said so, and nothing changes).
+
+    \b
+    Examples:
+      tracker case untag 1 urgent
+      tracker case untag 1 urgent travel --json
+    """
+    with case_change(case_id) as (session, found, _):
+        changed = untag_case(session, found, tags)
+    write_report().add(
+        tags=changed.tags, tags_removed=changed.changed, tags_unchanged=changed.unchanged
+    )
+    FollowUpText().case_untagged(changed)
 
 
 @case.command("escalate")

@@ -24,7 +24,9 @@ from sqlalchemy import (
     String,
     bindparam,
     case,
+    exists,
     func,
+    null,
     select,
     tuple_,
     type_coerce,
@@ -35,6 +37,7 @@ from tracker.export import BATCH_SIZE, Progress
 from tracker.history import (
     Contacted,
     Corrected,
+    FollowUpMarked,
     FollowUpSet,
     NoteAdded,
     Payload,
@@ -43,7 +46,17 @@ from tracker.history import (
     ReferenceAdded,
     payload_field,
 )
-from tracker.models import Case, Change, Event, FollowUp, Interaction, Note, Organization, Promise
+from tracker.models import (
+    Case,
+    Change,
+    Event,
+    FollowUp,
+    Interaction,
+    Note,
+    Organization,
+    Promise,
+    Tag,
+)
 from tracker.when import to_iso_utc
 
 CSV_COLUMNS = (
@@ -70,6 +83,9 @@ CSV_COLUMNS = (
     "case_status",
     "undone",
     "event_id",
+    # Follow-ups with an end, and tags (migration 0007).
+    "follow_up_status",
+    "tags",
 )
 
 # The columns read out of the event's payload (Event.data), each with the payload key it
@@ -78,9 +94,10 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
     "channel": payload_field(Contacted, name="channel"),
     "agent": payload_field(Contacted, name="agent"),
     "reference": payload_field(Contacted, ReferenceAdded, name="reference"),
-    "due_at": payload_field(PromiseMade, PromiseMarked, FollowUpSet, name="due_at"),
+    "due_at": payload_field(PromiseMade, PromiseMarked, FollowUpSet, FollowUpMarked, name="due_at"),
     "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
     "direction": payload_field(Contacted, name="direction"),
+    "follow_up_status": payload_field(FollowUpMarked, name="follow_up_status"),
 }
 
 # The payload keys that lead to the row an event wrote, whose full text the `text` column
@@ -88,6 +105,7 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
 # a promise made or marked (a promise kept shows what was promised).
 CREATED_KEY: Final = payload_field(NoteAdded, Contacted, FollowUpSet, name="created")
 PROMISE_KEY: Final = payload_field(PromiseMade, PromiseMarked, name="promise_id")
+FOLLOW_UP_KEY: Final = payload_field(FollowUpMarked, name="follow_up_id")
 
 # A correction's changes ({field: {old, new}}), read as JSON text and written out whole in
 # its row's `text` (nothing typed is lost: the old value of every field is there), its new
@@ -164,6 +182,13 @@ def _history_query() -> Select[Any]:
                 _written(FollowUp, func.coalesce(FollowUp.text, ""), created), Event.summary
             ),
         ),
+        (
+            _of_type(FollowUpMarked),
+            func.coalesce(
+                _written(FollowUp, func.coalesce(FollowUp.text, ""), FOLLOW_UP_KEY),
+                Event.summary,
+            ),
+        ),
     )
     columns: dict[str, Any] = {
         **payload,
@@ -183,6 +208,7 @@ def _history_query() -> Select[Any]:
         "case_status": Case.status.label("case_status"),
         "undone": case((Change.reverted_by_id.is_(None), "false"), else_="true").label("undone"),
         "event_id": Event.id,
+        "tags": null().label("tags"),  # filled in per batch: see history_rows
     }
     stmt = select(*(columns[name] for name in CSV_COLUMNS))
     # Outer joins, each to a primary key: one row per event, in the events' order. The
@@ -291,14 +317,19 @@ _DUE = CSV_COLUMNS.index("due_at")
 _TYPE = CSV_COLUMNS.index("event_type")
 _TEXT = CSV_COLUMNS.index("text")
 _CORRECTED_CELLS = {CSV_COLUMNS.index(column): name for column, name in CORRECTED_COLUMNS.items()}
+_CASE = CSV_COLUMNS.index("case_id")
+_TAGS = CSV_COLUMNS.index("tags")
 _NUMBERS = frozenset(
     CSV_COLUMNS.index(name) for name in ("case_id", "duration_seconds", "event_id")
 )
 _first = itemgetter(0)
 
 
-def history_rows(batch: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
-    """The batch's CSV rows (see CSV_COLUMNS), every text cell neutralized.
+def history_rows(
+    batch: Sequence[Row[Any]], tags: Mapping[int, str] | None = None
+) -> Iterator[tuple[Any, ...]]:
+    """The batch's CSV rows (see CSV_COLUMNS), every text cell neutralized; `tags`: the
+    tags of the batch's cases (space-separated, by case id), if the store has any.
 
     Column by column: whether any cell of a column starts with a trigger is decided in C
     (filter, map, isdisjoint), and a column without one (nearly every column of nearly
@@ -312,6 +343,8 @@ def history_rows(batch: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
         _corrections(columns)
     columns[_AT] = list(map(_iso_at, columns[_AT]))
     columns[_DUE] = [None if due is None else _iso_text(due) for due in columns[_DUE]]
+    if tags:
+        columns[_TAGS] = [tags.get(case_id) for case_id in columns[_CASE]]
     return zip(
         *(
             column if index in _NUMBERS else _neutralized(column)
@@ -398,10 +431,14 @@ def write_history_csv(
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(CSV_COLUMNS)
     total = 0
+    tagged = session.scalar(select(exists().select_from(Tag))) or False
     # A batch at a time through a text buffer: a Python write() and an encode per row were
     # another tenth of a large export.
     for batch in history_batches(session, case_id=case_id, since=since):
-        writer.writerows(history_rows(batch))
+        if tagged:
+            writer.writerows(history_rows(batch, _tags_of(session, batch)))
+        else:
+            writer.writerows(history_rows(batch))
         stream.write(text.getvalue().encode("utf-8"))
         text.seek(0)
         text.truncate()
@@ -410,3 +447,21 @@ def write_history_csv(
             progress(len(batch))
     stream.write(text.getvalue().encode("utf-8"))
     return total
+
+
+def _tags_of(session: Session, batch: Sequence[Row[Any]]) -> dict[int, str]:
+    """The tags of the batch's cases, space-separated in order, by case id."""
+    case_ids = sorted({row[_CASE] for row in batch if row[_CASE] is not None})
+    found: dict[int, list[str]] = {}
+    for start in range(0, len(case_ids), _IDS_PER_QUERY):
+        chunk = case_ids[start : start + _IDS_PER_QUERY]
+        for case_id, tag in session.execute(
+            select(Tag.case_id, Tag.tag)
+            .where(Tag.case_id.in_(chunk))
+            .order_by(Tag.case_id, Tag.tag)
+        ):
+            found.setdefault(case_id, []).append(tag)
+    return {case_id: " ".join(tags) for case_id, tags in found.items()}
+
+
+_IDS_PER_QUERY = 500  # bound parameters per IN (...)

@@ -73,6 +73,7 @@ from tracker.history import (
     MAX_ROW_ID,
     PAYLOADS,
     Corrected,
+    FollowUpMarked,
     FollowUpSet,
     Imported,
     Opened,
@@ -81,6 +82,7 @@ from tracker.history import (
     PromiseMade,
     PromiseMarked,
     Undone,
+    Untagged,
     an,
     begin_change,
     id_ranges,
@@ -90,7 +92,14 @@ from tracker.history import (
 )
 from tracker.models import Base, Case, Change, DecimalText, Event, UTCDateTime
 from tracker.redact import Masker, mask, mask_value, numeric_card
-from tracker.values import MAX_TITLE, parse_amount, parse_country, parse_currency, parse_last4
+from tracker.values import (
+    MAX_TITLE,
+    parse_amount,
+    parse_country,
+    parse_currency,
+    parse_last4,
+    parse_tag,
+)
 from tracker.vocabulary import (
     CATEGORIES,
     CHANNELS,
@@ -122,9 +131,13 @@ TABLE_ORDER = (
     "promises",
     "follow_ups",
     "notes",
+    "tags",
     "events",
     "reminders",
 )
+# The tables version 1 files gained later: a file written before has no such table, and
+# is read as having an empty one.
+ADDED_TABLES = ("tags",)
 
 
 class BadValue(ValueError):
@@ -549,6 +562,8 @@ def _parse(data: bytes | str, source: str, masker: Masker, now: datetime) -> Par
     checks = _RowChecks(source, now, parsed.payloads, texts=might_hold_unstorable_text(data))
     for table in tables():
         raw = tables_doc.get(table.name)
+        if raw is None and table.name in ADDED_TABLES and table.name not in tables_doc:
+            raw = []
         if raw is None:
             raise ExportFileError(f"{source} has no '{table.name}' table; is the file complete?")
         if not isinstance(raw, list):
@@ -739,8 +754,12 @@ _RULES: dict[str, dict[str, Rule]] = {
         "promised_by": _one_of(PROMISE_PARTIES, "promise's party"),
         "status": _one_of(PROMISE_STATUSES, "promise status"),
     },
-    "follow_ups": {"status": _one_of(FOLLOW_UP_STATUSES, "follow-up status")},
+    "follow_ups": {
+        "status": _one_of(FOLLOW_UP_STATUSES, "follow-up status"),
+        "again_of": _text(),
+    },
     "notes": {"body": _text()},
+    "tags": {"tag": _as_the_cli(parse_tag)},
     "events": {"case_id": _event_case, "type": _event_type},
     "reminders": {"key": _text(), "kind": _text(), "claimed_by": _text()},
 }
@@ -826,7 +845,7 @@ class _RowChecks:
             for value in [getattr(payload, item.name)]
             if isinstance(value, datetime)
         ]
-        for name in ("case_before", "promise_before"):
+        for name in ("case_before", "promise_before", "follow_up_before"):
             state = getattr(payload, name, None)
             if state:
                 times += [(f"{name}.{key}", value) for key, value in state_times(state)]
@@ -857,6 +876,7 @@ _UNIQUE = {
     "organizations": ("name_key",),
     "contact_points": ("organization_id", "kind", "value", "region"),
     "reference_numbers": ("case_id", "value"),
+    "tags": ("case_id", "tag"),
     "reminders": ("key",),
 }
 
@@ -1034,7 +1054,7 @@ def _references(table: Table, row: dict[str, Any], payload: Payload | None) -> l
     if isinstance(payload, PromiseMade | PromiseMarked):
         promise = payload.promise_id
         refs.append(_Ref("'data' promise_id", promise, "promises", promise, case_id, True))
-    if isinstance(payload, FollowUpSet):
+    if isinstance(payload, FollowUpSet | FollowUpMarked):
         follow_up = payload.follow_up_id
         refs.append(_Ref("'data' follow_up_id", follow_up, "follow_ups", follow_up, case_id, True))
     if isinstance(payload, Opened) and payload.created_organization is not None:
@@ -1094,6 +1114,13 @@ def _check_references(
     stored = {name: _stored_cases(session, t[name], ids) for name, ids in wanted.items()}
 
     changes = in_file[Change.__tablename__]
+    # Rows a later event of the file took away for good (a tag taken off: untagged), which
+    # the event that made them still names.
+    taken_off = {
+        ("tags", payload.tag_id)
+        for payload in parsed.payloads.values()
+        if isinstance(payload, Untagged)
+    }
     for table_name, row, refs in found:
         # An event of a change undo reverted may name rows that undo removed (_Ref).
         change = changes.get(row["change_id"]) if table_name == Event.__tablename__ else None
@@ -1107,6 +1134,8 @@ def _check_references(
                 exists = ref.row_id in stored[ref.table]
                 case_id = stored[ref.table].get(ref.row_id)
             if not exists and reverted and ref.undo_removes:
+                continue
+            if not exists and ref.undo_removes and (ref.table, ref.row_id) in taken_off:
                 continue
             if not exists:
                 problem = "which is neither in the file nor in the store"

@@ -82,6 +82,7 @@ def case_summary(case: Case, *, overdue: int = 0) -> dict[str, Any]:
         # Its name before the keys were made one per meaning (docs/json.md): the contract
         # named it, so it stays, with the same value.
         "overdue_promises": overdue,
+        "tags": [t.tag for t in case.tags],
     }
 
 
@@ -127,11 +128,18 @@ def promise_dict(promise: Promise, now: datetime) -> dict[str, Any]:
 
 
 def follow_up_dict(item: FollowUp) -> dict[str, Any]:
+    """status as stored (pending, fired, done, cancelled); state adds snoozed (pending at
+    a new time, snoozed_from its time before)."""
     return {
         "id": item.id,
+        "case_id": item.case_id,
         "due_at": iso(item.due_at),
         "text": item.text,
         "status": item.status,
+        "state": item.state(),
+        "status_at": iso(item.status_at),
+        "snoozed_from": iso(item.snoozed_from),
+        "again_of": item.again_of,
         "created_at": iso(item.created_at),
     }
 
@@ -244,6 +252,21 @@ def promise_due(promise: Promise, now: datetime, tz: tzinfo | None = None) -> st
     return text
 
 
+def follow_up_state(item: FollowUp, now: datetime, tz: tzinfo | None = None) -> tuple[str, str]:
+    """Its state and when: ('snoozed', '2026-12-03 09:00 (in 1 day; was 2026-12-02 09:00)'),
+    ('done', '2026-12-02 10:15; was due 2026-12-02 09:00')."""
+    state = item.state()
+    if item.status == "pending":
+        when = f"{format_local(item.due_at, tz)} ({due_text(item.due_at, now)})"
+        if item.snoozed_from is not None:
+            when = when[:-1] + f"; was {format_local(item.snoozed_from, tz)})"
+        return state, when
+    due = f"was due {format_local(item.due_at, tz)}"
+    if item.status_at is not None:
+        return state, f"{format_local(item.status_at, tz)}; {due}"
+    return state, due
+
+
 def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
     zone = tz or local_zone()
 
@@ -266,6 +289,7 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
         ("Amount", money(case)),
         ("Transaction", case.transaction_date.isoformat() if case.transaction_date else None),
         ("References", ", ".join(f"{r.value} ({r.kind})" for r in case.references) or None),
+        ("Tags", ", ".join(t.tag for t in case.tags) or None),
     ]
     counts = promise_counts(case, now)
     if case.promises:
@@ -296,18 +320,20 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
                 ]
             )
         lines += indented_rows(rows)
-    pending_follow_ups = sorted(
-        (f for f in case.follow_ups if f.status == "pending"), key=lambda f: (f.due_at, f.id)
-    )
-    if pending_follow_ups:
+    if case.follow_ups:
+        # Pending ones first, soonest first; then the ones that ended, newest first.
+        pending = sorted(
+            (f for f in case.follow_ups if f.status == "pending"), key=lambda f: (f.due_at, f.id)
+        )
+        ended = sorted(
+            (f for f in case.follow_ups if f.status != "pending"),
+            key=lambda f: (f.status_at or f.due_at, f.id),
+            reverse=True,
+        )
         lines += ["", "Follow-ups"]
         rows = [
-            [
-                f"#{f.id}",
-                f"{local(f.due_at)} ({due_text(f.due_at, now)})",
-                f.text or FOLLOW_UP_TEXT,
-            ]
-            for f in pending_follow_ups
+            [f"#{f.id}", *follow_up_state(f, now, zone), f.text or FOLLOW_UP_TEXT]
+            for f in pending + ended
         ]
         lines += indented_rows(rows)
     if case.interactions:

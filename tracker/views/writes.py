@@ -30,12 +30,14 @@ from tracker.models import (
     Organization,
     Promise,
     Reference,
+    Tag,
 )
 from tracker.views.case import (
     case_summary,
     event_dict,
     follow_up_dict,
     interaction_dict,
+    iso,
     note_dict,
     promise_counts,
     promise_dict,
@@ -68,7 +70,13 @@ RENDERERS: dict[type, tuple[str, Render]] = {
     Note: ("notes", lambda s, row, now: note_dict(row)),
     Organization: ("organizations", _organization),
     ContactPoint: ("contact_points", lambda s, row, now: contact_point_dict(row)),
+    # (not "tags": a case's "tags" is its list of words)
+    Tag: ("tag_rows", lambda s, row, now: _tag(row)),
 }
+
+
+def _tag(row: Tag) -> dict[str, Any]:
+    return {"id": row.id, "case_id": row.case_id, "tag": row.tag, "created_at": iso(row.created_at)}
 
 
 def register(model: type, kind: str, render: Render) -> None:
