@@ -97,3 +97,11 @@ def test_case_list_on_a_terminal_fits_and_keeps_every_id(tracker: Any, terminal:
     lines = out.splitlines()
     assert all(width_of(line) <= 80 for line in lines), out
     assert [line.split()[0] for line in lines[1:]] == ["2", "1"]
+
+
+def test_a_report_written_to_a_file_or_pipe_keeps_every_word(tracker: Any) -> None:
+    summary = "Card blocked, replacement sent to the hotel in Lisbon by courier, " * 3
+    tracker.ok("case", "open", "Lost card", "--org", "Amex")
+    tracker.ok("case", "contact", "1", "--channel", "phone", "--summary", summary.strip())
+    shown = tracker.ok("case", "show", "1")  # stdout is not a terminal here
+    assert summary.strip() in shown and "…" not in shown

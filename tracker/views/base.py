@@ -70,10 +70,13 @@ def clip(text: str, width: int) -> str:
     return "".join(out) + "…"
 
 
-def terminal_width() -> int:
-    """The terminal's width in columns (COLUMNS wins; 80 when it cannot be told)."""
+def terminal_width() -> int | None:
+    """The terminal's width in columns (COLUMNS wins), or None when stdout is no terminal
+    (a file or a pipe gets every word: nothing is cut to fit)."""
     import shutil
 
+    if not stdout_is_tty():
+        return None
     return shutil.get_terminal_size((80, 24)).columns
 
 
@@ -116,7 +119,9 @@ def table(
     count = len(headers)
     widths = [max(width_of(row[i]) for row in cells) for i in range(count)]
     room = terminal_width() if width is None else width
-    cut = _fit(widths, list(fit) if fit is not None else [count - 1], room)
+    cut = (
+        set() if room is None else _fit(widths, list(fit) if fit is not None else [count - 1], room)
+    )
     colour = use_colour()
     out = []
     for index, row in enumerate(cells):
@@ -155,5 +160,6 @@ def indented_rows(rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str
     """Aligned rows without a header line, each indented (the blocks of a report)."""
     if not rows:
         return []
-    text = table([""] * len(rows[0]), rows, width=terminal_width() - len(indent))
+    room = terminal_width()
+    text = table([""] * len(rows[0]), rows, width=None if room is None else room - len(indent))
     return [indent + line for line in text.splitlines()[1:]]

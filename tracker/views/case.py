@@ -14,7 +14,7 @@ from typing import Any
 from tracker.history import Corrected, Payload, payload_of
 from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Reference
 from tracker.views import base
-from tracker.views.base import clip, echo, emit_json, indented_rows, table
+from tracker.views.base import echo, emit_json, indented_rows, one_line, table
 from tracker.vocabulary import FOLLOW_UP_TEXT
 from tracker.when import calendar_by_key, format_local, humanize_delta, local_zone, zone_label
 
@@ -373,7 +373,7 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
             kind += " (undone)"
         elif e.id in later:
             kind += " (superseded)"
-        rows.append([local(e.at), kind, clip(summary, 100)])
+        rows.append([local(e.at), kind, one_line(summary)])
     lines += indented_rows(rows)
     return "\n".join(lines)
 
