@@ -94,9 +94,7 @@ def run(venv: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[s
 
 
 @pytest.mark.slow
-def test_the_installed_command_creates_a_store_and_opens_a_case(
-    venv: Path, tmp_path: Path
-) -> None:
+def test_the_installed_command_creates_a_store_and_opens_a_case(venv: Path, tmp_path: Path) -> None:
     tracker = str(venv / "bin" / "tracker")
     opened = run(venv, tmp_path, tracker, "case", "open", "Lost card", "--category", "lost_stolen")
     assert opened.returncode == 0, opened.stderr
@@ -126,10 +124,10 @@ def test_each_extra_brings_what_it_names(venv: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_apprise_notifier_works_from_the_installed_command(
-    venv: Path, tmp_path: Path
-) -> None:
+def test_the_apprise_notifier_works_from_the_installed_command(venv: Path, tmp_path: Path) -> None:
     tracker = str(venv / "bin" / "tracker")
     assert run(venv, tmp_path, tracker, "db", "upgrade").returncode == 0
-    checked = run(venv, tmp_path, tracker, "remind", "check", "--notifier", "apprise:json://127.0.0.1:9/")
+    checked = run(
+        venv, tmp_path, tracker, "remind", "check", "--notifier", "apprise:json://127.0.0.1:9/"
+    )
     assert checked.returncode == 0, checked.stderr  # nothing due: nothing sent
