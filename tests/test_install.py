@@ -126,8 +126,14 @@ def test_each_extra_brings_what_it_names(venv: Path, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_the_apprise_notifier_works_from_the_installed_command(venv: Path, tmp_path: Path) -> None:
     tracker = str(venv / "bin" / "tracker")
-    assert run(venv, tmp_path, tracker, "db", "upgrade").returncode == 0
-    checked = run(
-        venv, tmp_path, tracker, "remind", "check", "--notifier", "apprise:json://127.0.0.1:9/"
-    )
-    assert checked.returncode == 0, checked.stderr  # nothing due: nothing sent
+    opened = run(
+        venv, tmp_path, tracker, "case", "open", "Refund", "--at", "2 days ago",
+        "--follow-up", "1d",
+    )  # fmt: skip
+    assert opened.returncode == 0, opened.stderr
+    # Nothing listens on the discard port: Apprise cannot deliver, the reminder stays due.
+    target = "apprise:json://bot:hunter2@127.0.0.1:9/hook"
+    checked = run(venv, tmp_path, tracker, "remind", "check", "--notifier", target)
+    assert checked.returncode == 1, checked.stderr
+    assert "apprise:json://bot:****@127.0.0.1:9/hook: not delivered" in checked.stderr
+    assert "hunter2" not in checked.stderr
