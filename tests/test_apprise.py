@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -346,3 +347,32 @@ def test_the_daemon_log_never_shows_the_password(
     assert f"notifier apprise:json://bot:****@127.0.0.1:{http.port}/hook" in log
     assert "could not show the reminder for case 1" in log
     assert PASSWORD not in log
+
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_apprise_examples() -> list[str]:
+    """Every apprise:... value in the README's code blocks (quoted, as typed)."""
+    blocks = re.findall(r"```(?:sh|toml)\n(.*?)```", README.read_text(), re.S)
+    return [m for block in blocks for m in re.findall(r"""['"](apprise:[^'"]+)['"]""", block)]
+
+
+def test_the_readme_apprise_examples_are_accepted_and_shown_without_secrets() -> None:
+    examples = readme_apprise_examples()
+    assert len(examples) >= 4
+    for example in examples:
+        notifier = make_notifiers([example])
+        channels = notifier.channels if isinstance(notifier, Notifiers) else [notifier]
+        for channel in channels:
+            for secret in ("APP-PASSWORD", "BOT-TOKEN", "USER-KEY", "APP-TOKEN"):
+                assert secret not in channel.name, (example, channel.name)
+
+
+def test_a_token_in_an_error_message_is_hidden_in_either_form() -> None:
+    token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
+    notifier = make_notifiers([f"apprise:tgram://{token}/12315544"])
+    assert isinstance(notifier, AppriseNotifier)
+    assert token not in notifier.name
+    for shown in (token, token.replace(":", "%3A"), "AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"):
+        assert "AAHdqTcv" not in notifier.scrub(f"POST https://api.telegram.org/bot{shown}/send")

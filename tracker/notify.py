@@ -48,6 +48,7 @@ import warnings
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TextIO
+from urllib.parse import quote, unquote
 
 from tracker.config import settings
 from tracker.errors import UsageError
@@ -464,7 +465,10 @@ class AppriseNotifier:
         # log lines never show it.
         full = set(re.split(r"[/:@?&=#]+", str(plugin.url(privacy=False))))
         public = set(re.split(r"[/:@?&=#]+", str(plugin.url(privacy=True))))
-        self._secrets = sorted((w for w in full - public if len(w) >= 3), key=len, reverse=True)
+        hidden = {w for w in full - public if len(w) >= 3}
+        hidden |= {unquote(w) for w in hidden} | {quote(w, safe="") for w in hidden}
+        hidden |= {p for w in hidden for p in re.split(r"[/:@?&=#]+", unquote(w)) if len(p) >= 4}
+        self._secrets = sorted(hidden, key=len, reverse=True)
 
     def scrub(self, text: str) -> str:
         for secret in self._secrets:
@@ -535,24 +539,28 @@ class Notifiers:
     def notify(self, title: str, body: str) -> str | None:
         receipts: list[str] = []
         errors: list[NotifyError] = []
+        failed: list[str] = []  # "NAME: why" of each channel that did not show it
         for index, channel in enumerate(self.channels):
             if index in self._down:
-                self.missed.append(f"{channel.name}: {self._down[index]}")
+                failed.append(_named(channel.name, self._down[index]))
                 continue
             try:
                 receipt = channel.notify(title, body)
             except NotifyError as exc:
                 errors.append(exc)
-                self.missed.append(f"{channel.name}: {exc}")
+                failed.append(_named(channel.name, str(exc)))
                 continue
             receipts.append(f"{channel.name.split(':', 1)[0]}={receipt or 'ok'}")
         if not receipts:
-            unavailable = all(e.unavailable for e in errors) and len(errors) + len(
-                self._down
-            ) == len(self.channels)
-            reasons = [str(e) for e in errors] + list(self._down.values())
-            raise NotifyError("; ".join(reasons), unavailable=unavailable)
+            every_one_down = len(errors) + len(self._down) == len(self.channels)
+            unavailable = every_one_down and all(e.unavailable for e in errors)
+            raise NotifyError("; ".join(failed), unavailable=unavailable)
+        self.missed += failed
         return ",".join(receipts)[:100]
+
+
+def _named(name: str, error: str) -> str:
+    return error if error.startswith(name) else f"{name}: {error}"
 
 
 def notifier_specs(given: Sequence[str]) -> list[str]:
