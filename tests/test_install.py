@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import servers
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -137,3 +139,57 @@ def test_the_apprise_notifier_works_from_the_installed_command(venv: Path, tmp_p
     assert checked.returncode == 1, checked.stderr
     assert "apprise:json://bot:****@127.0.0.1:9/hook: not delivered" in checked.stderr
     assert "hunter2" not in checked.stderr
+
+
+@pytest.mark.slow
+def test_the_installed_command_exports_a_calendar_that_stays_true(
+    venv: Path, tmp_path: Path
+) -> None:
+    icalendar = pytest.importorskip("icalendar")
+    tracker = str(venv / "bin" / "tracker")
+    assert run(venv, tmp_path, tracker, "case", "open", "Refund", "--org", "Acme").returncode == 0
+    made = run(venv, tmp_path, tracker, "case", "promise", "1", "Refund posts", "--due", "3d")
+    assert made.returncode == 0, made.stderr
+    before = run(venv, tmp_path, tracker, "export", "ics")
+    assert run(venv, tmp_path, tracker, "promise", "kept", "1").returncode == 0
+    after = run(venv, tmp_path, tracker, "export", "ics")
+    (old,) = icalendar.Calendar.from_ical(before.stdout).walk("VEVENT")
+    (new,) = icalendar.Calendar.from_ical(after.stdout).walk("VEVENT")
+    assert str(new["UID"]) == str(old["UID"])
+    assert int(new["SEQUENCE"]) > int(old["SEQUENCE"])
+    assert (str(old["STATUS"]), str(new["STATUS"])) == ("CONFIRMED", "CANCELLED")
+    assert not new.walk("VALARM")
+
+
+@pytest.mark.slow
+def test_the_installed_command_writes_a_unit_without_secrets_that_systemd_accepts(
+    venv: Path, tmp_path: Path
+) -> None:
+    tracker = str(venv / "bin" / "tracker")
+    config = tmp_path / "config"
+    url = "postgresql://tracker:hunter2secret@db.example.org/tracker"
+    env = {**os.environ, "TRACKER_HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(config)}
+    env.pop("TRACKER_DB", None)
+    written = subprocess.run(
+        [tracker, "--db", url, "daemon", "install", "--notifier",
+         "apprise:json://bot:hunter2token@127.0.0.1:9/hook"],
+        env=env, cwd=tmp_path, capture_output=True, text=True,
+    )  # fmt: skip
+    assert written.returncode == 0, written.stderr
+    unit = config / "systemd" / "user" / "tracker-daemon.service"
+    text = unit.read_text()
+    assert "hunter2" not in text
+    assert f"ExecStart={tracker} daemon run --notifier ${{TRACKER_NOTIFIER_1}}\n" in text
+    secrets = tmp_path / "home" / "daemon.env"
+    assert "hunter2secret" in secrets.read_text() and "hunter2token" in secrets.read_text()
+    assert secrets.stat().st_mode & 0o777 == 0o600
+    analyze = shutil.which("systemd-analyze")
+    servers.skip_or_fail(None if analyze else "systemd-analyze is not installed (apt: systemd)")
+    assert analyze
+    runtime = tmp_path / "runtime"
+    runtime.mkdir(mode=0o700)
+    verified = subprocess.run(
+        [analyze, "--user", "verify", str(unit)],
+        env={**env, "XDG_RUNTIME_DIR": str(runtime)}, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (verified.returncode, verified.stdout, verified.stderr) == (0, "", "")

@@ -7,6 +7,7 @@ to show anything, nothing is claimed at all.
 
 from __future__ import annotations
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -174,3 +175,14 @@ def test_mask_secrets() -> None:
 
 def test_console_is_always_available() -> None:
     ConsoleNotifier().check()
+
+
+def test_without_apprise_installed_the_apprise_notifier_is_bad_input_saying_how(
+    tracker: Tracker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tracker.ok("db", "upgrade")
+    monkeypatch.setitem(sys.modules, "apprise", None)  # as if the extra were not installed
+    line = tracker.fails(2, "remind", "check", "--notifier", "apprise:ntfy://my-topic")
+    assert line == (
+        "Error: the apprise notifier needs Apprise (the apprise extra): pip install apprise"
+    )
