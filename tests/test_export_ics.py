@@ -338,3 +338,28 @@ def test_only_the_ics_command_imports_icalendar(tmp_path: Path) -> None:
     env = {**os.environ, "TRACKER_HOME": str(tmp_path)}
     env.pop("TRACKER_DB", None)
     subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=60)
+
+
+def test_an_undone_promise_is_cancelled_and_an_id_given_again_wins(
+    tracker: Any, frozen: None
+) -> None:
+    build(tracker)
+    tracker.ok("case", "promise", "1", "Call back", "--due", "2026-03-03 10:00")
+    made = parsed(ics(tracker))
+    (uid,) = [u for u in made if u.startswith("promise-3.")]
+    tracker.ok("undo")
+    undone = parsed(ics(tracker))
+    assert undone[uid]["status"] == "CANCELLED" and undone[uid]["alarms"] == 0
+    assert undone[uid]["sequence"] > made[uid]["sequence"]
+    assert undone[uid]["summary"] == "Undone: American Express promised (case 1): Call back"
+    calendar = reimport(reimport({}, ics(tracker)), ics(tracker))
+    assert "promise-3" not in alarms(calendar)
+    # A new promise: SQLite may hand out id 3 again, PostgreSQL never does. Either way the
+    # file holds each UID once, and the new promise is the one with the alarm.
+    tracker.ok("case", "promise", "2", "Post the form", "--due", "2026-03-06 10:00")
+    again = ics(tracker)
+    assert again.count(b"BEGIN:VEVENT") == len(parsed(again))
+    calendar = reimport(calendar, again)
+    new = [u for u, e in parsed(again).items() if e["summary"].endswith("Post the form")]
+    (new_uid,) = new
+    assert calendar[new_uid]["status"] == "CONFIRMED" and calendar[new_uid]["alarms"] == 1

@@ -3,11 +3,13 @@
 Every follow-up and promise is an event with a UID of its own, stable across exports. A
 pending one (on an active case) has an alarm at its due time. One that is no longer pending
 (a promise kept, broken or cancelled, a follow-up done or cancelled, anything left on a
-resolved or closed case) is emitted again with the same UID, a higher SEQUENCE,
-``STATUS:CANCELLED`` and no alarm, so that a calendar re-importing the file drops the alarm
-it had (RFC 5545 3.8.7.4: the higher SEQUENCE wins). The SEQUENCE is the number of changes
-made to the item's case so far (a count of stored changes, never the clock), so the same
-store always gives the same file, and any change that could touch an item raises it.
+resolved or closed case, one whose making was undone) is emitted again with the same UID,
+a higher SEQUENCE, ``STATUS:CANCELLED`` and no alarm, so that a calendar re-importing the
+file drops the alarm it had (RFC 5545 3.8.7.4: the higher SEQUENCE wins). The SEQUENCE is
+the id of the last change made to the item's case (the store's change counter, never the
+clock), so the same store always gives the same file, any change that could touch an item
+raises it, and an id that SQLite hands out again after an undo (a new promise 3 after the
+old one was undone) comes with a higher SEQUENCE than the old one had.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from tracker.export.json import encode_value
@@ -34,6 +36,7 @@ _ENDED = {
     "fired": "Done",
     "resolved": "Case resolved",
     "closed": "Case closed",
+    "undone": "Undone",
 }
 
 
@@ -50,10 +53,11 @@ class CalendarItem:
     text: str
     promised_by: str | None
     # "pending", or why it no longer is: kept, broken, cancelled, fired (a follow-up whose
-    # reminder was shown), resolved or closed (its case's status).
+    # reminder was shown), resolved or closed (its case's status), undone (its making was
+    # undone: only its history is left).
     state: str
     state_at: datetime | None  # when a promise was marked kept, broken or cancelled
-    revision: int  # SEQUENCE: the changes made to its case so far
+    revision: int  # SEQUENCE: the id of the last change made to its case
     revised_at: datetime  # DTSTAMP and LAST-MODIFIED: the last of those changes
 
     @property
@@ -109,22 +113,26 @@ def store_key(session: Session) -> str:
 
 
 def _revisions(session: Session, case_ids: set[int]) -> dict[int, tuple[int, datetime]]:
-    """Each case's number of changes (its events' distinct changes) and the last one's time.
+    """Each case's last change (the highest change id among its events) and its time.
 
-    Both only grow: events are never deleted (an undo adds one)."""
+    Both only grow: events are never deleted (an undo adds one), and change ids only rise."""
     found: dict[int, tuple[int, datetime]] = {}
     ordered = sorted(case_ids)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        rows = session.execute(
-            select(Event.case_id, func.count(func.distinct(Event.change_id)), func.max(Change.at))
-            .join(Change, Event.change_id == Change.id)
+        last = (
+            select(Event.case_id, func.max(Event.change_id).label("change_id"))
             .where(Event.case_id.in_(chunk))
             .group_by(Event.case_id)
+            .subquery()
         )
-        for case_id, count, last in rows:
-            if case_id is not None:
-                found[case_id] = (int(count), last)
+        rows = session.execute(
+            select(last.c.case_id, last.c.change_id, Change.at).join(
+                Change, Change.id == last.c.change_id
+            )
+        )
+        for case_id, change_id, at in rows:
+            found[case_id] = (int(change_id), at)
     return found
 
 
@@ -165,10 +173,60 @@ def calendar_items(
             _Row("follow-up", fid, cid, due_at, said or FOLLOW_UP_TEXT, None, status, None,
                  title, case_status, org)
         )  # fmt: skip
+    found += _undone(session, where, since, {(r.kind, r.item_id) for r in found})
     revisions = _revisions(session, {row.case_id for row in found})
     items = [row.item(*revisions.get(row.case_id, (0, row.due_at))) for row in found]
     items.sort(key=lambda item: (item.due_at, item.kind, item.item_id))
     return items
+
+
+# The event that made a promise or a follow-up, and its id's key in the event's data.
+_MADE = {"promise_made": ("promise", "promise_id"), "follow_up_set": ("follow-up", "follow_up_id")}
+
+
+def _undone(
+    session: Session,
+    where: list[ColumnElement[bool]],
+    since: datetime | None,
+    present: set[tuple[str, int]],
+) -> list[_Row]:
+    """Promises and follow-ups whose making was undone: the row is gone, the history (its
+    event, whose change was reverted) is left. Their calendar events are cancelled too."""
+    rows = session.execute(
+        select(Event.type, Event.case_id, Event.summary, Event.data, Case.title, Case.status,
+               Organization.name)
+        .join(Change, Event.change_id == Change.id)
+        .join(Case, Event.case_id == Case.id)
+        .outerjoin(Organization, Case.organization_id == Organization.id)
+        .where(Event.type.in_(list(_MADE)), Change.reverted_by_id.is_not(None), *where)
+        .order_by(Event.id)
+    ).all()  # fmt: skip
+    candidates: dict[tuple[str, int], _Row] = {}
+    for event_type, case_id, summary, data, title, case_status, org in rows:
+        kind, id_key = _MADE[event_type]
+        try:
+            item_id = int(data[id_key])
+            due_at = datetime.fromisoformat(str(data["due_at"]))
+        except (KeyError, TypeError, ValueError):
+            continue
+        if (kind, item_id) in present or (since is not None and due_at < since):
+            continue
+        text = summary.split(": ", 1)[1] if ": " in summary else summary
+        by = data.get("promised_by") if kind == "promise" else None
+        candidates[(kind, item_id)] = _Row(
+            kind, item_id, case_id, due_at, text, by, "undone", None, title, case_status, org
+        )
+    if not candidates:
+        return []
+    # An id in use again (SQLite hands out the highest id again) belongs to its new item.
+    for kind, table in (("promise", Promise), ("follow-up", FollowUp)):
+        ids = [item_id for k, item_id in candidates if k == kind]
+        for start in range(0, len(ids), 500):
+            for (used,) in session.execute(
+                select(table.id).where(table.id.in_(ids[start : start + 500]))
+            ):
+                candidates.pop((kind, used), None)
+    return list(candidates.values())
 
 
 @dataclass(frozen=True)
@@ -199,7 +257,7 @@ class _Row:
             text=self.text,
             promised_by=self.promised_by,
             state=state,
-            state_at=self.status_at if self.status != "pending" else None,
+            state_at=self.status_at if self.status not in ("pending", "undone") else None,
             revision=revision,
             revised_at=revised_at,
         )
