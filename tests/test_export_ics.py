@@ -363,3 +363,22 @@ def test_an_undone_promise_is_cancelled_and_an_id_given_again_wins(
     new = [u for u, e in parsed(again).items() if e["summary"].endswith("Post the form")]
     (new_uid,) = new
     assert calendar[new_uid]["status"] == "CONFIRMED" and calendar[new_uid]["alarms"] == 1
+
+
+def test_an_item_ended_long_before_the_last_change_is_left_out(tracker: Any) -> None:
+    with time_machine.travel(T0, tick=False):
+        build(tracker)
+        tracker.ok("promise", "kept", "1")  # due 2026-03-16
+        assert "promise-1" in [u.split(".")[0] for u in parsed(ics(tracker))]
+    # The store's last change 31 days after the due time: the kept promise is left out
+    # (its alarm rang long ago), whenever the file is exported; --since brings it back.
+    with time_machine.travel(datetime(2026, 4, 16, 9, 1, tzinfo=UTC), tick=False):
+        tracker.ok("case", "note", "2", "Still waiting")
+    for moment in (datetime(2026, 4, 17, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)):
+        with time_machine.travel(moment, tick=False):
+            kinds = sorted(u.split(".")[0] for u in parsed(ics(tracker)))
+            assert kinds == ["follow-up-1", "promise-2"]
+            everything = parsed(ics(tracker, "--since", "2026-03-01"))
+            assert sorted(u.split(".")[0] for u in everything) == [
+                "follow-up-1", "promise-1", "promise-2",
+            ]  # fmt: skip

@@ -169,7 +169,9 @@ def ics(case_id: int | None, since: datetime | None, output: str) -> None:
     Exporting again gives the same UIDs, so a calendar that imports the new file updates
     its events instead of doubling them; one no longer pending (kept, broken, cancelled,
     done, or on a resolved or closed case) comes again with a higher SEQUENCE as
-    STATUS:CANCELLED, without its alarm. Descriptions give times in your zone.
+    STATUS:CANCELLED, without its alarm, while it was due at most 30 days before the
+    store's last change (--since WHEN: everything due from WHEN on). Descriptions give
+    times in your zone.
 
     \b
     Examples:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import BinaryIO
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from tracker.export.json import encode_value
@@ -136,17 +136,37 @@ def _revisions(session: Session, case_ids: set[int]) -> dict[int, tuple[int, dat
     return found
 
 
+# How long an item that is no longer pending stays in the file, counted back from the store's
+# last change (stored data: the same store gives the same file, whenever it is exported).
+ENDED_WINDOW = timedelta(days=30)
+
+
+def _ended_from(session: Session) -> datetime:
+    # The newest change, found by its id (the primary key): no scan of the whole log.
+    last: datetime | None = session.scalar(select(Change.at).order_by(Change.id.desc()).limit(1))
+    if last is None:
+        return datetime.max.replace(tzinfo=UTC)
+    return last - ENDED_WINDOW
+
+
 def calendar_items(
     session: Session, *, case_id: int | None = None, since: datetime | None = None
 ) -> list[CalendarItem]:
-    """Every follow-up and promise (of one case, due at or after `since`), ordered by due
-    time, kind and id. Pending ones on active cases are `tracker due`'s own."""
-    where = [] if case_id is None else [Case.id == case_id]
+    """The follow-ups and promises of the calendar (of one case), ordered by due time, kind
+    and id: every pending one on an active case (`tracker due`'s own), and those no longer
+    pending that were due at most ENDED_WINDOW before the store's last change (an older
+    one's alarm rang long ago). With `since`: everything due at or after it."""
+    where: list[ColumnElement[bool]] = [] if case_id is None else [Case.id == case_id]
+    active = Case.status.in_(ACTIVE_STATUSES)
+    lower = since if since is not None else _ended_from(session)
     if since is not None:
         where_promise = [*where, Promise.due_at >= since]
         where_follow_up = [*where, FollowUp.due_at >= since]
     else:
-        where_promise = where_follow_up = where
+        where_promise = [*where, or_(and_(Promise.status == "pending", active),
+                                     Promise.due_at >= lower)]  # fmt: skip
+        where_follow_up = [*where, or_(and_(FollowUp.status == "pending", active),
+                                       FollowUp.due_at >= lower)]  # fmt: skip
     found: list[_Row] = []
     for pid, cid, due_at, text, by, status, status_at, title, case_status, org in session.execute(
         select(
@@ -173,7 +193,7 @@ def calendar_items(
             _Row("follow-up", fid, cid, due_at, said or FOLLOW_UP_TEXT, None, status, None,
                  title, case_status, org)
         )  # fmt: skip
-    found += _undone(session, where, since, {(r.kind, r.item_id) for r in found})
+    found += _undone(session, where, lower, {(r.kind, r.item_id) for r in found})
     revisions = _revisions(session, {row.case_id for row in found})
     items = [row.item(*revisions.get(row.case_id, (0, row.due_at))) for row in found]
     items.sort(key=lambda item: (item.due_at, item.kind, item.item_id))
@@ -187,7 +207,7 @@ _MADE = {"promise_made": ("promise", "promise_id"), "follow_up_set": ("follow-up
 def _undone(
     session: Session,
     where: list[ColumnElement[bool]],
-    since: datetime | None,
+    since: datetime,
     present: set[tuple[str, int]],
 ) -> list[_Row]:
     """Promises and follow-ups whose making was undone: the row is gone, the history (its
@@ -209,7 +229,7 @@ def _undone(
             due_at = datetime.fromisoformat(str(data["due_at"]))
         except (KeyError, TypeError, ValueError):
             continue
-        if (kind, item_id) in present or (since is not None and due_at < since):
+        if (kind, item_id) in present or due_at < since:
             continue
         text = summary.split(": ", 1)[1] if ": " in summary else summary
         by = data.get("promised_by") if kind == "promise" else None
