@@ -69,7 +69,7 @@ def test_a_postgresql_url_without_the_driver_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(StoreError, match=r"pip install 'tracker\[postgres\]'"):
+    with pytest.raises(StoreError, match=r"the postgres extra\): pip install 'psycopg\[binary\]'"):
         make_engine("postgresql+psycopg://someone@127.0.0.1/tracker")
 
 

@@ -215,9 +215,11 @@ def install(notifier_spec: tuple[str, ...], poll: float, policy_file: Path | Non
     if "TRACKER_DB" in env and url_has_password(env["TRACKER_DB"]):
         secrets["TRACKER_DB"] = env.pop("TRACKER_DB")
     argv: list[str | EnvWord] = [*tracker_command(), "daemon", "run"]
+    hidden = 0
     for spec in notifier_spec:
         if is_apprise(spec):  # its URL holds passwords and tokens
-            name = f"TRACKER_NOTIFIER_{sum(k.startswith('TRACKER_NOTIFIER_') for k in secrets) + 1}"
+            hidden += 1
+            name = f"TRACKER_NOTIFIER_{hidden}"
             secrets[name] = spec
             argv += ["--notifier", EnvWord(name)]
         else:
