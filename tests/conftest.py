@@ -47,6 +47,10 @@ def tracker_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("TRACKER_DB", raising=False)
     monkeypatch.setenv("TZ", "UTC")
     monkeypatch.delenv("EDITOR", raising=False)
+    # A test that says stdout is a terminal sees a wide one without colour, unless it asks
+    # (tests/test_tables.py tests fitting and colour).
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
     return home
 
 

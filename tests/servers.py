@@ -10,7 +10,7 @@ tests and ad-hoc scripts can all use it::
     with postgres_server(tmp_path) as url:  # postgresql+psycopg://postgres@127.0.0.1:PORT/postgres
         other = create_database(url, "second")
 
-See RECIPES.md ("A real notification server, headless", "A throwaway PostgreSQL server").
+See docs/engineering.md ("A real notification server, headless", "A throwaway PostgreSQL server").
 """
 
 from __future__ import annotations

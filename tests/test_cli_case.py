@@ -374,7 +374,7 @@ def test_list_overdue_shows_cases_with_a_promise_past_due(
 
     clock.shift(timedelta(days=2))
     [case] = tracker.json("case", "list", "--overdue")
-    assert (case["id"], case["overdue_promises"]) == (1, 1)
+    assert (case["id"], case["overdue_promise_count"]) == (1, 1)
     assert "Lost card [1 overdue]" in tracker.ok("case", "list")
 
 

@@ -67,7 +67,7 @@ def test_contact_records_everything_in_one_go(
             "agent_id": "4471",
             "duration_seconds": 1380,
             "summary": "Dispute opened; charge removed pending review",
-            "references": ["CALL-88812", "DSP-9"],
+            "reference_values": ["CALL-88812", "DSP-9"],
         }
     ]
     assert [(r["value"], r["kind"], r["interaction_id"]) for r in case["references"]] == [
@@ -438,7 +438,7 @@ def test_a_pending_promise_past_due_is_overdue(
     case = show(case1)
     assert case["promises"][0]["overdue"] is True
     assert case["promises"][0]["status"] == "pending"
-    assert case["overdue_promises"] == 1
+    assert case["overdue_promise_count"] == case["overdue_promises"] == 1
     assert case["promise_counts"]["overdue"] == 1
     text = case1.ok("case", "show", "1")
     assert "#1  OVERDUE  company  due 2026-11-27 09:00 (1 day 5 hours overdue)  Callback" in text

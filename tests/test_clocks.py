@@ -223,9 +223,9 @@ def test_the_phrases_agents_say(
     found = promise(sqlite_tracker)
     assert wall(zone, found["due_at"]) == due, out
     if start is None:
-        assert found["window_start"] is None
+        assert found["window_start_at"] is None
     else:
-        assert wall(zone, found["window_start"])[:10] == start
+        assert wall(zone, found["window_start_at"])[:10] == start
         assert f"expected from {start}, due by {due}" in out
 
 

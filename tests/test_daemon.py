@@ -350,10 +350,11 @@ def test_status_lists_the_next_reminders(cli: Tracker) -> None:
         "  2026-11-28 09:00  in 1 day     1 Lost card  promise overdue: New card\n"
     )
     assert data["running"] is False and data["pid"] is None
-    assert [(u["key"], u["at"]) for u in data["upcoming"]] == [
-        ("follow_up:1", "2026-11-26T15:00:00+00:00"),
-        ("promise:1:due", "2026-11-27T09:00:00+00:00"),
-        ("promise:1:overdue", "2026-11-28T09:00:00+00:00"),
+    assert [(u["key"], u["remind_at"], u["due_at"]) for u in data["upcoming"]] == [
+        ("follow_up:1", "2026-11-26T15:00:00+00:00", "2026-11-26T15:00:00+00:00"),
+        ("promise:1:due", "2026-11-27T09:00:00+00:00", "2026-11-27T09:00:00+00:00"),
+        # Shown a day (the grace) after the promise's due time, as `due --json`'s due_at.
+        ("promise:1:overdue", "2026-11-28T09:00:00+00:00", "2026-11-27T09:00:00+00:00"),
     ]
 
 

@@ -123,14 +123,15 @@ def test_status_as_json(capsys: pytest.CaptureFixture[str]) -> None:
         '  "pid": null,\n'
         '  "upcoming": [\n'
         "    {\n"
-        '      "at": "2026-11-26T16:00:00+00:00",\n'
+        '      "remind_at": "2026-11-26T16:00:00+00:00",\n'
+        '      "due_at": "2026-11-26T16:00:00+00:00",\n'
         '      "key": "follow_up:3",\n'
         '      "kind": "follow_up",\n'
         '      "case_id": 7,\n'
         '      "case_title": "Lost card",\n'
         '      "organization": "Amex",\n'
         '      "text": "ring them",\n'
-        '      "attempts": 0,\n'
+        '      "attempt_count": 0,\n'
         '      "last_error": null\n'
         "    }\n"
         "  ]\n"

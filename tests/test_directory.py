@@ -84,7 +84,7 @@ def test_import_of_the_example_directory_stores_every_contact_point(tracker: Any
         "mail",
     }
     social = next(p for p in org["contact_points"] if p["kind"] == "social")
-    assert "never share account details" in social["notes"]
+    assert "never share account details" in social["notes_text"]
 
 
 def test_reimport_updates_in_place_and_never_duplicates(tracker: Any, tmp_path: Path) -> None:
@@ -102,7 +102,7 @@ def test_reimport_updates_in_place_and_never_duplicates(tracker: Any, tmp_path: 
     shown = points(tracker, "American Express")
     assert len(shown) == 10
     assert shown[0]["label"] == "Card Member Services (toll-free)"
-    assert tracker.json("org", "list")[0]["contact_points"] == 10
+    assert tracker.json("org", "list")[0]["contact_point_count"] == 10
 
 
 def test_organizations_match_by_name_ignoring_case(tracker: Any) -> None:
@@ -110,7 +110,7 @@ def test_organizations_match_by_name_ignoring_case(tracker: Any) -> None:
     out = tracker.ok("org", "import", str(AMEX))
     assert out == "Imported American Express (details updated): 10 contact points added.\n"
     listed = tracker.json("org", "list")
-    assert [(o["name"], o["cases"], o["active_cases"]) for o in listed] == [
+    assert [(o["name"], o["case_count"], o["active_case_count"]) for o in listed] == [
         ("American Express", 1, 1)
     ]
 

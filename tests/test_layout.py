@@ -16,6 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "tracker"
 LAZY_ALLOWED = {
     ("tracker.cli.app", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
     ("tracker.cli.daemon", "tracker.daemon"): "APScheduler: only `daemon run` needs it",
+    ("tracker.cli.complete", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
 }
 
 

@@ -1,7 +1,7 @@
 """The everyday commands start without the heavy packages (python -X importtime tells).
 
 Alembic, APScheduler, plyer, psycopg, icalendar, phonenumbers and rich cost 30-300 ms each
-to import (RECIPES.md); `--help`, `case note`, `case list`, `case show` and `due` need none
+to import (docs/engineering.md); `--help`, `case note`, `case list`, `case show` and `due` need none
 of them on a SQLite store at the schema head. A module imported at the top of a file that
 these commands load would show up here.
 """
@@ -25,6 +25,7 @@ COMMANDS = [
     ["case", "list", "--limit", "50", "--json"],
     ["case", "show", "1"],
     ["due"],
+    ["search", "disputed"],
 ]
 
 

@@ -1123,3 +1123,24 @@ def test_times_of_day_keep_the_date_default() -> None:
     for hour in (0, 8, 9, 10, 23):
         now = at(2026, 11, 26, hour)
         assert when("tomorrow", now=now).astimezone(LISBON).time() == time(9, 0)
+
+
+def test_the_daemon_computes_holiday_calendars_in_a_child_process(tmp_path: Path) -> None:
+    # The daemon runs for months: the holidays package (some 10 MB) must not stay in it.
+    # With compute_holidays_apart() a calendar missing from the disk cache is computed by a
+    # child, and comes out the same as computed here.
+    script = """
+import sys
+from datetime import date
+from tracker.when import add_business_days, calendar_for, compute_holidays_apart
+compute_holidays_apart()
+england = calendar_for("GB", "ENG")
+print(add_business_days(date(2026, 12, 22), 10, england), "holidays" in sys.modules)
+"""
+    env = {**os.environ, "TRACKER_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True
+    )
+    assert done.stdout == "2027-01-08 False\n", done.stderr
+    # The child wrote nothing: the parent filled the disk cache (read next time without a child).
+    assert list((tmp_path / "home" / "cache").glob("holidays-*.json"))

@@ -1,6 +1,6 @@
 """Engine, sessions, SQLite pragmas, and opening a store by intent.
 
-SQLite setup (measured in RECIPES.md): the pysqlite driver's own transaction handling
+SQLite setup (measured; docs/engineering.md): the pysqlite driver's own transaction handling
 starts a transaction only at the first write, so a read-then-write loses updates between
 processes. We turn it off and emit BEGIN IMMEDIATE ourselves; read-only work uses a plain
 BEGIN so that `case list` never waits for the write lock.

@@ -11,6 +11,7 @@ only inside the functions that parse or format a number: it costs start-up time,
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -205,8 +206,12 @@ def load_directory(
 
     shown = os.fspath(path)
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        if shown == "-":  # standard input
+            shown = "standard input"
+            data = tomllib.loads(sys.stdin.buffer.read().decode("utf-8"))
+        else:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{shown} is not valid TOML: {exc}") from None
     except UnicodeDecodeError:

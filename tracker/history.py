@@ -627,6 +627,10 @@ class ChangeLog:
         case.last_activity_at = max(case.last_activity_at, self.now)
 
 
+SESSION_CHANGES = "tracker.changes"
+"""The key of ``Session.info`` under which :func:`begin_change` lists the changes made."""
+
+
 def begin_change(
     session: Session, command: str, *, now: datetime | None = None, undoable: bool = True
 ) -> ChangeLog:
@@ -634,6 +638,8 @@ def begin_change(
     change = Change(at=now, command=command[:200], undoable=undoable)
     session.add(change)
     session.flush()
+    # What a --json write reports (tracker.written): the changes this transaction made.
+    session.info.setdefault(SESSION_CHANGES, []).append(change)
     return ChangeLog(session=session, change=change, now=now)
 
 

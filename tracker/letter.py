@@ -4,7 +4,7 @@ The letter is built as blocks (paragraphs, lists, headings) and rendered as Mark
 plain text wrapped for print. Everything in it comes from the store: the account's last 4
 digits (never more), the disputed transaction, every interaction in order, the promises and
 what became of them, the escalations. What the tool cannot know (the sender's name, why the
-charge is wrong) is left in [brackets]. The deadlines are the published rules in DOMAIN.md,
+charge is wrong) is left in [brackets]. The deadlines are the published rules in docs/domain.md,
 stated as guidance in a part addressed to the user, after the letter.
 """
 

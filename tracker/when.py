@@ -69,10 +69,14 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import TYPE_CHECKING
 
 from tracker.config import cache_dir, settings
 from tracker.errors import UsageError
 from tracker.values import DATE_ORDERS
+
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "DATE_ORDERS",
@@ -702,12 +706,7 @@ def _holiday_table(key: str, country: str, subdivision: str | None, first: int) 
         cache = os.path.join(os.fspath(cache_dir()), f"holidays-{version}-{key}-{first}.json")
         try:
             with open(cache, encoding="utf-8") as fh:
-                raw = json.load(fh)
-            return _HolidayTable(
-                {date.fromisoformat(d): n for d, n in raw["days"]},
-                frozenset(raw["weekend"]),
-                bool(raw["known"]),
-            )
+                return _table_from_json(json.load(fh))
         except (OSError, ValueError, KeyError, TypeError):
             pass
     table = _compute_holidays(country, subdivision, first)
@@ -716,7 +715,26 @@ def _holiday_table(key: str, country: str, subdivision: str | None, first: int) 
     return table
 
 
+_APART = False  # compute calendars in a child process (see compute_holidays_apart)
+
+
+def compute_holidays_apart(apart: bool = True) -> None:
+    """Compute a holiday calendar missing from the disk cache in a short-lived child process.
+
+    For the daemon: the ``holidays`` package and the tables it builds take some 10 MB, which
+    a long-running process would keep for good; a command that exits soon pays nothing by
+    computing them itself. The child writes nothing; if it fails, the calendar is computed
+    here after all.
+    """
+    global _APART
+    _APART = apart
+
+
 def _compute_holidays(country: str, subdivision: str | None, first: int) -> _HolidayTable:
+    if _APART:
+        table = _compute_in_child(country, subdivision, first)
+        if table is not None:
+            return table
     try:
         import holidays
     except ImportError:  # pragma: no cover - a dependency; weekends only without it
@@ -733,14 +751,54 @@ def _compute_holidays(country: str, subdivision: str | None, first: int) -> _Hol
     return _HolidayTable({d: str(n) for d, n in found.items()}, weekend, True)
 
 
-def _write_cache(path: str, table: _HolidayTable) -> None:
+def _compute_in_child(country: str, subdivision: str | None, first: int) -> _HolidayTable | None:
+    import json
+    import subprocess
+    import sys
+
+    code = "import sys; from tracker.when import _print_holidays; _print_holidays(*sys.argv[1:])"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code, country, subdivision or "", str(first)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+            stdin=subprocess.DEVNULL,
+        )
+        return _table_from_json(json.loads(done.stdout))
+    except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _print_holidays(country: str, subdivision: str, first: str) -> None:
+    """The child's side of _compute_in_child: the table as JSON on stdout."""
     import json
 
-    data = {
+    table = _compute_holidays(country, subdivision or None, int(first))
+    print(json.dumps(_table_to_json(table)))
+
+
+def _table_to_json(table: _HolidayTable) -> dict[str, object]:
+    return {
         "days": sorted((d.isoformat(), n) for d, n in table.days.items()),
         "weekend": sorted(table.weekend),
         "known": table.known,
     }
+
+
+def _table_from_json(raw: dict[str, Any]) -> _HolidayTable:
+    return _HolidayTable(
+        {date.fromisoformat(d): str(n) for d, n in raw["days"]},
+        frozenset(int(day) for day in raw["weekend"]),
+        bool(raw["known"]),
+    )
+
+
+def _write_cache(path: str, table: _HolidayTable) -> None:
+    import json
+
+    data = _table_to_json(table)
     try:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         temp = f"{path}.{os.getpid()}.tmp"

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from tracker import __version__
+from tracker.cli import complete
 from tracker.cli.app import App
 from tracker.errors import CardLikeReference, CaseNotActive, TrackerError
 from tracker.redact import mask, storable
@@ -38,6 +39,7 @@ COMMANDS = {
     "org": ("tracker.cli.org:org", "The directory of organizations and their contact points."),
     "daemon": ("tracker.cli.daemon:daemon", "The reminder daemon: run, status, install."),
     "remind": ("tracker.cli.daemon:remind", "One reminder pass, for cron."),
+    "search": ("tracker.cli.search:search", "Find words and reference numbers in every case."),
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
     "import": ("tracker.cli.export:import_", "Import a JSON export."),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
@@ -88,7 +90,16 @@ class LazyGroup(click.Group):
             gc.freeze()
             gc.enable()
         command: click.Command = getattr(module, attr)
+        complete.attach(command)  # shell completion of values, by the parameters' names
         return command
+
+    def _main_shell_completion(
+        self, ctx_args: Any, prog_name: str, complete_var: str | None = None
+    ) -> None:
+        name = prog_name.replace("-", "_").replace(".", "_")
+        if os.environ.get(complete_var or f"_{name}_COMPLETE".upper()):
+            complete.register_shells()  # only when a shell asks
+        super()._main_shell_completion(ctx_args, prog_name, complete_var)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Listing commands must not import them: use the short help kept above.
@@ -150,6 +161,10 @@ def run_safely(invoke: Any) -> int:
     except click.exceptions.Abort:
         click.echo("Error: aborted", err=True)
         return 1
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # Bare `tracker` (or `tracker case`): the help, as --help shows it.
+        click.echo(exc.ctx.get_help())
+        return 0
     except click.ClickException as exc:
         message = exc.format_message()
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

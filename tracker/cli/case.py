@@ -28,6 +28,8 @@ from tracker.cli.common import (
     output_option,
     store,
     view_option,
+    write_command,
+    write_report,
 )
 from tracker.errors import UsageError
 from tracker.files import open_output
@@ -37,6 +39,7 @@ from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
 from tracker.values import parse_amount, parse_currency, parse_last4
 from tracker.views import View
+from tracker.views.case import case_detail
 from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
 from tracker.when import (
     Calendar,
@@ -174,7 +177,7 @@ def case() -> None:
     help="The escalation policy to use, e.g. uk-fca or us-billing-error (default: by "
     "category and the organization's country).",
 )
-@view_option
+@write_command
 def open_(
     title: str,
     organization: str | None,
@@ -191,7 +194,6 @@ def open_(
     at: datetime | None,
     abroad: bool | None,
     policy: str | None,
-    view: View,
 ) -> None:
     """Open a case.
 
@@ -237,7 +239,12 @@ def open_(
         case_id = opened.id
     with store().read() as session:
         detail = svc.load_case_detail(session, case_id)
-        view.case_opened(detail, now, case_advice(session, detail, moment="open"))
+        advice = case_advice(session, detail, moment="open")
+        click.echo(f"Opened case {case_id}: {detail.title}")
+        if advice:
+            click.echo(advice)
+        # --json: the case's whole detail too, as case open --json always printed it.
+        write_report().add(**case_detail(detail, now), advice=advice)
 
 
 EDITOR_HINT = "# Write the note above this line; this line is not saved."
@@ -268,6 +275,7 @@ def _read_note(text: str | None) -> str:
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.argument("text", required=False)
 @at_option("it was written down")
+@write_command
 def note(case_id: int, text: str | None, at: datetime | None) -> None:
     """Add a note to a case.
 
@@ -394,6 +402,7 @@ def show(case_id: int, zone: tzinfo | None, view: View) -> None:
     show_default=True,
     help="Who made the promise.",
 )
+@write_command
 def contact(
     case_id: int,
     channel: str,
@@ -481,6 +490,7 @@ def contact(
 )
 @not_a_card_option
 @at_option("it was given")
+@write_command
 def ref(case_id: int, ref: str, kind: str, not_a_card: bool, at: datetime | None) -> None:
     """Add a reference number to a case, exactly as given.
 
@@ -514,6 +524,7 @@ def ref(case_id: int, ref: str, kind: str, not_a_card: bool, at: datetime | None
     help="Who promised it.",
 )
 @at_option("it was promised")
+@write_command
 def promise_(case_id: int, text: str, due: WhenInput, by: str, at: datetime | None) -> None:
     """Record a promise: an action someone committed to, with a due time.
 
@@ -553,6 +564,7 @@ def _calendar_key(window: Window | None, case: Case) -> str | None:
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.argument("when", type=DUE)
 @click.argument("text", required=False)
+@write_command
 def follow_up(case_id: int, when: WhenInput, text: str | None) -> None:
     """Set a follow-up: a reminder to check on the case.
 
@@ -579,6 +591,7 @@ def follow_up(case_id: int, when: WhenInput, text: str | None) -> None:
 )
 @click.option("--note", metavar="TEXT", help="Why, or what happened.")
 @at_option("it happened: the complaint letter sent, the referral made")
+@write_command
 def escalate(case_id: int, to: str | None, note: str | None, at: datetime | None) -> None:
     """Escalate: frontline -> supervisor -> complaint -> regulator.
 
@@ -598,12 +611,14 @@ def escalate(case_id: int, to: str | None, note: str | None, at: datetime | None
         advice = case_advice(session, svc.get_case(session, case_id), moment="escalate")
     if advice:
         click.echo(advice)
+    write_report().add(advice=advice)
 
 
 @case.command("resolve")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option("--outcome", metavar="TEXT", help="How it ended.")
 @at_option("it was resolved")
+@write_command
 def resolve(case_id: int, outcome: str | None, at: datetime | None) -> None:
     """Mark a case resolved.
 
@@ -619,6 +634,7 @@ def resolve(case_id: int, outcome: str | None, at: datetime | None) -> None:
 @case.command("reopen")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @at_option("it was reopened")
+@write_command
 def reopen(case_id: int, at: datetime | None) -> None:
     """Reopen a resolved or closed case.
 
@@ -635,6 +651,7 @@ def reopen(case_id: int, at: datetime | None) -> None:
 @case.command("close")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @at_option("it was closed")
+@write_command
 def close(case_id: int, at: datetime | None) -> None:
     """Close a case (no more contacts until it is reopened).
 

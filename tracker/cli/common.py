@@ -6,7 +6,10 @@ cli package; the library's messages name values, never flags.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import contextlib
+import functools
+import io
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -20,12 +23,13 @@ from tracker.cli.app import App
 from tracker.config import settings
 from tracker.db import Store
 from tracker.errors import NotFound, UsageError
-from tracker.models import Case
+from tracker.models import Case, utcnow
 from tracker.redact import Masker, mask
 from tracker.values import choice
 from tracker.views import View
 from tracker.views import choose as choose_view
 from tracker.views.base import emit_json
+from tracker.views.writes import nothing_written, write_dict
 from tracker.when import (
     Calendar,
     WhenError,
@@ -37,6 +41,7 @@ from tracker.when import (
     parse_window,
     zone_named,
 )
+from tracker.written import changes_made, written
 
 __all__ = ["emit_json"]  # for command modules that print JSON of their own
 
@@ -66,7 +71,7 @@ def case_change(case_id: int) -> Iterator[tuple[Session, Case, Masker]]:
     The masker's warning is printed once the change is committed (and not if it failed).
     """
     masker = Masker()
-    with store().write() as session:
+    with change(case_id=case_id) as session:
         yield session, get_case(session, case_id, for_update=True), masker
     warn(masker.warning)
 
@@ -75,9 +80,98 @@ def case_change(case_id: int) -> Iterator[tuple[Session, Case, Masker]]:
 def masked_change() -> Iterator[tuple[Session, Masker]]:
     """A write transaction that is not on one case (an organization, an import)."""
     masker = Masker()
-    with store().write() as session:
+    with change() as session:
         yield session, masker
     warn(masker.warning)
+
+
+@contextmanager
+def change(*, case_id: int | None = None) -> Iterator[Session]:
+    """A write transaction whose changes a --json write command reports (write_command).
+
+    What it wrote is read back at the end of the transaction, before the commit, so the
+    report is exactly what is committed.
+    """
+    with store().write() as session:
+        yield session
+        report = _report()
+        if report is not None:
+            report.collect(session, case_id)
+
+
+# --------------------------------------------------------------------------- --json on writes
+
+_REPORT = "tracker.write_report"
+
+
+class WriteReport:
+    """What a write command prints with --json: the one shape of tracker.views.writes,
+    built from the changes its write transactions made (see `change`)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] | None = None
+        self.extra: dict[str, Any] = {}
+        self._created: list[Any] = []
+        self._changed: list[Any] = []
+
+    def rows(self, *, created: Sequence[Any] = (), changed: Sequence[Any] = ()) -> None:
+        """Rows written without the change log (an organization): call it inside the
+        transaction, before `change` ends."""
+        self._created += created
+        self._changed += changed
+
+    def add(self, **keys: Any) -> None:
+        """Keys of the command's own, beside the shared ones (docs/json.md)."""
+        self.extra.update(keys)
+
+    def collect(self, session: Session, case_id: int | None) -> None:
+        ids = [c.id for c in changes_made(session)]
+        wrote = written(session, ids, case_id=case_id, created=self._created, changed=self._changed)
+        self.data = write_dict(session, wrote, utcnow())
+
+    def json(self) -> dict[str, Any]:
+        shared = self.data or nothing_written()
+        return {**self.extra, **shared}
+
+
+def _report() -> WriteReport | None:
+    ctx = click.get_current_context(silent=True)
+    return None if ctx is None else ctx.meta.get(_REPORT)
+
+
+def write_report() -> WriteReport:
+    """The running write command's report (a command decorated with write_command)."""
+    report = _report()
+    if report is None:  # not under write_command: a report nobody prints
+        return WriteReport()
+    return report
+
+
+def write_command(func: F) -> F:
+    """--json for a write command: what it created or changed, as tracker.views.writes
+    shapes it, instead of its text. Put it right above the ``def``.
+
+    The command writes through `change`, `case_change` or `masked_change` and prints its
+    text as usual: with --json its stdout is set aside, so that stdout holds only the JSON.
+    """
+
+    @functools.wraps(func)
+    def run(*args: Any, write_json: bool, **kwargs: Any) -> Any:
+        if not write_json:
+            return func(*args, **kwargs)
+        report = WriteReport()
+        click.get_current_context().meta[_REPORT] = report
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = func(*args, **kwargs)
+        emit_json(report.json())
+        return result
+
+    return click.option(
+        "--json",
+        "write_json",
+        is_flag=True,
+        help="Print what was created or changed, with ids, as JSON (see docs/json.md).",
+    )(run)  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------- parameter types

@@ -9,7 +9,16 @@ from pathlib import Path
 
 import click
 
-from tracker.cli.common import F, app, policy_option, store, view_option, warn
+from tracker.cli.common import (
+    F,
+    app,
+    policy_option,
+    store,
+    view_option,
+    warn,
+    write_command,
+    write_report,
+)
 from tracker.config import expand_user
 from tracker.errors import TrackerError, UsageError
 from tracker.models import utcnow
@@ -27,6 +36,7 @@ from tracker.service import (
     url_has_password,
 )
 from tracker.views import TextView, View
+from tracker.when import compute_holidays_apart
 
 NOTIFIER_HELP = (
     "How to show reminders: desktop (a desktop notification, counted as shown once the "
@@ -133,6 +143,7 @@ def run(
         lock.acquire()
     try:
         setup_logging()
+        compute_holidays_apart()  # the holidays package stays out of the long-lived process
         Daemon(
             the_store,
             notifier,
@@ -182,6 +193,7 @@ def status(limit: int, policy_file: Path | None, view: View) -> None:
 @notifier_option
 @seconds_option("--poll", "Passed on to `tracker daemon run`.")
 @policy_option
+@write_command
 def install(notifier_spec: tuple[str, ...], poll: float, policy_file: Path | None) -> None:
     """Write a systemd user unit that runs the daemon, and say how to enable it.
 
@@ -231,6 +243,7 @@ def install(notifier_spec: tuple[str, ...], poll: float, policy_file: Path | Non
     graphical = any(spec in ("desktop", "plyer") for spec in specs)
     path = install_unit(argv, env, secrets, graphical=graphical)
     TextView().daemon_install(path, ENABLE_HINT)
+    write_report().add(path=str(path), enable_command=ENABLE_HINT)
 
 
 @click.group()

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from tracker.backup import backup_store
-from tracker.cli.common import app
+from tracker.cli.common import app, write_command, write_report
 from tracker.models import SCHEMA_REVISION
 
 
@@ -38,6 +38,7 @@ def path() -> None:
 
 
 @db.command()
+@write_command
 def upgrade() -> None:
     """Bring the store's schema to this version (also done on first use); creates the store
     if there is none yet.
@@ -47,6 +48,7 @@ def upgrade() -> None:
       tracker db upgrade
     """
     before = app().store().upgrade()
+    write_report().add(previous_revision=before, revision=SCHEMA_REVISION)
     if before == SCHEMA_REVISION:
         click.echo(f"The store is at the current schema ({SCHEMA_REVISION}).")
     else:
@@ -55,6 +57,7 @@ def upgrade() -> None:
 
 @db.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@write_command
 def backup(file: Path) -> None:
     """Copy the store to FILE with SQLite's online backup (safe while the daemon runs).
 
@@ -66,4 +69,5 @@ def backup(file: Path) -> None:
     if store.path is not None:
         store.revision(required=True)  # no store there: say how to make one
     written = backup_store(store.url, file)
+    write_report().add(path=str(written))
     click.echo(f"Backed up the store to {written}.")

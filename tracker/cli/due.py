@@ -6,15 +6,25 @@ from datetime import timedelta
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from tracker.cli.common import DURATION, policy_option, store, view_option
+from tracker.cli.common import (
+    DURATION,
+    change,
+    policy_option,
+    store,
+    view_option,
+    write_command,
+    write_report,
+)
 from tracker.due import due_items
 from tracker.errors import DatabaseBusy
 from tracker.history import undo as undo_last
-from tracker.models import utcnow
+from tracker.models import Change, utcnow
 from tracker.policy import load_policies
 from tracker.views import View
+from tracker.written import changes_made
 
 DEADLOCK = "40P01"  # PostgreSQL's deadlock_detected
 
@@ -51,6 +61,7 @@ def due(within: timedelta, policy_file: Path | None, view: View) -> None:
 
 
 @click.command()
+@write_command
 def undo() -> None:
     """Revert the last change (and say what it was). Undo twice reverts two changes.
 
@@ -62,11 +73,14 @@ def undo() -> None:
       tracker undo
     """
     try:
-        with store().write() as session:
+        with change() as session:
             what = undo_last(session)
+            (made,) = changes_made(session)
+            reverted = session.scalar(select(Change.id).where(Change.reverted_by_id == made.id))
     except OperationalError as exc:
         # PostgreSQL broke a lock cycle with a concurrent command by rolling this one back.
         if getattr(exc.orig, "sqlstate", None) == DEADLOCK:
             raise DatabaseBusy() from None
         raise
     click.echo(f"Undid {what}")
+    write_report().add(summary=f"Undid {what}", reverted_change_id=reverted)

@@ -11,7 +11,16 @@ from typing import BinaryIO
 
 import click
 
-from tracker.cli.common import CASE_ID, WHEN, output_option, store, warn
+from tracker.cli.common import (
+    CASE_ID,
+    WHEN,
+    change,
+    output_option,
+    store,
+    warn,
+    write_command,
+    write_report,
+)
 from tracker.export import Progress, require_case, use_snapshot
 from tracker.export.csv import count_history, write_history_csv
 from tracker.export.ics import write_ics
@@ -200,6 +209,7 @@ def import_() -> None:
 
 @import_.command("json")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, allow_dash=True))
+@write_command
 def import_json(file: str) -> None:
     """Restore a JSON export: ids, history, promises and the reminders already shown.
 
@@ -223,9 +233,14 @@ def import_json(file: str) -> None:
             data = handle.read()
     masker = Masker()
     parsed = parse_export(data, "-" if file == "-" else os.path.basename(file), masker)
-    with store().write() as session:
+    with change() as session:
         result = import_export(session, parsed)
     warn(masker.warning)
+    write_report().add(
+        added_count=result.total_added,
+        added_by_table={name: n for name, n in result.added.items() if n},
+        skipped_count=result.skipped,
+    )
     if not result.total_added:
         click.echo(f"Nothing to import: all {result.skipped} rows are already in the store.")
         return

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from tracker.cli.common import masked_change, store, view_option, warn
+from tracker.cli.common import (
+    change,
+    masked_change,
+    store,
+    view_option,
+    warn,
+    write_command,
+    write_report,
+)
 from tracker.directory import (
     add_organization,
     case_counts,
@@ -39,6 +47,7 @@ def org() -> None:
 @click.option("--country", metavar="CC", help="Two-letter country code, e.g. US or GB.")
 @click.option("--website", metavar="URL", help="The organization's website.")
 @click.option("--notes", metavar="TEXT", help="Anything worth knowing about them.")
+@write_command
 def add(name: str, country: str | None, website: str | None, notes: str | None) -> None:
     """Add an organization (or update the fields given of one that exists).
 
@@ -54,6 +63,7 @@ def add(name: str, country: str | None, website: str | None, notes: str | None) 
             session, name, country=country, website=website, notes=notes, masker=masker
         )
         shown = found.name
+        write_report().rows(**{"created" if created else "changed": [found]})
     click.echo(f"{'Added' if created else 'Updated'} organization {shown}.")
 
 
@@ -92,30 +102,55 @@ def show(name: str, view: View) -> None:
 
 
 @org.command("import")
-@click.argument("path", metavar="FILE", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "path", metavar="FILE", type=click.Path(exists=True, dir_okay=False, allow_dash=True)
+)
 @click.option(
     "--prune",
     is_flag=True,
     help="Delete an imported organization's contact points that the file no longer lists.",
 )
+@write_command
 def import_(path: str, prune: bool) -> None:
     """Import organizations and their contact points from a TOML file.
 
     Re-importing updates in place and never duplicates: organizations match by name
     (ignoring case), contact points by kind, value and region. Phone numbers are checked;
-    one bad entry imports nothing. The file format is described in README.md and shown in
-    examples/directory/american-express.toml.
+    one bad entry imports nothing. FILE '-' reads standard input. The file format is
+    described in README.md and shown in examples/directory/american-express.toml.
 
     \b
     Examples:
       tracker org import examples/directory/american-express.toml
       tracker org import my-banks.toml --prune
+      cat my-banks.toml | tracker org import -
     """
     masker = Masker()
     specs = load_directory(path, masker)
     warn(masker.warning)
-    with store().write() as session:
+    with change() as session:
         results = import_directory(session, specs, prune=prune)
+        orgs = [get_organization(session, r.name) for r in results]
+        write_report().rows(
+            created=[o for o, r in zip(orgs, results, strict=True) if r.created],
+            changed=[o for o, r in zip(orgs, results, strict=True) if not r.created],
+        )
+        write_report().add(
+            organization_imports=[
+                {
+                    "organization_id": o.id,
+                    "name": o.name,
+                    "new": r.created,
+                    "details_updated": r.organization_updated,
+                    "added_count": r.added,
+                    "updated_count": r.updated,
+                    "unchanged_count": r.unchanged,
+                    "removed_count": r.removed,
+                    "kept_count": r.kept,
+                }
+                for o, r in zip(orgs, results, strict=True)
+            ]
+        )
     for r in results:
         counts = [
             (r.added, "added"),

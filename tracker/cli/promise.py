@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from tracker.cases import set_promise_status
-from tracker.cli.common import PROMISE_ID, store
+from tracker.cli.common import PROMISE_ID, change, write_command
 
 # command -> (the state it sets, its help)
 MARKS = {
@@ -30,8 +30,9 @@ def promise() -> None:
 def _mark_command(name: str, state: str, summary: str) -> click.Command:
     @promise.command(name, help=f"{summary}\n\n\b\nExample:\n  tracker promise {name} 1")
     @click.argument("promise_id", type=PROMISE_ID, metavar="PROMISE_ID")
+    @write_command
     def mark(promise_id: int) -> None:
-        with store().write() as session:
+        with change() as session:
             marked = set_promise_status(session, promise_id, state)
             case_id, status = marked.case_id, marked.case.status
         click.echo(f"Promise {promise_id} marked {marked.status}; case {case_id} is {status}.")

@@ -325,7 +325,7 @@ def write_history_csv(
     progress: Progress | None = None,
     bom: bool = False,
 ) -> int:
-    """Write the history as CSV (CLI.md, "CSV history"); returns the number of events.
+    """Write the history as CSV (docs/contract.md, "CSV history"); returns the number of events.
 
     `bom` starts the file with a UTF-8 byte order mark: Excel on Windows reads a file
     without one in the machine's legacy code page.

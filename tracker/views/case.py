@@ -78,6 +78,9 @@ def case_summary(case: Case, *, overdue: int = 0) -> dict[str, Any]:
         "merchant": case.merchant,
         "transaction_date": iso_date(case.transaction_date),
         "outcome": case.outcome,
+        "overdue_promise_count": overdue,
+        # Its name before the keys were made one per meaning (docs/json.md): the contract
+        # named it, so it stays, with the same value.
         "overdue_promises": overdue,
     }
 
@@ -93,7 +96,7 @@ def interaction_dict(item: Interaction, refs: list[Reference]) -> dict[str, Any]
         "agent_id": item.agent_id,
         "duration_seconds": item.duration_seconds,
         "summary": item.summary,
-        "references": [r.value for r in refs if r.interaction_id == item.id],
+        "reference_values": [r.value for r in refs if r.interaction_id == item.id],
     }
 
 
@@ -113,7 +116,7 @@ def promise_dict(promise: Promise, now: datetime) -> dict[str, Any]:
         "text": promise.text,
         "promised_by": promise.promised_by,
         "due_at": iso(promise.due_at),
-        "window_start": iso(promise.window_start),
+        "window_start_at": iso(promise.window_start),
         "calendar": promise.calendar,
         "status": promise.status,
         "overdue": promise.is_overdue(now),
@@ -147,8 +150,13 @@ def event_dict(event: Event) -> dict[str, Any]:
     }
     payload = _safe_payload(event)
     if payload is not None:
-        out.update(payload.public())
+        out.update({PUBLIC_NAMES.get(k, k): v for k, v in payload.public().items()})
     return out
+
+
+# A payload field shown under another name, so that a key means one thing in every --json
+# output (docs/json.md): an id of ours ends in _id.
+PUBLIC_NAMES = {"reverted_change": "reverted_change_id"}
 
 
 def case_detail(case: Case, now: datetime, tz: tzinfo | None = None) -> dict[str, Any]:
@@ -182,10 +190,10 @@ def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool)
                 case.organization.name if case.organization else "-",
                 case.category,
                 format_local(case.last_activity_at),
-                clip(title, 60) if aligned else title,
+                title,
             ]
         )
-    return table(headers, rows, aligned=aligned)
+    return table(headers, rows, aligned=aligned, fit=(3, 6))  # organization, title
 
 
 def promise_due(promise: Promise, now: datetime, tz: tzinfo | None = None) -> str:
@@ -317,11 +325,6 @@ class Text:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         echo(case_report(case, now, tz))
 
-    def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
-        echo(f"Opened case {case.id}: {case.title}")
-        if advice:
-            echo(advice)
-
     def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
         if not cases:
             # In a pipe the message goes to stderr: the data stream stays empty.
@@ -333,9 +336,6 @@ class Text:
 class Json:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         emit_json(case_detail(case, now, tz))
-
-    def case_opened(self, case: Case, now: datetime, advice: str | None) -> None:
-        emit_json(case_detail(case, now))
 
     def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
         emit_json([case_summary(c, overdue=overdue.get(c.id, 0)) for c in cases])

@@ -104,13 +104,14 @@ class Json:
 
 def _upcoming(u: Upcoming) -> dict[str, Any]:
     return {
-        "at": to_iso_utc(u.at),
+        "remind_at": to_iso_utc(u.at),
+        "due_at": to_iso_utc(u.occurrence.item.due_at),
         "key": u.occurrence.key,
         "kind": u.occurrence.kind,
         "case_id": u.occurrence.case_id,
         "case_title": u.occurrence.item.case_title,
         "organization": u.occurrence.item.organization,
         "text": u.occurrence.item.text,
-        "attempts": u.attempts,
+        "attempt_count": u.attempts,
         "last_error": u.last_error,
     }

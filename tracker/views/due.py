@@ -8,7 +8,7 @@ from typing import Any
 
 from tracker.due import DueItem
 from tracker.views import base
-from tracker.views.base import clip, echo, emit_json, table
+from tracker.views.base import echo, emit_json, table
 from tracker.views.case import due_text, iso
 from tracker.when import format_local
 
@@ -29,12 +29,12 @@ def due_table(items: Sequence[DueItem], now: datetime, *, aligned: bool) -> str:
                 format_local(item.due_at),
                 due_text(item.due_at, now),
                 str(item.case_id),
-                clip(item.case_title, 30) if aligned else item.case_title,
+                item.case_title,
                 DUE_KINDS.get(item.kind, item.kind.replace("_", " ")),
                 f"{item.text}. Next: {item.suggestion}" if item.suggestion else item.text,
             ]
         )
-    return table(headers, rows, aligned=aligned)
+    return table(headers, rows, aligned=aligned, fit=(3, 5))  # title, what
 
 
 def due_dict(item: DueItem, now: datetime) -> dict[str, Any]:

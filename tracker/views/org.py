@@ -25,7 +25,7 @@ def contact_point_dict(point: ContactPoint) -> dict[str, Any]:
         "collect_calls": point.collect_calls,
         "categories": point.categories.split(),
         "level": point.level,
-        "notes": point.notes,
+        "notes_text": point.notes,
         "position": point.position,
     }
 
@@ -38,11 +38,11 @@ def organization_dict(
         "name": org.name,
         "country": org.country,
         "website": org.website,
-        "notes": org.notes,
+        "notes_text": org.notes,
         "created_at": iso(org.created_at),
         "updated_at": iso(org.updated_at),
-        "cases": cases,
-        "active_cases": active_cases,
+        "case_count": cases,
+        "active_case_count": active_cases,
     }
     if points:
         out["contact_points"] = [contact_point_dict(p) for p in ordered_points(org)]
@@ -89,6 +89,7 @@ def organization_table(rows: Sequence[OrganizationRow], *, aligned: bool) -> str
             for r in rows
         ],
         aligned=aligned,
+        fit=(0, 4),  # name, website
     )
 
 
@@ -113,7 +114,7 @@ class Json:
                 organization_dict(
                     r.organization, cases=r.cases, active_cases=r.active_cases, points=False
                 )
-                | {"contact_points": r.contact_points}
+                | {"contact_point_count": r.contact_points}
                 for r in rows
             ]
         )
