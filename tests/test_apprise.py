@@ -213,7 +213,7 @@ def test_a_refused_email_keeps_the_reminder_due_and_says_so_without_the_password
     with time_machine.travel(LATER, tick=False):
         status = tracker.json("daemon", "status")
     (upcoming,) = [u for u in status["upcoming"] if u["kind"] == "follow_up"]
-    assert upcoming["attempts"] == 1
+    assert upcoming["attempt_count"] == 1
     assert "apprise:mailto://me:****@" in upcoming["last_error"]
     assert PASSWORD not in json.dumps(status)
     with time_machine.travel(LATER, tick=False):
