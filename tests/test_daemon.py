@@ -324,7 +324,7 @@ def test_a_stale_lock_file_of_a_dead_daemon_does_not_count(cli: Tracker, store: 
 
 def test_bad_options_of_daemon_run_are_usage_errors(cli: Tracker, tmp_path: Path) -> None:
     assert cli.fails(2, "daemon", "run", "--notifier", "growl") == (
-        "Error: unknown notifier 'growl'; choose desktop, console or command:CMD"
+        "Error: unknown notifier 'growl'; choose desktop, console, command:CMD or apprise:URL"
     )
     assert cli.fails(2, "daemon", "run", "--policy", str(tmp_path / "none.toml")) == (
         f"Error: policy file {tmp_path / 'none.toml'} does not exist"

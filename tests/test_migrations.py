@@ -69,7 +69,7 @@ def test_a_postgresql_url_without_the_driver_names_the_extra(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(sys.modules, "psycopg", None)
-    with pytest.raises(StoreError, match=r"pip install 'tracker\[postgres\]'"):
+    with pytest.raises(StoreError, match=r"the postgres extra\): pip install 'psycopg\[binary\]'"):
         make_engine("postgresql+psycopg://someone@127.0.0.1/tracker")
 
 
@@ -80,7 +80,8 @@ def test_a_postgresql_url_without_the_driver_is_one_error_line(
     monkeypatch.setitem(sys.modules, "psycopg", None)
     line = tracker.fails(1, "--db", "postgresql://someone@127.0.0.1/tracker", "case", "list")
     assert line == (
-        "Error: a PostgreSQL store needs the psycopg driver: pip install 'tracker[postgres]'"
+        "Error: a PostgreSQL store needs the psycopg driver (the postgres extra): "
+        "pip install 'psycopg[binary]'"
     )
 
 

@@ -391,7 +391,7 @@ def test_remind_check_with_a_failing_command_exits_1_and_retries_later(
 
 def test_an_unknown_notifier_is_bad_usage(tracker: Any) -> None:
     assert tracker.fails(2, "remind", "check", "--notifier", "pager") == (
-        "Error: unknown notifier 'pager'; choose desktop, console or command:CMD"
+        "Error: unknown notifier 'pager'; choose desktop, console, command:CMD or apprise:URL"
     )
     assert tracker.fails(2, "remind", "check", "--notifier", "command:") == (
         "Error: the command notifier needs a command, e.g. command:notify-send"

@@ -109,12 +109,15 @@ class Settings:
         country = "GB"            # or "GB-SCT": your country (and its part), ISO 3166
         date_order = "DMY"        # how you write 05/06: DMY, MDY or YMD (default: your country's)
         time_zone = "Europe/London"   # default: TZ, else the system's zone
+        notify = ["desktop", "apprise:mailto://me:PASSWORD@smtp.example.org"]
 
     Your country is the jurisdiction and the holiday calendar of a case whose organization
-    has none, and a case at an organization of another country counts as abroad.
+    has none, and a case at an organization of another country counts as abroad. `notify`
+    is how reminders are shown when no --notifier is given (tracker.notify; default: the
+    desktop): one value or a list, each a channel of its own.
     """
 
-    __slots__ = ("country", "date_order", "subdivision", "time_zone")
+    __slots__ = ("country", "date_order", "notify", "subdivision", "time_zone")
 
     def __init__(
         self,
@@ -122,11 +125,13 @@ class Settings:
         subdivision: str | None = None,
         date_order: str | None = None,
         time_zone: str | None = None,
+        notify: tuple[str, ...] | None = None,
     ) -> None:
         self.country = country
         self.subdivision = subdivision
         self.date_order = date_order
         self.time_zone = time_zone
+        self.notify = notify
 
     @property
     def order(self) -> str | None:
@@ -134,7 +139,9 @@ class Settings:
         return self.date_order or date_order_of(self.country)
 
 
-_SETTINGS_KEYS = ("country", "date_order", "time_zone")
+_SETTINGS_KEYS = ("country", "date_order", "time_zone", "notify")
+_NOTIFIER_KINDS = ("desktop", "plyer", "console")
+_NOTIFIER_PREFIXES = ("command:", "apprise:")
 _settings_cache: dict[tuple[str | None, str | None], Settings] = {}
 
 
@@ -170,6 +177,7 @@ def _read_settings(path: Path) -> Settings:
         raise UsageError(
             f"{where}: unknown key '{unknown[0]}' (known: {', '.join(_SETTINGS_KEYS)})"
         )
+    notify = _notify_setting(data.pop("notify", None), where)
     for name, value in data.items():
         if not isinstance(value, str):
             raise UsageError(f"{where}: {name} must be text")
@@ -198,4 +206,28 @@ def _read_settings(path: Path) -> Settings:
         subdivision=region[1] if region else None,
         date_order=order,
         time_zone=zone,
+        notify=notify,
     )
+
+
+def _notify_setting(value: object, where: str) -> tuple[str, ...] | None:
+    """`notify`: one notifier or a list of them, each desktop, console, command:CMD or
+    apprise:URL (checked for its kind here; made, and so checked whole, when used)."""
+    if value is None:
+        return None
+    values = [value] if isinstance(value, str) else value
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise UsageError(f"{where}: notify must be a notifier or a list of them, as text")
+    found: list[str] = []
+    for spec in values:
+        spec = spec.strip()
+        if spec not in _NOTIFIER_KINDS and not (
+            spec.startswith(_NOTIFIER_PREFIXES) and spec.split(":", 1)[1].strip()
+        ):
+            shown = spec.split("://", 1)[0] + ("://..." if "://" in spec else "")
+            raise UsageError(
+                f"{where}: unknown notifier '{shown}' in notify; "
+                "use desktop, console, command:CMD or apprise:URL"
+            )
+        found.append(spec)
+    return tuple(found)

@@ -43,7 +43,7 @@ from sqlalchemy import select
 
 from tracker.db import Store
 from tracker.models import Change, Event, utcnow
-from tracker.notify import DesktopNotifier, Notifier
+from tracker.notify import DesktopNotifier, Notifier, Notifiers
 from tracker.policy import Policies, PolicyError, load_policies, user_policy_path
 from tracker.redact import mask
 from tracker.reminders import (
@@ -301,6 +301,11 @@ class Daemon:
         return report
 
     def _log(self, report: PassReport) -> None:
+        missed = getattr(self.notifier, "missed", None)  # several channels: those that failed
+        if missed:
+            for line in missed:
+                log.warning("shown, but one channel failed: %s", line)
+            missed.clear()
         if report.digest is not None and report.shown:
             log.info(
                 "showed a digest: %s — %s (%d reminders recorded shown)",
@@ -508,6 +513,8 @@ class Daemon:
 def _notifier_name(notifier: Notifier) -> str:
     if isinstance(notifier, DesktopNotifier):
         return f"desktop, through {notifier.via}"
+    if isinstance(notifier, Notifiers):
+        return "; ".join(_notifier_name(channel) for channel in notifier.channels)
     return notifier.name
 
 

@@ -366,7 +366,8 @@ def _postgres_engine(parsed: URL) -> Engine:
         import psycopg  # noqa: F401
     except ImportError:
         raise StoreError(
-            "a PostgreSQL store needs the psycopg driver: pip install 'tracker[postgres]'"
+            "a PostgreSQL store needs the psycopg driver (the postgres extra): "
+            "pip install 'psycopg[binary]'"
         ) from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")

@@ -15,14 +15,28 @@ bus, no notification server, no such command).
 - ``console`` prints to stdout with a timestamp; shown when the write succeeded.
 - ``command:CMD`` runs CMD with the title and the body as two more arguments; shown on exit 0.
   A number alone on the first line of its output (``notify-send --print-id``) is the receipt.
+- ``apprise:URL`` sends through Apprise (the ``apprise`` extra): email, ntfy, Matrix,
+  Telegram, Pushover and the rest, one URL each (several URLs in one value, separated by
+  spaces or commas, are one channel each). Shown when Apprise reports the delivery done (an
+  SMTP server that accepted the message, an HTTP endpoint that answered 2xx); its False is
+  a NotifyError. A URL holds passwords and tokens: the notifier's name, its errors and its
+  log lines show it as Apprise's privacy form (``mailto://me:****@smtp.example.org``).
 
-The only module that imports plyer, jeepney or dbus, each lazily: everyday commands load none.
+Several notifiers at once (``--notifier`` repeated, or ``notify = [...]`` in the config
+file) are one ``Notifiers``: each is a channel of its own, every reminder is sent to each,
+and it counts as shown when at least one channel confirmed it. A channel that failed is not
+tried again for that reminder (the others would show it twice); its error is kept in
+``missed`` for the caller to report. When none confirmed, it stays due as for one notifier.
+
+The only module that imports plyer, jeepney, dbus or apprise, each lazily: everyday
+commands load none.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import re
 import shlex
@@ -31,16 +45,19 @@ import stat
 import subprocess
 import sys
 import warnings
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, TextIO
+from urllib.parse import quote, unquote
 
+from tracker.config import settings
 from tracker.errors import UsageError
 from tracker.redact import mask, redact
 
 APP_NAME = "tracker"
 COMMAND_TIMEOUT = 30.0  # seconds; well under a claim's lease
 DBUS_TIMEOUT = 10.0  # seconds for the notification server to answer
-NOTIFIERS = "desktop, console or command:CMD"
+NOTIFIERS = "desktop, console, command:CMD or apprise:URL"
 
 _NOTIFICATIONS = "org.freedesktop.Notifications"
 _NOTIFICATIONS_PATH = "/org/freedesktop/Notifications"
@@ -394,18 +411,199 @@ class CommandNotifier:
         return receipt.group(1) if receipt else None
 
 
+# --------------------------------------------------------------------------- Apprise
+
+_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^/@:\s]*):(?P<secret>[^/@\s]*)@")
+
+
+def mask_secrets(text: str) -> str:
+    """``scheme://user:password@`` as ``scheme://user:****@``: what a URL given as a
+    notifier or a store shows in a message, a log line or `daemon status` without Apprise."""
+    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:****@", text)
+
+
+def is_apprise(spec: str) -> bool:
+    return spec.startswith("apprise:")
+
+
+def _apprise() -> Any:
+    try:
+        import apprise  # the `apprise` extra
+    except ImportError:
+        raise UsageError(
+            "the apprise notifier needs Apprise (the apprise extra): pip install apprise"
+        ) from None
+    return apprise
+
+
+_SPLIT = re.compile(r"[\s,]+(?=[a-zA-Z][\w+.-]*://)")
+
+
+def split_urls(value: str) -> list[str]:
+    """The URLs in one ``apprise:`` value: separated by spaces or commas before a scheme
+    (a comma inside a URL, ``?to=a@x.org,b@y.org``, stays)."""
+    return [url for url in (part.strip(" ,") for part in _SPLIT.split(value.strip())) if url]
+
+
+class AppriseNotifier:
+    """One Apprise URL: shown when Apprise reports the delivery done."""
+
+    def __init__(self, url: str) -> None:
+        apprise = _apprise()
+        self._module = apprise
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        if plugin is None:
+            raise UsageError(
+                f"Apprise cannot send to '{mask_secrets(url)}' "
+                "(unknown service or a malformed URL; see https://appriseit.com/)"
+            )
+        self._apprise = apprise.Apprise()
+        self._apprise.add(plugin)
+        shown = str(plugin.url(privacy=True)).split("?", 1)[0]
+        self.name = f"apprise:{mask_secrets(shown)}"
+        # Every word of the full URL that the privacy form hides is a secret: errors and
+        # log lines never show it.
+        full = set(re.split(r"[/:@?&=#]+", str(plugin.url(privacy=False))))
+        public = set(re.split(r"[/:@?&=#]+", str(plugin.url(privacy=True))))
+        hidden = {w for w in full - public if len(w) >= 3}
+        hidden |= {unquote(w) for w in hidden} | {quote(w, safe="") for w in hidden}
+        hidden |= {p for w in hidden for p in re.split(r"[/:@?&=#]+", unquote(w)) if len(p) >= 4}
+        self._secrets = sorted(hidden, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "****")
+        return mask(mask_secrets(text))
+
+    def check(self) -> None:
+        return None  # a network service: only sending tells
+
+    def notify(self, title: str, body: str) -> str | None:
+        apprise = self._module
+        with apprise.LogCapture(level=logging.DEBUG, fmt="%(levelname)s %(message)s") as logs:
+            try:
+                delivered = self._apprise.notify(body=mask(body), title=mask(title))
+            except Exception as exc:  # a plugin's own failure: not delivered
+                raise NotifyError(
+                    f"{self.name}: {type(exc).__name__}: {self.scrub(_one_line(str(exc)))}"
+                ) from None
+            captured = logs.getvalue()
+        if not delivered:
+            raise NotifyError(f"{self.name}: not delivered ({self._reason(captured)})")
+        return None
+
+    def _reason(self, captured: str) -> str:
+        lines = [line.strip() for line in captured.splitlines() if line.strip()]
+        wanted = [
+            line.split(" ", 1)[1]
+            for line in lines
+            if line.startswith(("WARNING ", "ERROR ", "CRITICAL "))
+            or (line.startswith("DEBUG ") and "Exception" in line)
+        ]
+        reason = "; ".join(wanted) or "Apprise reported a failure"
+        return self.scrub(_one_line(reason))
+
+
+def _quiet_apprise() -> None:
+    """Apprise's own log lines (it logs to the root logger's handlers, the daemon's stderr)
+    are kept off: each failure is told once, by the NotifyError, its secrets hidden."""
+    logging.getLogger("apprise").propagate = False
+
+
+# --------------------------------------------------------------------------- several
+
+
+class Notifiers:
+    """Several notifiers, each a channel of its own: a reminder is sent to each, and counts
+    as shown when at least one confirmed it. A channel that failed is not tried again for
+    it (the others would show it twice); why is kept in ``missed``."""
+
+    def __init__(self, channels: Sequence[Notifier]) -> None:
+        self.channels = list(channels)
+        self.name = ", ".join(channel.name for channel in self.channels)
+        self.missed: list[str] = []  # "NAME: why" of each channel that failed, this pass
+        self._down: dict[int, str] = {}  # channels whose check failed: not tried
+
+    def check(self) -> None:
+        self._down = {}
+        errors: list[NotifyError] = []
+        for index, channel in enumerate(self.channels):
+            try:
+                channel.check()
+            except NotifyError as exc:
+                errors.append(exc)
+                self._down[index] = str(exc)
+        if len(errors) == len(self.channels):
+            raise NotifyError("; ".join(str(e) for e in errors), unavailable=True)
+
+    def notify(self, title: str, body: str) -> str | None:
+        receipts: list[str] = []
+        errors: list[NotifyError] = []
+        failed: list[str] = []  # "NAME: why" of each channel that did not show it
+        for index, channel in enumerate(self.channels):
+            if index in self._down:
+                failed.append(_named(channel.name, self._down[index]))
+                continue
+            try:
+                receipt = channel.notify(title, body)
+            except NotifyError as exc:
+                errors.append(exc)
+                failed.append(_named(channel.name, str(exc)))
+                continue
+            receipts.append(f"{channel.name.split(':', 1)[0]}={receipt or 'ok'}")
+        if not receipts:
+            every_one_down = len(errors) + len(self._down) == len(self.channels)
+            unavailable = every_one_down and all(e.unavailable for e in errors)
+            raise NotifyError("; ".join(failed), unavailable=unavailable)
+        self.missed += failed
+        return ",".join(receipts)[:100]
+
+
+def _named(name: str, error: str) -> str:
+    return error if error.startswith(name) else f"{name}: {error}"
+
+
+def notifier_specs(given: Sequence[str]) -> list[str]:
+    """The notifiers to use: the --notifier values, else the config file's `notify`, else
+    the desktop. An ``apprise:`` value with several URLs is one channel per URL."""
+    specs = list(given) or list(settings().notify or ()) or ["desktop"]
+    out: list[str] = []
+    for spec in specs:
+        if is_apprise(spec):
+            urls = split_urls(spec.removeprefix("apprise:"))
+            if not urls:
+                raise UsageError("the apprise notifier needs a URL, e.g. apprise:ntfy://my-topic")
+            out += [f"apprise:{url}" for url in urls]
+        else:
+            out.append(spec)
+    return out
+
+
+def make_notifiers(given: Sequence[str]) -> Notifier:
+    """The notifier for --notifier values (several: a Notifiers), or the config file's."""
+    specs = notifier_specs(given)
+    notifiers = [make_notifier(spec) for spec in specs]
+    return notifiers[0] if len(notifiers) == 1 else Notifiers(notifiers)
+
+
 def make_notifier(spec: str) -> Notifier:
-    """The notifier a --notifier value names: desktop (or plyer), console or command:CMD."""
+    """The notifier a --notifier value names: desktop (or plyer), console, command:CMD or
+    apprise:URL (one URL)."""
     if redact(spec).changed:
         # A command line is configuration, written into a systemd unit by `daemon install`.
-        raise UsageError("the notifier holds what looks like card data; give a command without it")
+        raise UsageError(
+            "the notifier holds what looks like card data; give a command or URL without it"
+        )
     if spec in ("desktop", "plyer"):
         return DesktopNotifier()
     if spec == "console":
         return ConsoleNotifier()
     if spec.startswith("command:"):
         return CommandNotifier(spec.removeprefix("command:"))
-    raise UsageError(f"unknown notifier '{spec}'; choose {NOTIFIERS}")
+    if is_apprise(spec):
+        _quiet_apprise()
+        return AppriseNotifier(spec.removeprefix("apprise:"))
+    raise UsageError(f"unknown notifier '{mask_secrets(spec)}'; choose {NOTIFIERS}")
 
 
 def _one_line(text: str) -> str:

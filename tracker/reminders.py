@@ -64,7 +64,7 @@ from tracker.due import DueItem, pending_items
 from tracker.errors import TrackerError
 from tracker.history import ReminderShown, begin_change
 from tracker.models import Case, Change, Event, FollowUp, Reminder, utcnow
-from tracker.notify import Notifier, NotifyError
+from tracker.notify import Notifier, NotifyError, mask_secrets
 from tracker.policy import Policies
 from tracker.redact import mask
 from tracker.vocabulary import ACTIVE_STATUSES
@@ -307,7 +307,7 @@ def release(
     session.execute(
         update(Reminder)
         .where(*conditions)
-        .values(next_attempt_at=max(retry_at, now), last_error=error[:1000])
+        .values(next_attempt_at=max(retry_at, now), last_error=mask_secrets(error)[:1000])
         .execution_options(synchronize_session=False)
     )
 
@@ -987,7 +987,7 @@ def _release_chunk(
         session.execute(
             update(Reminder)
             .where(Reminder.id.in_([r[0] for r in rows]))
-            .values(next_attempt_at=retry_at, last_error=error[:1000])
+            .values(next_attempt_at=retry_at, last_error=mask_secrets(error)[:1000])
             .execution_options(synchronize_session=False)
         )
     return len(rows)

@@ -10,7 +10,11 @@ ends); the connection's application_name carries the pid. Daemons on other machi
 the store, and the claims decide who shows what.
 
 `tracker daemon install` writes a systemd user unit that runs this very tracker, refusing any
-value with a control character (a newline would start a new directive). None of this needs
+value with a control character (a newline would start a new directive). A secret (a database
+URL with a password, an Apprise URL) never goes into the unit, where `systemctl --user show`
+displays it to anyone: it goes into an EnvironmentFile= of its own, written 0600, and the
+unit names the variable (``--notifier ${TRACKER_NOTIFIER_1}``). A desktop notifier orders the
+unit after the graphical session and stops it with the session. None of this needs
 tracker.daemon, which `tracker daemon run` alone imports.
 """
 
@@ -22,15 +26,18 @@ import socket
 import sys
 import unicodedata
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
-from tracker.config import data_dir
+from tracker.config import config_dir, data_dir
 from tracker.db import Store, sqlite_path
 from tracker.errors import TrackerError, UsageError
 from tracker.files import write_private
 
 UNIT_NAME = "tracker-daemon.service"
+ENV_FILE_NAME = "daemon.env"
 ENABLE_HINT = "systemctl --user daemon-reload && systemctl --user enable --now tracker-daemon"
 
 
@@ -271,38 +278,119 @@ def _refuse_control(value: str, what: str) -> None:
             )
 
 
-def unit_text(argv: list[str], env: dict[str, str]) -> str:
-    """The unit's text; UnitValueError if any value holds a control character (a newline in
-    an argument would start a directive of its own)."""
-    for word in argv:
-        _refuse_control(word, "an argument of the command")
+@dataclass(frozen=True)
+class EnvWord:
+    """An argument of ExecStart= that systemd takes from the environment, as one word
+    (``${NAME}``): its value lives in the EnvironmentFile=, not in the unit."""
+
+    name: str
+
+
+def env_file_path() -> Path:
+    """Where `daemon install` keeps the unit's secrets: daemon.env in the config folder."""
+    return config_dir() / ENV_FILE_NAME
+
+
+def url_has_password(url: str) -> bool:
+    """A database URL that holds a password (``user:secret@``, or ``?password=``)."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return True
+        return any("password" in key.lower() for key, _ in parse_qsl(parts.query))
+    except ValueError:
+        return True  # cannot tell: treated as a secret
+
+
+def _env_file_quote(value: str) -> str:
+    # systemd's EnvironmentFile=: single quotes keep everything literal (no escapes, no
+    # variables); a value holding one is double-quoted with \, ", ` and $ escaped.
+    if "'" not in value:
+        return f"'{value}'"
+    escaped = "".join("\\" + c if c in '\\"`$' else c for c in value)
+    return f'"{escaped}"'
+
+
+def env_file_text(env: dict[str, str]) -> str:
     for key, value in env.items():
         _refuse_control(key, "an environment variable's name")
-        _refuse_control(value, f"{key}")
+        _refuse_control(value, key)
     lines = [
-        "# Written by `tracker daemon install`; run it again to rewrite this file.",
-        "[Unit]",
-        "Description=tracker reminder daemon (follow-ups, promises, escalation thresholds)",
-        "",
-        "[Service]",
-        "Type=simple",
-        "ExecStart=" + " ".join(_systemd_quote(word) for word in argv),
-    ]
-    lines += [f"Environment={_systemd_quote(f'{k}={v}')}" for k, v in sorted(env.items())]
-    lines += [
-        "Restart=on-failure",
-        "RestartSec=30",
-        "",
-        "[Install]",
-        "WantedBy=default.target",
+        "# Written by `tracker daemon install` (0600): the secrets of tracker-daemon.service.",
+        *(f"{key}={_env_file_quote(value)}" for key, value in sorted(env.items())),
         "",
     ]
     return "\n".join(lines)
 
 
-def install_unit(argv: list[str], env: dict[str, str]) -> Path:
-    """Write the systemd user unit (0600: its environment may name a database URL)."""
+def unit_text(
+    argv: list[str | EnvWord],
+    env: dict[str, str],
+    *,
+    env_file: Path | None = None,
+    graphical: bool = False,
+) -> str:
+    """The unit's text; UnitValueError if any value holds a control character (a newline in
+    an argument would start a directive of its own). `env_file`: the EnvironmentFile= with
+    the secrets; `graphical`: the desktop notifier's, ordered after the graphical session."""
+    for word in argv:
+        if isinstance(word, str):
+            _refuse_control(word, "an argument of the command")
+    for key, value in env.items():
+        _refuse_control(key, "an environment variable's name")
+        _refuse_control(value, f"{key}")
+    if env_file is not None:
+        _refuse_control(str(env_file), "the environment file's path")
+    lines = [
+        "# Written by `tracker daemon install`; run it again to rewrite this file.",
+        "[Unit]",
+        "Description=tracker reminder daemon (follow-ups, promises, escalation thresholds)",
+    ]
+    if graphical:
+        # Desktop notifications need the session's bus and notification server.
+        lines += ["After=graphical-session.target", "PartOf=graphical-session.target"]
+    lines += [
+        "",
+        "[Service]",
+        "Type=simple",
+        "ExecStart=" + " ".join(_exec_word(word) for word in argv),
+    ]
+    lines += [f"Environment={_systemd_quote(f'{k}={v}')}" for k, v in sorted(env.items())]
+    if env_file is not None:
+        lines.append("EnvironmentFile=" + str(env_file).replace("%", "%%"))
+    lines += [
+        "Restart=on-failure",
+        "RestartSec=30",
+        "",
+        "[Install]",
+        "WantedBy=default.target" + (" graphical-session.target" if graphical else ""),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _exec_word(word: str | EnvWord) -> str:
+    return f"${{{word.name}}}" if isinstance(word, EnvWord) else _systemd_quote(word)
+
+
+def install_unit(
+    argv: list[str | EnvWord],
+    env: dict[str, str],
+    secrets: dict[str, str] | None = None,
+    *,
+    graphical: bool = False,
+) -> Path:
+    """Write the systemd user unit (0600), and the secrets, if any, to the EnvironmentFile=
+    (0600; removed when there are none, so that no password is left behind)."""
     path = unit_path()
+    env_file = env_file_path()
+    text = unit_text(argv, env, env_file=env_file if secrets else None, graphical=graphical)
+    if secrets:
+        content = env_file_text(secrets).encode()
+        env_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        write_private(env_file, content)
+    else:
+        env_file.unlink(missing_ok=True)
     path.parent.mkdir(parents=True, exist_ok=True)
-    write_private(path, unit_text(argv, env).encode())
+    write_private(path, text.encode())
     return path

@@ -15,30 +15,37 @@ from tracker.cli.common import (
     policy_option,
     store,
     view_option,
+    warn,
     write_command,
     write_report,
 )
 from tracker.config import expand_user
 from tracker.errors import TrackerError, UsageError
 from tracker.models import utcnow
-from tracker.notify import make_notifier
+from tracker.notify import is_apprise, make_notifier, make_notifiers, notifier_specs
 from tracker.policy import load_policies
 from tracker.reminders import DIGEST_AT, run_pass, upcoming
 from tracker.service import (
     ENABLE_HINT,
+    EnvWord,
     daemon_lock,
     install_unit,
     postgres_pid,
     running_pid,
     tracker_command,
+    url_has_password,
 )
 from tracker.views import TextView, View
 from tracker.when import compute_holidays_apart
 
 NOTIFIER_HELP = (
     "How to show reminders: desktop (a desktop notification, counted as shown once the "
-    "notification server accepted it; plyer is the same), console (print to stdout), or "
-    "command:CMD (run CMD with the title and the body as two more arguments; shown on exit 0)."
+    "notification server accepted it; plyer is the same), console (print to stdout), "
+    "command:CMD (run CMD with the title and the body as two more arguments; shown on exit 0), "
+    "or apprise:URL (email, ntfy, Matrix, Telegram, Pushover... through Apprise, the apprise "
+    "extra; shown once delivered; several URLs in one value are a channel each). Repeat it "
+    "for several channels: a reminder is shown when at least one confirmed it. Default: "
+    "`notify` in the config file, else desktop."
 )
 DIGEST_ENV = "TRACKER_DIGEST"
 
@@ -47,9 +54,8 @@ def notifier_option(func: F) -> F:
     return click.option(
         "--notifier",
         "notifier_spec",
-        default="desktop",
-        show_default=True,
-        metavar="desktop|console|command:CMD",
+        multiple=True,
+        metavar="desktop|console|command:CMD|apprise:URL",
         help=NOTIFIER_HELP,
     )(func)
 
@@ -106,7 +112,9 @@ def seconds_option(name: str, help: str) -> Callable[[F], F]:
     "--retry", "Wait before showing a failed notification again (doubles each time, up to 10 min)."
 )
 @policy_option
-def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None) -> None:
+def run(
+    notifier_spec: tuple[str, ...], poll: float, retry: float, policy_file: Path | None
+) -> None:
     """Run the reminder daemon in the foreground until Ctrl-C or SIGTERM.
 
     It sleeps until the next reminder is due, notices changes within --poll seconds, keeps
@@ -118,11 +126,12 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run
       tracker daemon run --notifier console
       tracker daemon run --notifier 'command:notify-send --urgency=critical'
+      tracker daemon run --notifier desktop --notifier 'apprise:ntfy://my-topic'
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
     from tracker.daemon import Daemon, setup_logging  # APScheduler: for `run` only
 
-    notifier = make_notifier(notifier_spec)
+    notifier = make_notifiers(notifier_spec)
     policies = load_policies(policy_file)
     digest = digest_threshold()
     the_store = store()
@@ -185,19 +194,26 @@ def status(limit: int, policy_file: Path | None, view: View) -> None:
 @seconds_option("--poll", "Passed on to `tracker daemon run`.")
 @policy_option
 @write_command
-def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
+def install(notifier_spec: tuple[str, ...], poll: float, policy_file: Path | None) -> None:
     """Write a systemd user unit that runs the daemon, and say how to enable it.
 
     The unit runs this same tracker with the same store (TRACKER_DB / TRACKER_HOME, or
-    --db). It goes to $XDG_CONFIG_HOME/systemd/user/tracker-daemon.service.
+    --db). It goes to $XDG_CONFIG_HOME/systemd/user/tracker-daemon.service. No secret goes
+    into the unit, where `systemctl --user show` would display it: a database URL with a
+    password and every apprise:URL go into daemon.env in the config folder (0600), which
+    the unit reads as its EnvironmentFile=. With the desktop notifier the unit starts
+    after the graphical session and stops with it. Without --notifier, the daemon uses the
+    config file's `notify` when it starts.
 
     \b
     Examples:
       tracker daemon install
-      tracker --db postgresql://me@db/tracker daemon install --poll 10
+      tracker --db postgresql://me:SECRET@db/tracker daemon install --poll 10
+      tracker daemon install --notifier desktop --notifier 'apprise:ntfy://my-topic'
     """
-    make_notifier(notifier_spec)  # refuse a bad one now, not when systemd starts it
-    argv = tracker_command()
+    specs = notifier_specs(notifier_spec)
+    for spec in specs:
+        make_notifier(spec)  # refuse a bad one now, not when systemd starts it
     db_url = app().db_url
     digest_threshold()  # refuse a bad TRACKER_DIGEST now too
     env = {
@@ -207,14 +223,25 @@ def install(notifier_spec: str, poll: float, policy_file: Path | None) -> None:
     }
     if db_url:
         env["TRACKER_DB"] = db_url
-    argv += ["daemon", "run"]
-    if notifier_spec != "desktop":
-        argv += ["--notifier", notifier_spec]
+    secrets: dict[str, str] = {}
+    if "TRACKER_DB" in env and url_has_password(env["TRACKER_DB"]):
+        secrets["TRACKER_DB"] = env.pop("TRACKER_DB")
+    argv: list[str | EnvWord] = [*tracker_command(), "daemon", "run"]
+    hidden = 0
+    for spec in notifier_spec:
+        if is_apprise(spec):  # its URL holds passwords and tokens
+            hidden += 1
+            name = f"TRACKER_NOTIFIER_{hidden}"
+            secrets[name] = spec
+            argv += ["--notifier", EnvWord(name)]
+        else:
+            argv += ["--notifier", spec]
     if poll != DEFAULT_SECONDS:
         argv += ["--poll", f"{poll:g}"]
     if policy_file is not None:
         argv += ["--policy", str(expand_user(policy_file).absolute())]
-    path = install_unit(argv, env)
+    graphical = any(spec in ("desktop", "plyer") for spec in specs)
+    path = install_unit(argv, env, secrets, graphical=graphical)
     TextView().daemon_install(path, ENABLE_HINT)
     write_report().add(path=str(path), enable_command=ENABLE_HINT)
 
@@ -235,7 +262,7 @@ def remind() -> None:
 @notifier_option
 @policy_option
 @click.option("-v", "--verbose", is_flag=True, help="Say what was shown.")
-def check(notifier_spec: str, policy_file: Path | None, verbose: bool) -> None:
+def check(notifier_spec: tuple[str, ...], policy_file: Path | None, verbose: bool) -> None:
     """One pass: show every reminder that is due and not yet shown, then exit.
 
     Safe beside a running daemon or another check: each reminder is shown once. A reminder
@@ -257,12 +284,15 @@ def check(notifier_spec: str, policy_file: Path | None, verbose: bool) -> None:
     Examples:
       tracker remind check
       tracker remind check --notifier console --verbose
+      tracker remind check --notifier 'apprise:mailto://me:PASSWORD@smtp.example.org'
     """
-    notifier = make_notifier(notifier_spec)
+    notifier = make_notifiers(notifier_spec)
     policies = load_policies(policy_file)
     report = run_pass(store(), notifier, policies=policies, digest=digest_threshold())
     if verbose:
         TextView().remind_check(report)
+    for line in getattr(notifier, "missed", ()):  # several channels: shown, one failed
+        warn(f"shown, but one channel failed: {line}")
     if report.kept:
         if report.unavailable:
             raise TrackerError(f"{report.unavailable}; {_reminders(report.kept)} kept for later")

@@ -172,10 +172,15 @@ def json_(case_id: int | None, output: str) -> None:
 @click.option("--since", type=WHEN, metavar="WHEN", help="Only what is due at or after WHEN.")
 @output_option(OUTPUT_HELP)
 def ics(case_id: int | None, since: datetime | None, output: str) -> None:
-    """Pending follow-ups and promises as an iCalendar file, each with an alarm.
+    """Follow-ups and promises as an iCalendar file; pending ones with an alarm.
 
-    Only active cases, as in `tracker due`. Exporting again gives the same UIDs, so a
-    calendar that imports the new file updates its events instead of doubling them.
+    Pending ones on active cases (as in `tracker due`) have an alarm at their due time.
+    Exporting again gives the same UIDs, so a calendar that imports the new file updates
+    its events instead of doubling them; one no longer pending (kept, broken, cancelled,
+    done, or on a resolved or closed case) comes again with a higher SEQUENCE as
+    STATUS:CANCELLED, without its alarm, while it was due at most 30 days before the
+    store's last change (--since WHEN: everything due from WHEN on). Descriptions give
+    times in your zone.
 
     \b
     Examples:
@@ -186,8 +191,10 @@ def ics(case_id: int | None, since: datetime | None, output: str) -> None:
         use_snapshot(session)
         require_case(session, case_id)
         with _output(output) as stream:
-            count = write_ics(session, stream, case_id=case_id, since=since)
-    _done(output, f"Exported {count} calendar event{'s' if count != 1 else ''} to {output}.")
+            counts = write_ics(session, stream, case_id=case_id, since=since)
+    count = counts.events
+    ended = f" ({counts.cancelled} no longer pending, cancelled)" if counts.cancelled else ""
+    _done(output, f"Exported {count} calendar event{'s' if count != 1 else ''}{ended} to {output}.")
 
 
 @click.group("import")
