@@ -61,3 +61,21 @@ def test_help_flag_works_everywhere(tracker_home: Path) -> None:
         assert "Example" in out, (path, out)
         assert out == tracker.ok(*path.split(), "--help"), path
     assert not tracker_home.exists(), "asking for help created a store"
+
+
+def test_every_relative_link_in_the_docs_leads_to_a_file() -> None:
+    root = Path(__file__).resolve().parent.parent
+    pages = [root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            if not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(root)}: {target}")
+    assert not broken
+    # README points to every page of docs/.
+    readme = (root / "README.md").read_text()
+    for doc in sorted((root / "docs").glob("*.md")):
+        if doc.name != "README.md":
+            assert f"(docs/{doc.name})" in readme, doc.name
