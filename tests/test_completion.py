@@ -4,7 +4,6 @@ bash, zsh and fish scripts set), and once through a real bash with the generated
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -118,34 +117,22 @@ def test_the_words_categories_channels_statuses_levels(filled: Tracker) -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.backends("sqlite")
-def test_tags_when_the_store_has_them_and_nothing_when_it_has_not(
-    filled: Tracker, db_url: str
-) -> None:
-    line = "tracker case list --tag "
+def test_tags_of_the_store_and_of_the_case(filled: Tracker) -> None:
+    assert completions("bash", "tracker case list --tag ") == []  # no tags yet, no error
+    filled.ok("case", "tag", "1", "travel")
+    filled.ok("case", "tag", "2", "travel", "urgent")
     command = click.Command("list", params=[click.Option(["--tag"])])
     ctx = click.Context(command, info_name="list", parent=click.Context(cli))
     (param,) = command.params
     tags = complete.completer_for(param, "case")
     assert tags is complete.tags
-    assert tags(ctx, param, "") == []  # no tags table: nothing, no error
-    path = sqlite_path(db_url)
-    assert path is not None
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE tags (id INTEGER PRIMARY KEY, case_id INTEGER, tag TEXT)")
-        conn.executemany(
-            "INSERT INTO tags (case_id, tag) VALUES (?, ?)",
-            [(1, "travel"), (2, "travel"), (2, "urgent")],
-        )
     assert [(i.value, i.help) for i in tags(ctx, param, "")] == [
         ("travel", "2 cases"),
         ("urgent", "1 case"),
     ]
-    assert [i.value for i in tags(ctx, param, "u")] == ["urgent"]
-    untag = click.Context(command, info_name="untag", parent=click.Context(cli))
-    untag.params["case_id"] = 1
-    assert [i.value for i in tags(untag, param, "")] == ["travel"]
-    assert line  # the command line this stands for, once `case list --tag` exists
+    assert completions("bash", "tracker case list --tag u") == ["urgent"]
+    # untag offers the case's own tags.
+    assert completions("bash", "tracker case untag 1 ") == ["travel"]
 
 
 @pytest.mark.backends("sqlite")

@@ -263,7 +263,9 @@ def test_an_undone_mark_brings_the_alarm_back_with_a_higher_sequence(
     assert "promise-1" in alarms(calendar)
 
 
-def test_a_follow_up_whose_reminder_was_shown_is_done(tracker: Any) -> None:
+def test_a_follow_up_whose_reminder_was_shown_or_that_is_done_is_cancelled(
+    tracker: Any,
+) -> None:
     with time_machine.travel(T0, tick=False):
         build(tracker)
     with time_machine.travel(datetime(2026, 3, 5, 9, 1, tzinfo=UTC), tick=False):
@@ -271,7 +273,13 @@ def test_a_follow_up_whose_reminder_was_shown_is_done(tracker: Any) -> None:
         done = parsed(ics(tracker))
     (uid,) = [u for u in done if u.startswith("follow-up-1.")]
     assert done[uid]["status"] == "CANCELLED" and done[uid]["alarms"] == 0
-    assert done[uid]["summary"].startswith("Done: Follow up with American Express")
+    assert done[uid]["summary"].startswith("Reminded: Follow up with American Express")
+    with time_machine.travel(datetime(2026, 3, 5, 9, 2, tzinfo=UTC), tick=False):
+        tracker.ok("follow-up", "done", "1")
+        marked = parsed(ics(tracker))
+    assert marked[uid]["status"] == "CANCELLED" and marked[uid]["alarms"] == 0
+    assert marked[uid]["summary"].startswith("Done: Follow up with American Express")
+    assert marked[uid]["sequence"] > done[uid]["sequence"]
 
 
 def test_descriptions_show_the_users_zone(tracker: Any, frozen: None, tracker_home: Path) -> None:

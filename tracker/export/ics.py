@@ -33,7 +33,8 @@ _ENDED = {
     "kept": "Kept",
     "broken": "Broken",
     "cancelled": "Cancelled",
-    "fired": "Done",
+    "done": "Done",
+    "fired": "Reminded",
     "resolved": "Case resolved",
     "closed": "Case closed",
     "undone": "Undone",
@@ -52,8 +53,8 @@ class CalendarItem:
     due_at: datetime
     text: str
     promised_by: str | None
-    # "pending", or why it no longer is: kept, broken, cancelled, fired (a follow-up whose
-    # reminder was shown), resolved or closed (its case's status), undone (its making was
+    # "pending", or why it no longer is: kept, broken, cancelled, done (a follow-up marked
+    # done), fired (a follow-up whose reminder was shown), resolved or closed (its case's status), undone (its making was
     # undone: only its history is left).
     state: str
     state_at: datetime | None  # when a promise was marked kept, broken or cancelled
