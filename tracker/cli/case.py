@@ -21,6 +21,7 @@ from tracker.cli.common import (
     ChoiceType,
     ValidatedType,
     WhenInput,
+    account_and_amount_options,
     at_option,
     case_change,
     masked_change,
@@ -38,7 +39,7 @@ from tracker.letter import render_letter
 from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
 from tracker.tags import tag_case, untag_case
-from tracker.values import parse_amount, parse_currency, parse_last4, parse_tag
+from tracker.values import parse_tag
 from tracker.views import View
 from tracker.views.case import case_detail
 from tracker.views.followups import Text as FollowUpText
@@ -126,25 +127,7 @@ def case() -> None:
     show_default=True,
     help="Why you contact them: " + ", ".join(CATEGORIES) + ".",
 )
-@click.option(
-    "--account",
-    "account",
-    metavar="LAST4",
-    type=ValidatedType("last4", parse_last4),
-    help="The last 4 digits of the card or account (never the full number).",
-)
-@click.option(
-    "--amount",
-    type=ValidatedType("amount", parse_amount),
-    metavar="DECIMAL",
-    help="The disputed amount, e.g. 129.99.",
-)
-@click.option(
-    "--currency",
-    type=ValidatedType("currency", parse_currency),
-    metavar="CODE",
-    help="ISO currency code, e.g. USD.",
-)
+@account_and_amount_options
 @click.option("--merchant", metavar="TEXT", help="The merchant of the disputed transaction.")
 @click.option("--txn-date", "txn_date", type=DATE, help="The transaction date, e.g. 2026-11-02.")
 @click.option(

@@ -25,7 +25,7 @@ from tracker.db import Store
 from tracker.errors import NotFound, UsageError
 from tracker.models import Case, utcnow
 from tracker.redact import Masker, mask
-from tracker.values import choice
+from tracker.values import choice, parse_amount, parse_currency, parse_last4
 from tracker.views import View
 from tracker.views import choose as choose_view
 from tracker.views.base import emit_json
@@ -354,6 +354,36 @@ def at_option(what: str) -> Callable[[F], F]:
         help=f"When {what} (default: now), e.g. '2026-11-20 10:00' or '3 days ago'; "
         "relative due times count from it.",
     )
+
+
+def account_and_amount_options(func: F) -> F:
+    """--account LAST4, --amount and --currency: the facts of a disputed charge (case open,
+    case edit)."""
+    for option in reversed(
+        (
+            click.option(
+                "--account",
+                "account",
+                metavar="LAST4",
+                type=ValidatedType("last4", parse_last4),
+                help="The last 4 digits of the card or account (never the full number).",
+            ),
+            click.option(
+                "--amount",
+                type=ValidatedType("amount", parse_amount),
+                metavar="DECIMAL",
+                help="The disputed amount, e.g. 129.99.",
+            ),
+            click.option(
+                "--currency",
+                type=ValidatedType("currency", parse_currency),
+                metavar="CODE",
+                help="ISO currency code, e.g. USD.",
+            ),
+        )
+    ):
+        func = option(func)
+    return func
 
 
 def not_a_card_option(func: F) -> F:

@@ -23,8 +23,8 @@ from tracker.cli.common import (
     PROMISE_ID,
     WHEN,
     IdType,
-    ValidatedType,
     WhenInput,
+    account_and_amount_options,
     case_change,
     masked_change,
     not_a_card_option,
@@ -34,7 +34,6 @@ from tracker.cli.common import (
 from tracker.cli.promise import promise
 from tracker.errors import UsageError
 from tracker.models import utcnow
-from tracker.values import parse_amount, parse_currency, parse_last4
 from tracker.views.corrections import correction_dict, correction_words
 
 CONTACT_ID = IdType("contact")
@@ -46,25 +45,7 @@ NOTE_ID = IdType("note")
 @click.option("--title", metavar="TEXT", help="The case's title.")
 @click.option("--org", "organization", metavar="NAME", help="The organization (created if new).")
 @click.option("--category", type=CATEGORY, help="Why you contact them.")
-@click.option(
-    "--account",
-    "account",
-    metavar="LAST4",
-    type=ValidatedType("last4", parse_last4),
-    help="The last 4 digits of the card or account (never the full number).",
-)
-@click.option(
-    "--amount",
-    type=ValidatedType("amount", parse_amount),
-    metavar="DECIMAL",
-    help="The disputed amount, e.g. 129.99.",
-)
-@click.option(
-    "--currency",
-    type=ValidatedType("currency", parse_currency),
-    metavar="CODE",
-    help="ISO currency code, e.g. USD.",
-)
+@account_and_amount_options
 @click.option("--merchant", metavar="TEXT", help="The merchant ('' clears it).")
 @click.option("--txn-date", "txn_date", type=DATE, help="The transaction date, e.g. 2026-11-02.")
 @click.option(

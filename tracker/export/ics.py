@@ -54,8 +54,8 @@ class CalendarItem:
     text: str
     promised_by: str | None
     # "pending", or why it no longer is: kept, broken, cancelled, done (a follow-up marked
-    # done), fired (a follow-up whose reminder was shown), resolved or closed (its case's status), undone (its making was
-    # undone: only its history is left).
+    # done), fired (a follow-up whose reminder was shown), resolved or closed (its case's
+    # status), undone (its making was undone: only its history is left).
     state: str
     state_at: datetime | None  # when a promise was marked kept, broken or cancelled
     revision: int  # SEQUENCE: the id of the last change made to its case
