@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/run.py                          # 1k, 10k, 100k cases (~15 min)
     .venv/bin/python bench/run.py --sizes 1000,10000 --quick
+    .venv/bin/python bench/run.py --search-only --sizes 100000   # the Search section alone
 
 Prints the tables and writes them into BENCHMARKS.md (between its `bench:begin` and
-`bench:end` markers; the text around them is kept). Needs `hyperfine`; compares with
+`bench:end` markers, and the search section between `bench:search:begin` and
+`bench:search:end`; the text around them is kept). Needs `hyperfine`; compares with
 Taskwarrior (`task`) and the `sqlite3` shell when they are installed, and reads peak memory
 with `/usr/bin/time -v` (apt-get install -y hyperfine taskwarrior sqlite3 time).
 
@@ -50,6 +52,7 @@ PYTHON = Path(sys.executable)
 TRACKER = PYTHON.parent / "tracker"
 OUTPUT = ROOT / "BENCHMARKS.md"
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+SEARCH_BEGIN, SEARCH_END = "<!-- bench:search:begin -->", "<!-- bench:search:end -->"
 SLOW = 2.0  # seconds: a command slower than this runs 3 times
 HEAVY = ("alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers")
 EXPORT_SQL = (
@@ -564,6 +567,205 @@ def _mark(ok: bool) -> str:
     return "met" if ok else "**missed**"
 
 
+# --------------------------------------------------------------------------- search
+
+
+@dataclass
+class SearchResult:
+    size: int
+    documents: int
+    build_s: float  # migration 0008's upgrade: fill the index, build it, create the triggers
+    store_mb: float  # the store without the index (VACUUMed)
+    index_mb: float  # what the upgrade added
+    reference: str
+    word: str
+    word_matches: int
+    organization: str
+    timings: dict[str, Timing]
+    query_ms: dict[str, float]  # the same searches in-process: tracker.search.search only
+    note_write_ms: dict[str, float]  # one `case note` transaction in-process: with, without
+
+
+def _file_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 1e6
+
+
+def search_part(bench: Bench, size: int) -> SearchResult:
+    """The index on the store of `size` cases: building it (the migration on the store as
+    it was before it), its size, search latency, and what its triggers add to a write."""
+    import tracker.migrate
+    from alembic import command
+    from tracker import search as engine
+    from tracker.cases import add_note, get_case
+    from tracker.db import Store, make_engine
+    from tracker.redact import Masker
+
+    cached, _ = stores.cached_store(size, log=bench.log)
+    folder = bench.work / f"search-{size}"
+    folder.mkdir()
+    db = stores.working_copy(cached, folder)
+    bench.log(f"search on {size} cases")
+    bench.note_load(f"search {size}")
+    url = f"sqlite:///{db}"
+    migrating = make_engine(url)
+    config = tracker.migrate.alembic_config()
+    with tracker.migrate.migration_connection(migrating) as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0004")
+    migrating.dispose()
+    with sqlite3_connect(db) as conn:
+        conn.execute("VACUUM")
+    before = _file_mb(db)
+    migrating = make_engine(url)
+    started = time.perf_counter()
+    tracker.migrate.upgrade(migrating)
+    build = time.perf_counter() - started
+    migrating.dispose()
+    with sqlite3_connect(db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        documents = conn.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+        reference = conn.execute(
+            "SELECT value FROM reference_numbers WHERE id >= (SELECT max(id) / 2 FROM "
+            "reference_numbers) ORDER BY id LIMIT 1"
+        ).fetchone()[0]
+        word = "credit"
+        word_matches = conn.execute(
+            "SELECT count(*) FROM search_fts WHERE search_fts MATCH ?", (word,)
+        ).fetchone()[0]
+        organization = conn.execute(
+            "SELECT o.name FROM organizations o JOIN cases c ON c.organization_id = o.id "
+            "GROUP BY o.id ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+    after = _file_mb(db)
+    bench.log(f"  index build {_ms(build)}, {documents} documents, +{after - before:.0f} MB")
+    case = stores.sample_case(db)
+    bare = folder / "without-triggers.db"
+    shutil.copyfile(db, bare)
+    bare_engine = make_engine(f"sqlite:///{bare}")
+    with bare_engine.begin() as conn:
+        for source in engine.SOURCES:
+            engine.drop_triggers(conn, source)
+    bare_engine.dispose()
+    timings = bench.time(
+        {
+            "search REF (a reference number)": tracker_cmd(db, "search", reference),
+            f"search {word} (a common word)": tracker_cmd(db, "search", word),
+            f"search {word} --org (the largest)": tracker_cmd(
+                db, "search", word, "--org", organization
+            ),
+            f"search {word} --since 30 days ago": tracker_cmd(
+                db, "search", word, "--since", "30 days ago"
+            ),
+            "case note (with the index's triggers)": tracker_cmd(
+                db, "case", "note", str(case), "Called again, no news."
+            ),
+            "case note (triggers dropped)": tracker_cmd(
+                bare, "case", "note", str(case), "Called again, no news."
+            ),
+        }
+    )
+    queries = {
+        "search REF (a reference number)": (reference, engine.SearchFilter()),
+        f"search {word} (a common word)": (word, engine.SearchFilter()),
+        f"search {word} --org (the largest)": (
+            word,
+            engine.SearchFilter(organization=organization),
+        ),
+        f"search {word} --since 30 days ago": (
+            word,
+            engine.SearchFilter(since=datetime.now(UTC) - timedelta(days=30)),
+        ),
+    }
+    query_ms: dict[str, float] = {}
+    reader = Store(url)
+    for label, (words, flt) in queries.items():
+        took = []
+        for _ in range(5 if bench.quick else 20):
+            started = time.perf_counter()
+            with reader.read() as session:
+                engine.search(session, engine.parse_query(words), flt)
+            took.append(time.perf_counter() - started)
+        query_ms[label] = statistics.median(took) * 1000
+        bench.log(f"  in-process {label:<33} {query_ms[label]:.1f} ms")
+    reader.dispose()
+    writes: dict[str, float] = {}
+    for label, path in (("with", db), ("without", bare)):
+        store = Store(f"sqlite:///{path}")
+        took = []
+        for n in range(30 if bench.quick else 200):
+            started = time.perf_counter()
+            with store.write() as session:
+                add_note(session, get_case(session, case), f"Note {n}: called", masker=Masker())
+            took.append(time.perf_counter() - started)
+        store.dispose()
+        writes[label] = statistics.median(took) * 1000
+    bench.log(f"  one note write: {writes['with']:.2f} ms with, {writes['without']:.2f} without")
+    return SearchResult(
+        size, documents, build, before, after - before, reference, word, word_matches,
+        organization, timings, query_ms, writes,
+    )  # fmt: skip
+
+
+def sqlite3_connect(path: Path) -> Any:
+    import sqlite3
+    from contextlib import closing
+
+    return closing(sqlite3.connect(path, isolation_level=None))
+
+
+def search_report(
+    results: list[SearchResult], about: dict[str, str], options: Any, loads: dict[str, float]
+) -> str:
+    out: list[str] = []
+    add = out.append
+    add(
+        f"Measured {about['date']} with `{' '.join(options.argv)}`, sqlite {about['sqlite']}"
+        + (" (--quick: fewer runs, not for comparison)." if options.quick else ".")
+    )
+    add("")
+    add("| | " + " | ".join(f"{r.size:,} cases" for r in results) + " |")
+    add("|---|" + "---|" * len(results))
+
+    def row(label: str, cells: list[str]) -> None:
+        add(f"| {label} | " + " | ".join(cells) + " |")
+
+    row("documents indexed", [f"{r.documents:,}" for r in results])
+    row("index build (migration 0008 on the store)", [_ms(r.build_s) for r in results])
+    row(
+        "size the index adds",
+        [f"{r.index_mb:.0f} MB (+{100 * r.index_mb / r.store_mb:.0f}% of {r.store_mb:.0f} MB)"
+         for r in results],
+    )  # fmt: skip
+    for index, label in enumerate(results[0].timings):
+        row(f"`{label}`", [list(r.timings.values())[index].cell() for r in results])
+    for index, label in enumerate(results[0].query_ms):
+        row(
+            f"`{label}`: the query alone, in-process",
+            [f"{list(r.query_ms.values())[index]:.0f} ms" for r in results],
+        )
+    row(
+        "one `case note` transaction in-process, with / without the triggers",
+        [
+            f"{r.note_write_ms['with']:.2f} ms / {r.note_write_ms['without']:.2f} ms"
+            for r in results
+        ],
+    )
+    add("")
+    add(
+        "The 1-minute load average before the part was "
+        + ", ".join(f"{v:.2f}" for k, v in loads.items() if k.startswith("search"))
+        + "; a fresh process's start-up (about 200 ms on a quiet machine) is most of each "
+        "command's time."
+    )
+    add("")
+    for r in results:
+        add(
+            f"{r.size:,} cases: REF was `{r.reference}`; `{r.word}` is in {r.word_matches:,} "
+            f"documents; the largest organization is {r.organization}."
+        )
+    return "\n".join(out) + "\n"
+
+
 def report(
     about: dict[str, str],
     start: dict[str, Timing],
@@ -827,15 +1029,17 @@ def report(
     return "\n".join(out) + "\n"
 
 
-def write_report(text: str, path: Path) -> None:
-    block = f"{BEGIN}\n{text}{END}"
+def write_report(text: str, path: Path, begin: str = BEGIN, end: str = END) -> None:
+    block = f"{begin}\n{text}{end}"
     if path.exists():
         old = path.read_text()
-        if BEGIN in old and END in old:
-            head, _, rest = old.partition(BEGIN)
-            _, _, tail = rest.partition(END)
+        if begin in old and end in old:
+            head, _, rest = old.partition(begin)
+            _, _, tail = rest.partition(end)
             path.write_text(head + block + tail)
             return
+        path.write_text(old.rstrip("\n") + f"\n\n{block}\n")
+        return
     path.write_text(f"# Benchmarks\n\n{block}\n")
 
 
@@ -855,6 +1059,10 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer runs; a 20 s idle window")
     parser.add_argument("--no-taskwarrior", action="store_true")
     parser.add_argument("--no-daemon", action="store_true")
+    parser.add_argument("--no-search", action="store_true")
+    parser.add_argument(
+        "--search-only", action="store_true", help="only the search section (largest size)"
+    )
     parser.add_argument("--daemon-size", type=int, help="default: the largest size")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="default: BENCHMARKS.md")
     parser.add_argument(
@@ -871,6 +1079,18 @@ def main() -> None:
     if options.wait_quiet:
         wait_for_quiet(options.wait_quiet, 600, print)
     started = time.perf_counter()
+    if options.search_only:
+        with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
+            bench = Bench(quick=options.quick, work=Path(tmp))
+            (bench.work / "home").mkdir()
+            about = machine()
+            warm_bytecode(bench)
+            found = [search_part(bench, sizes[-1])]
+        text = search_report(found, about, options, bench.loads)
+        print(text)
+        write_report(text, options.output, SEARCH_BEGIN, SEARCH_END)
+        print(f"written to {options.output} in {time.perf_counter() - started:.0f} s")
+        return
     with tempfile.TemporaryDirectory(prefix="tracker-bench-") as tmp:
         bench = Bench(quick=options.quick, work=Path(tmp))
         (bench.work / "home").mkdir()
@@ -887,6 +1107,7 @@ def main() -> None:
                 poll=30.0,
                 idle=20.0 if options.quick else 60.0,
             )
+        searched = [] if options.no_search else [search_part(bench, sizes[-1])]
         bench.note_load("end")
         text = report(about, start, heavy, results, demon, bench.loads, options)
     raw = {
@@ -901,6 +1122,10 @@ def main() -> None:
     print()
     print(text)
     write_report(text, options.output)
+    if searched:
+        found_text = search_report(searched, about, options, bench.loads)
+        print(found_text)
+        write_report(found_text, options.output, SEARCH_BEGIN, SEARCH_END)
     print(f"written to {options.output} in {time.perf_counter() - started:.0f} s")
 
 

@@ -662,7 +662,8 @@ BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
         ("event type for a spreadsheet", "events.0.type", "=1+1", "bad.json: events row id 1: "
          "'type' \"=1+1\" is not an event type (one of: opened, note, reference_added, "
          "interaction, promise_made, promise_kept, promise_broken, promise_cancelled, "
-         "follow_up_set, escalated, resolved, reopened, closed, undone, reminder_fired)"),
+         "follow_up_set, escalated, resolved, reopened, closed, undone, reminder_fired, "
+         "corrected)"),
         ("another store's import record", "events.0.type", "imported", "bad.json: events row id "
          "1: 'type' \"imported\" is an import's own record, which stays in the store that made "
          "it"),

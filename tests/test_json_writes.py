@@ -118,6 +118,24 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     follow = run("case", "follow-up", case, "3d", "Check the statement")
     assert follow["created"]["follow_ups"][0]["text"] == "Check the statement"
 
+    # Corrections: the corrected row is in "changed", each field's old and new value in
+    # "correction".
+    edited = run("contact", "edit", str(interaction["id"]), "--agent", "Marie")
+    assert edited["changed"]["interactions"][0]["agent"] == "Marie"
+    assert edited["correction"]["changes"] == {"agent": {"old": "Maria", "new": "Marie"}}
+    assert run("case", "edit", case, "--merchant", "ACME")["changed"]["cases"][0]["id"] == int(case)
+    assert (
+        run("note", "edit", str(made["id"]), "Called twice")["changed"]["notes"][0]["body"]
+        == "Called twice"
+    )
+    pending = run("case", "promise", case, "Refund", "--due", "5d")["created"]["promises"][0]
+    moved = run("promise", "due", str(pending["id"]), "7d")
+    assert moved["changed"]["promises"][0]["due_at"] != pending["due_at"]
+    assert (
+        run("promise", "by", str(pending["id"]), "me")["changed"]["promises"][0]["promised_by"]
+        == "me"
+    )
+
     escalated = run("case", "escalate", case, "--to", "supervisor", "--note", "Asked")
     assert escalated["case"]["escalation_level"] == "supervisor"
     assert escalated["events"][0]["level"] == "supervisor"
@@ -227,7 +245,7 @@ def _kind(value: Any) -> str:
 
 # Objects keyed by data, not by field names (a promise state, a table): their keys are no
 # keys of the vocabulary (docs/json.md).
-MAPS = {"promise_counts", "added_by_table", "rows"}
+MAPS = {"promise_counts", "added_by_table", "rows", "changes", "added"}  # changes: by field
 
 
 def _keys(value: Any, found: dict[str, dict[str, str]], where: str) -> None:
@@ -271,6 +289,7 @@ def reads(run: Script) -> None:
         ("org", "list"),
         ("org", "show", "American Express"),
         ("daemon", "status"),
+        ("search", "credit"),
     ):
         run(*args)
 

@@ -47,6 +47,11 @@ def test_every_event_the_store_writes_passes_its_checks(tracker: Tracker, db_url
         "--promise", "Credit", "--due", "5d",
     )  # fmt: skip
     tracker.ok("case", "promise", "1", "Send the form", "--due", "2d", "--by", "me")
+    tracker.ok("case", "edit", "1", "--title", "Refund due", "--org", "Acme Bank")
+    tracker.ok("contact", "edit", "1", "--agent", "Joe", "--ref", "C-22", "--at", "1h ago")
+    tracker.ok("note", "edit", "1", "first note, corrected")
+    tracker.ok("promise", "due", "2", "3d", "--note", "busy")
+    tracker.ok("promise", "by", "2", "company")
     tracker.ok("promise", "broken", "1")
     tracker.ok("promise", "kept", "1")
     tracker.ok("promise", "cancel", "2")
@@ -71,6 +76,11 @@ def test_every_event_the_store_writes_passes_its_checks(tracker: Tracker, db_url
     store.dispose()
     # Every type but `imported` (the import's record: see tests/test_export_json.py).
     assert types == set(PAYLOADS) - {"imported"}
+
+
+def _fix(target: str, changes: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
+    """A correction's data."""
+    return {"target": target, "target_id": 1, "changes": changes, "before": before}
 
 
 REFUSED: list[tuple[str, dict[str, Any], str]] = [
@@ -128,6 +138,19 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
      "is not an ascending [first, last] range"),
     ("imported", {"source": "x", "rows": {"cases": {"1": 1}}}, "rows.cases must be a list of "
      "[first, last] ids"),
+    ("corrected", {"target": "order", "target_id": 1, "changes": {}, "before": {}},
+     'target "order" is not one of: case, contact, note, promise'),
+    ("corrected", _fix("note", {"body": {"old": "a"}}, {}),
+     'changes.body must be {"old": ..., "new": ...}'),
+    ("corrected", _fix("note", {"body": {"old": "a", "new": "b"}}, {"notes:1": {"body": None}}),
+     "before.notes:1.body must not be empty"),
+    ("corrected", _fix("case", {"title": {"old": "a", "new": "b"}}, {"cases:x": {"title": "a"}}),
+     'before names "cases:x", which is not table:id'),
+    ("corrected", _fix("case", {"amount": {"old": "1", "new": "2"}}, {"cases:1": {"amount": "-5"}}),
+     'before.cases:1.amount "-5" is not an amount'),
+    ("corrected", _fix("promise", {"due_at": {"old": "a", "new": "b"}},
+                       {"promises:1": {"due_at": "soon"}}),
+     'before.promises:1.due_at "soon" is not a time'),
 ]  # fmt: skip
 
 

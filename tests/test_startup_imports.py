@@ -25,6 +25,7 @@ COMMANDS = [
     ["case", "list", "--limit", "50", "--json"],
     ["case", "show", "1"],
     ["due"],
+    ["search", "disputed"],
 ]
 
 

@@ -20,6 +20,10 @@ its own Change and one ``imported`` event (no case) whose :class:`Imported` payl
 per table, the id ranges of the rows it added; undo of that change deletes exactly those
 rows. The changes and events the import brought were written by another store: undo never
 picks one of them (:func:`_foreign_changes`), only the import as a whole.
+
+A correction (tracker.corrections) rewrites columns of existing rows: its
+:class:`Corrected` payload keeps each column's old value per row (``before``), and undo
+writes those back (:func:`_restore`) instead of deleting anything.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ import json
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar, Self, get_type_hints
 
@@ -455,6 +459,204 @@ class ReminderShown(Payload):
     due_at: datetime
 
 
+# What a correction may change (tracker.corrections), per entry: the entry's table, then
+# every table:column it may write and undo puts back. Fields are named as the JSON views
+# name them (agent, due_at), columns as the schema does (agent_name).
+CORRECTION_TARGETS: dict[str, str] = {
+    "case": "cases",
+    "contact": "interactions",
+    "note": "notes",
+    "promise": "promises",
+}
+CORRECTABLE: dict[str, tuple[str, ...]] = {
+    "cases": (
+        "title",
+        "organization_id",
+        "category",
+        "account_last4",
+        "amount",
+        "currency",
+        "merchant",
+        "transaction_date",
+        "opened_at",
+    ),
+    "interactions": ("agent_name", "agent_id", "summary", "channel", "at", "duration_seconds"),
+    "reference_numbers": ("value",),
+    "notes": ("body",),
+    "promises": ("due_at", "window_start", "calendar", "promised_by"),
+}
+CORRECTED_FIELDS: dict[str, tuple[str, ...]] = {
+    "case": (
+        "title",
+        "organization",
+        "category",
+        "account_last4",
+        "amount",
+        "currency",
+        "merchant",
+        "transaction_date",
+        "opened_at",
+    ),
+    "contact": (
+        "agent",
+        "agent_id",
+        "summary",
+        "channel",
+        "at",
+        "duration_seconds",
+        "reference",
+    ),
+    "note": ("body",),
+    "promise": ("due_at", "window_start", "calendar", "promised_by"),
+}
+# The tables each entry's correction may write besides the entry's own.
+_CORRECTED_TABLES = {"contact": ("interactions", "reference_numbers")}
+# Columns whose stored form in `before` is not text, and those that are never empty.
+_COLUMN_KINDS = {
+    "opened_at": "time",
+    "at": "time",
+    "due_at": "time",
+    "window_start": "time",
+    "transaction_date": "date",
+    "amount": "decimal",
+    "organization_id": "int",
+    "duration_seconds": "int",
+}
+_REQUIRED_COLUMNS = frozenset(
+    {"title", "category", "opened_at", "channel", "at", "value", "body", "due_at", "promised_by"}
+)
+_COLUMN_CHOICES = {"category": CATEGORIES, "channel": CHANNELS, "promised_by": PROMISE_PARTIES}
+
+
+def row_key(table: str, row_id: int) -> str:
+    """How a correction's `before` names a row: ``interactions:3``."""
+    return f"{table}:{row_id}"
+
+
+def parse_row_key(key: str) -> tuple[str, int]:
+    table, _, number = key.partition(":")
+    if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_ROW_ID:
+        raise PayloadError(f"before names {shown(key)}, which is not table:id")
+    return table, int(number)
+
+
+def column_value(column: str, value: Any) -> Any:
+    """A value kept in a correction's `before`, as the column holds it (for undo)."""
+    if value is None:
+        return None
+    kind = _COLUMN_KINDS.get(column)
+    if kind == "time":
+        return datetime.fromisoformat(value)
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind == "decimal":
+        return Decimal(value)
+    return value
+
+
+def _check_column(where: str, column: str, value: Any) -> None:
+    if value is None:
+        if column in _REQUIRED_COLUMNS:
+            raise PayloadError(f"{where} must not be empty")
+        return
+    kind = _COLUMN_KINDS.get(column, "text")
+    if kind == "int":
+        if type(value) is not int or not 0 <= value <= MAX_ROW_ID:
+            raise PayloadError(f"{where} {shown(value)} is not a whole number")
+        return
+    if not isinstance(value, str):
+        raise PayloadError(f"{where} {shown(value)} is not text")
+    if kind == "time":
+        _time_or_none(where, value, required=True)
+    elif kind in ("date", "decimal"):
+        try:
+            parsed = date.fromisoformat(value) if kind == "date" else Decimal(value)
+        except (ValueError, ArithmeticError):
+            raise PayloadError(f"{where} {shown(value)} is not a {kind}") from None
+        if isinstance(parsed, Decimal) and not (parsed.is_finite() and parsed > 0):
+            raise PayloadError(f"{where} {shown(value)} is not an amount")
+    elif column in _COLUMN_CHOICES:
+        _check_choice(where, value, _COLUMN_CHOICES[column])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Corrected(Payload):
+    """A correction of one entry (a case, a contact, a note, a promise).
+
+    ``changes`` is what the history shows: each field's old and new value (``{"agent":
+    {"old": "Dan", "new": "Daniel"}}``); ``supersedes`` the event that recorded the entry
+    (shown as superseded while the correction stands). ``before`` is undo's: per row
+    (``interactions:3``), the old value of each column the correction wrote.
+    """
+
+    TYPES = ("corrected",)
+    PRIVATE = Payload.PRIVATE | {"before"}
+    CHOICES = (("target", tuple(CORRECTION_TARGETS)),)
+    target: str
+    target_id: int
+    changes: dict[str, Any]
+    before: dict[str, Any]
+    supersedes: int | None = None
+    created_organization: int | None = None
+    reason: str | None = None
+    # The user said the new reference is not a card although it looks like one.
+    kept_as_typed: bool | None = None
+
+    def check(self, event_type: str) -> None:
+        super().check(event_type)
+        allowed = CORRECTED_FIELDS[self.target]
+        if not self.changes:
+            raise PayloadError("changes is empty: a correction changes something")
+        for name, change in self.changes.items():
+            if name not in allowed:
+                raise PayloadError(f"changes names {shown(name)}, not a field of a {self.target}")
+            if not isinstance(change, dict) or set(change) != {"old", "new"}:
+                raise PayloadError(f'changes.{name} must be {{"old": ..., "new": ...}}')
+            for side, value in change.items():
+                if value is not None and type(value) not in (str, int):
+                    raise PayloadError(f"changes.{name}.{side} {shown(value)} is not a value")
+        tables = (CORRECTION_TARGETS[self.target], *_CORRECTED_TABLES.get(self.target, ()))
+        for key, columns in self.before.items():
+            table, _ = parse_row_key(key)
+            if table not in tables:
+                raise PayloadError(f"before names {shown(key)}: a {self.target} has no such row")
+            if not isinstance(columns, dict) or not columns:
+                raise PayloadError(f"before.{key} must be an object of columns")
+            for column, value in columns.items():
+                if column not in CORRECTABLE[table]:
+                    raise PayloadError(f"before.{key} names {shown(column)}, not correctable")
+                _check_column(f"before.{key}.{column}", column, value)
+
+    def rows(self) -> list[tuple[str, int]]:
+        """The rows the correction wrote (the ones undo puts back), as (table, id)."""
+        return [parse_row_key(key) for key in self.before]
+
+
+# How long a value may run in a correction event's one-line summary.
+_SHOWN = 60
+
+
+def _in_words(value: Any) -> str:
+    """A value in the one-line summary: 'Dan', '2026-11-20 10:00 UTC', '(none)'."""
+    if value is None:
+        return "(none)"
+    if isinstance(value, str) and len(value) > 19 and value[10:11] == "T":
+        try:
+            return f"{datetime.fromisoformat(value).astimezone(UTC):%Y-%m-%d %H:%M}" + " UTC"
+        except ValueError:
+            pass
+    text = " ".join(str(value).split())
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+def describe_changes(changes: dict[str, dict[str, Any]]) -> str:
+    """'agent: Dan -> Daniel; channel: phone -> chat'."""
+    return "; ".join(
+        f"{name}: {_in_words(change['old'])} -> {_in_words(change['new'])}"
+        for name, change in changes.items()
+    )
+
+
 IdRanges = list[list[int]]
 """Ids as ascending, disjoint [first, last] ranges: [[1, 40], [42, 42]]."""
 
@@ -533,6 +735,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Undone,
     ReminderShown,
     Imported,
+    Corrected,
 )
 PAYLOADS: dict[str, type[Payload]] = {t: cls for cls in PAYLOAD_TYPES for t in cls.TYPES}
 EVENT_TYPES = tuple(PAYLOADS)
@@ -721,6 +924,8 @@ def _remove_created(
     classes = _mapped_classes()
     removed_orgs: list[str] = []
     for payload in reversed(payloads):
+        if isinstance(payload, Corrected):
+            _restore(session, payload, classes)
         if isinstance(payload, PromiseMarked):
             promise = session.get(Promise, payload.promise_id)
             if promise is not None:
@@ -732,11 +937,31 @@ def _remove_created(
             model = classes[table]
             session.execute(delete(model).where(model.id == row_id))
             _forget_reminders(session, model, row_id)
-        if isinstance(payload, Opened) and payload.created_organization is not None:
+        if isinstance(payload, Opened | Corrected) and payload.created_organization is not None:
             removed = _remove_unused_organization(session, payload.created_organization)
             if removed is not None:
                 removed_orgs.append(removed)
     return _describe(change, events, payloads, removed_orgs, classes)
+
+
+def _restore(session: Session, payload: Corrected, classes: dict[str, type[Any]]) -> None:
+    """Put back the columns a correction wrote, exactly as they were.
+
+    A rescheduled promise's reminder claims were dropped when it was rescheduled (its
+    reminders start afresh); the claims made since go too, so the old time is reminded again.
+    """
+    session.flush()
+    for key, columns in payload.before.items():
+        table, row_id = parse_row_key(key)
+        model = classes[table]
+        row = session.get(model, row_id)
+        if row is None:
+            continue
+        for column, value in columns.items():
+            if column in CORRECTABLE[table]:
+                setattr(row, column, column_value(column, value))
+        if table == Promise.__tablename__ and "due_at" in columns:
+            _forget_reminders(session, model, row_id)
 
 
 # --------------------------------------------------------------------------- undo: choosing
@@ -838,9 +1063,15 @@ def _touched(events: Sequence[Event], payloads: Sequence[Payload]) -> list[LockT
             continue
         if event.case_id is not None:
             found["cases"].append(("cases", event.case_id, event.case_id))
-        if isinstance(payload, Opened) and payload.created_organization is not None:
+        if isinstance(payload, Opened | Corrected) and payload.created_organization is not None:
             org = payload.created_organization
             found["organizations"].append(("organizations", org, org))
+        if isinstance(payload, Corrected):
+            found["promises"] += [
+                (table, row_id, row_id)
+                for table, row_id in payload.rows()
+                if table == Promise.__tablename__
+            ]
         if isinstance(payload, PromiseMarked):
             found["promises"].append(("promises", payload.promise_id, payload.promise_id))
         if payload.created is not None and payload.created[0] == "promises":
@@ -882,6 +1113,8 @@ def _check_rows_of_the_case(
             named.append(payload.created)
         if isinstance(payload, PromiseMarked):
             named.append((Promise.__tablename__, payload.promise_id))
+        if isinstance(payload, Corrected):
+            named += payload.rows()
         for table_name, row_id in named:
             if table_name == Case.__tablename__:
                 fits = row_id == event.case_id

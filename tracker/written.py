@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tracker.history import SESSION_CHANGES, Payload, payload_of
+from tracker.history import CORRECTION_TARGETS, SESSION_CHANGES, Corrected, Payload, payload_of
 from tracker.models import Base, Case, Change, Event
 
 # A payload field that names a row it changed -> that row's table.
@@ -113,7 +113,10 @@ def _payload(event: Event) -> Payload | None:
 
 
 def _named_rows(payload: Payload) -> Iterable[tuple[str, int]]:
-    """(table, id) of each row a payload's fields name (see ROW_FIELDS)."""
+    """(table, id) of each row a payload's fields name (see ROW_FIELDS), and the entry a
+    correction corrected."""
+    if isinstance(payload, Corrected):
+        yield CORRECTION_TARGETS[payload.target], payload.target_id
     for item in dataclasses.fields(payload):
         table = ROW_FIELDS.get(item.name)
         value = getattr(payload, item.name)

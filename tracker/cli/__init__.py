@@ -33,16 +33,24 @@ _FREEZE_AFTER_LOAD = False
 # command name -> "module:attribute", loaded on first use.
 COMMANDS = {
     "case": ("tracker.cli.case:case", "Open, note, contact, escalate and resolve cases."),
-    "promise": ("tracker.cli.promise:promise", "Mark a promise kept, broken or cancelled."),
+    "promise": (
+        "tracker.cli.promise:promise",
+        "Mark a promise kept, broken or cancelled; reschedule it.",
+    ),
     "due": ("tracker.cli.due:due", "What is due or overdue: follow-ups, promises, thresholds."),
     "undo": ("tracker.cli.due:undo", "Revert the last change."),
     "org": ("tracker.cli.org:org", "The directory of organizations and their contact points."),
     "daemon": ("tracker.cli.daemon:daemon", "The reminder daemon: run, status, install."),
     "remind": ("tracker.cli.daemon:remind", "One reminder pass, for cron."),
+    "search": ("tracker.cli.search:search", "Find words and reference numbers in every case."),
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
     "import": ("tracker.cli.export:import_", "Import a JSON export."),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
+    "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
+    "note": ("tracker.cli.edit:note", "Correct a note."),
 }
+# Modules that add subcommands to a group defined elsewhere, loaded with it.
+EXTENSIONS = {"case": ("tracker.cli.edit",), "promise": ("tracker.cli.edit",)}
 
 
 class LazyGroup(click.Group):
@@ -85,6 +93,8 @@ class LazyGroup(click.Group):
             if exc.name == module_name:
                 return None
             raise
+        for extension in EXTENSIONS.get(cmd_name, ()):
+            importlib.import_module(extension)
         if _FREEZE_AFTER_LOAD:
             gc.freeze()
             gc.enable()

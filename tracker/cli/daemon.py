@@ -33,6 +33,7 @@ from tracker.service import (
     tracker_command,
 )
 from tracker.views import TextView, View
+from tracker.when import compute_holidays_apart
 
 NOTIFIER_HELP = (
     "How to show reminders: desktop (a desktop notification, counted as shown once the "
@@ -120,7 +121,6 @@ def run(notifier_spec: str, poll: float, retry: float, policy_file: Path | None)
       tracker daemon run --policy ~/my-policy.toml --poll 10
     """
     from tracker.daemon import Daemon, setup_logging  # APScheduler: for `run` only
-    from tracker.when import compute_holidays_apart
 
     notifier = make_notifier(notifier_spec)
     policies = load_policies(policy_file)

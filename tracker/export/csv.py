@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from tracker.export import BATCH_SIZE, Progress
 from tracker.history import (
     Contacted,
+    Corrected,
     FollowUpSet,
     NoteAdded,
     Payload,
@@ -87,6 +89,20 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
 CREATED_KEY: Final = payload_field(NoteAdded, Contacted, FollowUpSet, name="created")
 PROMISE_KEY: Final = payload_field(PromiseMade, PromiseMarked, name="promise_id")
 
+# A correction's changes ({field: {old, new}}), read as JSON text and written out whole in
+# its row's `text` (nothing typed is lost: the old value of every field is there), its new
+# values in the columns that show those fields.
+CHANGES_KEY: Final = payload_field(Corrected, name="changes")
+CORRECTED: Final = Corrected.TYPES[0]
+CORRECTED_COLUMNS: Final[Mapping[str, str]] = {
+    "agent": "agent",
+    "agent_id": "agent_id",
+    "channel": "channel",
+    "reference": "reference",
+    "duration_seconds": "duration_seconds",
+    "due_at": "due_at",
+}
+
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _TRIGGER_SET = frozenset(FORMULA_TRIGGERS)
@@ -140,6 +156,7 @@ def _history_query() -> Select[Any]:
             _of_type(PromiseMade, PromiseMarked),
             func.coalesce(_written(Promise, Promise.text, PROMISE_KEY), Event.summary),
         ),
+        (_of_type(Corrected), Event.data[CHANGES_KEY].as_string()),
         (
             _of_type(FollowUpSet),
             # A follow-up may have no text: '' tells it from one that undo removed.
@@ -271,6 +288,9 @@ def _iso_text(value: Any) -> str:
 # Where history_rows finds the cells it rewrites, and the ones that hold numbers.
 _AT = CSV_COLUMNS.index("event_at")
 _DUE = CSV_COLUMNS.index("due_at")
+_TYPE = CSV_COLUMNS.index("event_type")
+_TEXT = CSV_COLUMNS.index("text")
+_CORRECTED_CELLS = {CSV_COLUMNS.index(column): name for column, name in CORRECTED_COLUMNS.items()}
 _NUMBERS = frozenset(
     CSV_COLUMNS.index(name) for name in ("case_id", "duration_seconds", "event_id")
 )
@@ -288,6 +308,8 @@ def history_rows(batch: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
     columns: list[Sequence[Any]] = list(zip(*batch, strict=True))
     if not columns:
         return iter(())
+    if CORRECTED in columns[_TYPE]:  # rare: a correction's changes become its cells
+        _corrections(columns)
     columns[_AT] = list(map(_iso_at, columns[_AT]))
     columns[_DUE] = [None if due is None else _iso_text(due) for due in columns[_DUE]]
     return zip(
@@ -297,6 +319,46 @@ def history_rows(batch: Sequence[Row[Any]]) -> Iterator[tuple[Any, ...]]:
         ),
         strict=True,
     )
+
+
+def _corrections(columns: list[Sequence[Any]]) -> None:
+    """A correction's row: `text` lists every field's old and new value, whole (one line
+    each, "agent: Dan -> Daniel"; a value with line breaks keeps them, JSON-quoted so the
+    arrow stays unambiguous), and the columns that show a field it changed hold the new
+    value."""
+    touched = [_TEXT, *_CORRECTED_CELLS]
+    for index in touched:
+        columns[index] = list(columns[index])
+    for row, event_type in enumerate(columns[_TYPE]):
+        if event_type != CORRECTED:
+            continue
+        raw = columns[_TEXT][row]
+        try:
+            changes = json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            continue
+        if not isinstance(changes, dict):
+            continue
+        columns[_TEXT][row] = "\n".join(  # type: ignore[index]
+            f"{name}: {_whole(change.get('old'))} -> {_whole(change.get('new'))}"
+            for name, change in changes.items()
+            if isinstance(change, dict)
+        )
+        for index, name in _CORRECTED_CELLS.items():
+            change = changes.get(name)
+            if isinstance(change, dict):
+                columns[index][row] = change.get("new")  # type: ignore[index]
+
+
+def _whole(value: Any) -> str:
+    """A corrected value in full: empty is (none); text with a line break or an arrow is
+    JSON-quoted, so each field stays one line and reads back exactly."""
+    if value is None:
+        return "(none)"
+    text = str(value)
+    if "\n" in text or "\r" in text or " -> " in text or text == "(none)":
+        return json.dumps(text, ensure_ascii=False)
+    return text
 
 
 def _neutralized(column: Sequence[Any]) -> Sequence[Any]:

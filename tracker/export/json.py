@@ -69,8 +69,10 @@ from tracker.directory import MAX_NAME, organization_key
 from tracker.errors import Conflict, UsageError
 from tracker.export import BATCH_SIZE, Progress, chunked
 from tracker.history import (
+    CORRECTION_TARGETS,
     MAX_ROW_ID,
     PAYLOADS,
+    Corrected,
     FollowUpSet,
     Imported,
     Opened,
@@ -828,6 +830,14 @@ class _RowChecks:
             state = getattr(payload, name, None)
             if state:
                 times += [(f"{name}.{key}", value) for key, value in state_times(state)]
+        if isinstance(payload, Corrected):  # the old times undo would put back
+            times += [
+                (f"before.{key}.{column}", datetime.fromisoformat(value))
+                for key, columns in payload.before.items()
+                for column, value in columns.items()
+                if column.endswith("_at") or column == "at"
+                if isinstance(value, str)
+            ]
         for name, value in times:
             if self._when(value):
                 raise self._bad("events", row, f"'data' {name}", value, TOO_FAR)
@@ -985,6 +995,9 @@ class _Ref(NamedTuple):
     case_id: int | None = None  # the case the row must be on, if same_case
     same_case: bool = False
     new_change: bool = False  # must be a change the file adds
+    # A row the event's change wrote, which undo of that change removed (a note it added,
+    # the contact a correction rewrote and whose own undo followed): gone if reverted.
+    undo_removes: bool = False
 
 
 @cache
@@ -1015,7 +1028,9 @@ def _references(table: Table, row: dict[str, Any], payload: Payload | None) -> l
     case_id = row["case_id"]
     if payload.created is not None:
         kind, row_id = payload.created
-        refs.append(_Ref("'data' created", list(payload.created), kind, row_id, case_id, True))
+        refs.append(
+            _Ref("'data' created", list(payload.created), kind, row_id, case_id, True, False, True)
+        )
     if isinstance(payload, PromiseMade | PromiseMarked):
         promise = payload.promise_id
         refs.append(_Ref("'data' promise_id", promise, "promises", promise, case_id, True))
@@ -1028,6 +1043,28 @@ def _references(table: Table, row: dict[str, Any], payload: Payload | None) -> l
     if isinstance(payload, Undone):
         change = payload.reverted_change
         refs.append(_Ref("'data' reverted_change", change, "changes", change))
+    if isinstance(payload, Corrected):
+        refs += _correction_references(payload, case_id)
+    return refs
+
+
+def _correction_references(payload: Corrected, case_id: int | None) -> list[_Ref]:
+    """A correction names its entry, the rows it wrote (undo writes them back) and the
+    event it supersedes: all on its own case."""
+    table = CORRECTION_TARGETS[payload.target]
+    target = payload.target_id
+    refs = [_Ref("'data' target_id", target, table, target, case_id, True, undo_removes=True)]
+    for name, row_id in payload.rows():
+        where = f"{name}:{row_id}"
+        refs.append(_Ref("'data' before", where, name, row_id, case_id, True, undo_removes=True))
+    if payload.supersedes is not None:
+        event = payload.supersedes
+        refs.append(_Ref("'data' supersedes", event, "events", event, case_id, True))
+    if payload.created_organization is not None:
+        org = payload.created_organization
+        refs.append(
+            _Ref("'data' created_organization", org, "organizations", org, undo_removes=True)
+        )
     return refs
 
 
@@ -1056,7 +1093,11 @@ def _check_references(
     t = Base.metadata.tables
     stored = {name: _stored_cases(session, t[name], ids) for name, ids in wanted.items()}
 
+    changes = in_file[Change.__tablename__]
     for table_name, row, refs in found:
+        # An event of a change undo reverted may name rows that undo removed (_Ref).
+        change = changes.get(row["change_id"]) if table_name == Event.__tablename__ else None
+        reverted = change is not None and change.get("reverted_by_id") is not None
         for ref in refs:
             file_row = in_file[ref.table].get(ref.row_id)
             if file_row is not None:
@@ -1065,6 +1106,8 @@ def _check_references(
             else:
                 exists = ref.row_id in stored[ref.table]
                 case_id = stored[ref.table].get(ref.row_id)
+            if not exists and reverted and ref.undo_removes:
+                continue
             if not exists:
                 problem = "which is neither in the file nor in the store"
             elif ref.new_change and ref.row_id not in new_changes:

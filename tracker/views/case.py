@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
-from tracker.history import Payload, payload_of
+from tracker.history import Corrected, Payload, payload_of
 from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Reference
 from tracker.views import base
 from tracker.views.base import clip, echo, emit_json, indented_rows, table
@@ -140,13 +140,41 @@ def note_dict(note: Note) -> dict[str, Any]:
     return {"id": note.id, "at": iso(note.created_at), "body": note.body}
 
 
-def event_dict(event: Event) -> dict[str, Any]:
+def superseded(events: Sequence[Event]) -> dict[int, list[int]]:
+    """Event id -> the corrections (event ids, oldest first) that supersede it, counting
+    only those `tracker undo` has not reverted."""
+    corrections = [
+        (event.id, payload)
+        for event in events
+        if event.type == Corrected.TYPES[0] and not event.undone
+        for payload in [_safe_payload(event)]
+        if isinstance(payload, Corrected)
+    ]
+    if not corrections:
+        return {}
+    # The events that recorded a row a correction rewrote (a contact's reference too).
+    recorded: dict[tuple[str, int], int] = {}
+    for event in events:
+        payload = _safe_payload(event)
+        if payload is not None and payload.created is not None:
+            recorded.setdefault(payload.created, event.id)
+    found: dict[int, list[int]] = {}
+    for correction_id, payload in corrections:
+        named = {payload.supersedes} | {recorded.get(row) for row in payload.rows()}
+        for event_id in sorted(i for i in named if i is not None):
+            found.setdefault(event_id, []).append(correction_id)
+    return found
+
+
+def event_dict(event: Event, superseded_by: Sequence[int] = ()) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": event.id,
         "at": iso(event.at),
         "type": event.type,
         "summary": event.summary,
         "undone": event.undone,
+        "superseded": bool(superseded_by),
+        "superseded_by": list(superseded_by),
     }
     payload = _safe_payload(event)
     if payload is not None:
@@ -169,7 +197,10 @@ def case_detail(case: Case, now: datetime, tz: tzinfo | None = None) -> dict[str
     out["promises"] = [promise_dict(p, now) for p in case.promises]
     out["follow_ups"] = [follow_up_dict(f) for f in case.follow_ups]
     out["notes"] = [note_dict(n) for n in case.notes]
-    out["events"] = [event_dict(e) for e in sorted(case.events, key=lambda e: (e.at, e.id))]
+    later = superseded(case.events)
+    out["events"] = [
+        event_dict(e, later.get(e.id, ())) for e in sorted(case.events, key=lambda e: (e.at, e.id))
+    ]
     return out
 
 
@@ -305,6 +336,7 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
             lines += [f"                    {line}" for line in body[1:]]
     lines += ["", "Timeline"]
     rows = []
+    later = superseded(case.events)
     for e in sorted(case.events, key=lambda e: (e.at, e.id)):
         kind = e.type.replace("_", " ")
         summary = e.summary
@@ -313,6 +345,8 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
             summary += f" (due {local(due_at)})"
         if e.undone:
             kind += " (undone)"
+        elif e.id in later:
+            kind += " (superseded)"
         rows.append([local(e.at), kind, clip(summary, 100)])
     lines += indented_rows(rows)
     return "\n".join(lines)
