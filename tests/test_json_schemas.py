@@ -28,7 +28,8 @@ from referencing.jsonschema import DRAFT202012
 from test_json_writes import UNCOVERED, Script, json_commands, reads, story
 
 from tracker import vocabulary
-from tracker.history import PAYLOAD_TYPES, Payload
+from tracker.history import CORRECTION_TARGETS, PAYLOAD_TYPES
+from tracker.search import SOURCES
 from tracker.views.case import PROMISE_STATES, PUBLIC_NAMES
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "docs" / "schemas"
@@ -133,7 +134,7 @@ def test_the_event_variants_are_the_payloads_of_tracker_history() -> None:
     )
     for event_type, cls in types.items():
         shown = payloads[variants[event_type]]
-        fields = [f for f in dataclasses.fields(cls) if f.name not in Payload.PRIVATE]
+        fields = [f for f in dataclasses.fields(cls) if f.name not in cls.PRIVATE]
         names = {PUBLIC_NAMES.get(f.name, f.name) for f in fields}
         required = {
             PUBLIC_NAMES.get(f.name, f.name)
@@ -161,6 +162,9 @@ def test_the_schemas_choices_are_the_vocabulary() -> None:
     for name, words in pairs.items():
         assert defs[name]["enum"] == list(words), name
     assert defs["promise_counts"]["required"] == list(PROMISE_STATES)
+    assert defs["correction_target"]["enum"] == list(CORRECTION_TARGETS)
+    kinds = defs["search_hit"]["properties"]["kind"]["enum"]
+    assert sorted(kinds) == sorted({source.kind for source in SOURCES})
 
 
 # --------------------------------------------------------------------------- the real outputs
