@@ -105,7 +105,7 @@ def page(path: str, command: click.Command) -> str:
         ".nh",  # no hyphenation: command and option names are typed as shown
         ".ad l",
         ".SH NAME",
-        f"{escape(name)} \\- {escape(short_help(command))}",
+        f"{escape(name)} \\- {escape(short_help(command).replace('`', ''))}",
         ".SH SYNOPSIS",
         f".B {escape(path)}",
         escape(" ".join(command.collect_usage_pieces(ctx))),
@@ -134,7 +134,7 @@ def page(path: str, command: click.Command) -> str:
             lines += [
                 ".TP",
                 f"\\fB{escape(sub_name)}\\fR",
-                f"{escape(short_help(sub))}. See \\fB{escape(page_name(sub_path))}\\fR(1).",
+                f"{_inline(short_help(sub))}. See \\fB{escape(page_name(sub_path))}\\fR(1).",
             ]
             related.append(sub_path)
     if related:
