@@ -28,8 +28,9 @@ def commands() -> Iterator[tuple[str, click.Command]]:
     yield from walk(cli, "tracker")
 
 
-def _help(path: str, command: click.Command) -> str:
-    """The command's --help text, as a 100-column terminal shows it."""
+def context(path: str) -> click.Context:
+    """The context `tracker case open --help` runs in (a 100-column terminal), for the
+    command at `path` ("tracker case open"): its usage line names the whole path."""
     names = path.split()
     ctx = click.Context(cli, info_name=names[0], terminal_width=100, **cli.context_settings)
     current: click.Command = cli
@@ -39,7 +40,12 @@ def _help(path: str, command: click.Command) -> str:
         assert found is not None
         current = found
         ctx = click.Context(current, info_name=name, parent=ctx)
-    return command.get_help(ctx)
+    return ctx
+
+
+def _help(path: str, command: click.Command) -> str:
+    """The command's --help text, as a 100-column terminal shows it."""
+    return command.get_help(context(path))
 
 
 def markdown() -> str:
