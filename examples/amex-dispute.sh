@@ -70,9 +70,11 @@ run promise kept 1
 run case resolve 1 --outcome "Replacement card received"
 
 section "3. A charge you do not recognise (guide 1.2: gather the details)" \
-    "The case keeps the last 4 digits (never more) and the transaction: date, merchant, amount."
+    "The case keeps the last 4 digits (never more) and the transaction: date, merchant, amount." \
+    "It was opened 13 days ago: --at dates it, so its clocks count from then."
 run case open "Disputed charge at ACME Hardware" --org "American Express" --category dispute \
-    --account 1005 --amount 129.99 --currency USD --merchant "ACME Hardware" --txn-date "$TXN_DATE"
+    --account 1005 --amount 129.99 --currency USD --merchant "ACME Hardware" --txn-date "$TXN_DATE" \
+    --at "13 days ago"
 
 section "4. The call (guide 3.3: take notes)" \
     "Twelve days ago: the agent's name, the reference number and what was promised, in one go." \
