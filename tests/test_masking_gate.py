@@ -264,6 +264,12 @@ def test_every_way_in_masks_or_refuses_card_data(
                 args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
             result = tracker(*args)
             outputs.append(result.stdout + result.stderr)
+            if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
+                # A short field (an agent's id: 100 characters) refuses the longer samples
+                # (a card and a security code phrase): then a card alone, masked.
+                args = _invocation(path, param, s.card(), str(case_id))
+                result = tracker(*args)
+                outputs.append(result.stdout + result.stderr)
             where = f"{path} {param} ({kind}): {result.stderr}"
             if kind == TEXT:
                 assert result.exit_code == 0, where
