@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import click
@@ -34,6 +34,8 @@ class BoundType(WhenType):
         except WhenError:
             return super().convert(value, param, ctx)
         if self.end:
+            if day == date.max:  # the end of time: nothing is later
+                return datetime.max.replace(tzinfo=UTC)
             day += timedelta(days=1)
         return datetime.combine(day, time(0), tzinfo=local_zone())
 
