@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Row, and_, select
+from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
 from sqlalchemy.orm import Session
 
 from tracker.advice import StepCache, cached_threshold_step
-from tracker.directory import abroad_of, calendar_of, region_of
+from tracker.directory import abroad_of, region_of
 from tracker.models import Case, FollowUp, Organization, Promise
 from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
+from tracker.when import calendar_for
 
 
 # slots: a large store has tens of thousands of these (and of the reminders' occurrences).
@@ -123,13 +124,23 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
             modified_at=status_at or created_at,  # a snooze moved it: the calendar updates
         )
         for follow_up_id, case_id, due_at, text, status, created_at, status_at, title, org in (
-            session.execute(stmt)
+            _rows(session, stmt)
         )
         if status == "pending" and (horizon is None or due_at <= horizon)
     ]
 
 
 FactsRow = Row[*tuple[Any, ...]]
+_Ts = TypeVarTuple("_Ts")
+
+
+def _rows(session: Session, stmt: Select[*_Ts]) -> Result[*_Ts]:
+    """Plain rows through the session's connection: the ORM's loading path built each row
+    again for columns that need none of it. (Flushed first: the connection does not
+    autoflush, and the daemon asks inside a transaction that may have written.)"""
+    session.flush()
+    return session.connection().execute(stmt)
+
 
 # Plain rows, not ORM objects: the daemon computes this after every change, over every
 # active case, and rows are cheaper to make and to hold than objects in an identity map.
@@ -168,29 +179,32 @@ def _promises_and_thresholds(
     case_id: int | None = None,
     thresholds: bool = True,
 ) -> list[DueItem]:
-    cases = session.execute(
+    cases = _rows(
+        session,
         select(*_CASE_FACTS)
         .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(_active_case(case_id))
+        .where(_active_case(case_id)),
     ).all()
     promises: dict[int, list[FactsRow]] = defaultdict(list)
-    for promise in session.execute(
+    for promise in _rows(
+        session,
         select(*_PROMISE_FACTS)
         .join(Case, Promise.case_id == Case.id)
         .where(_active_case(case_id))
-        .order_by(Promise.id)
+        .order_by(Promise.id),
     ):
         if promise.status in ("pending", "broken"):
             promises[promise.case_id].append(promise)
 
-    steps: StepCache = {}
+    steps = StepCache()
     items: list[DueItem] = []
     for case in cases:
         org = case.organization
         # The case's country (its organization's, else the user's) picks its policy, and
         # its holidays are the business days the policy's spans count.
-        country = region_of(case.country, case.subdivision)[0]
-        calendar = calendar_of(case.country, case.subdivision)
+        region = region_of(case.country, case.subdivision)
+        country = region[0]
+        calendar = calendar_for(*region)
         policy = policies.for_case(case.category, case.policy, country)
         broken: list[datetime] = []
         for promise in promises.get(case.id, ()):
@@ -244,7 +258,6 @@ def _promises_and_thresholds(
                     suggestion=(
                         cached_threshold_step(
                             session,
-                            case.id,
                             case.organization_id,
                             case.category,
                             case.escalation_level,

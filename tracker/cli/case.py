@@ -43,7 +43,14 @@ from tracker.values import parse_tag
 from tracker.views import View
 from tracker.views.case import case_detail
 from tracker.views.followups import Text as FollowUpText
-from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
+from tracker.vocabulary import (
+    ACTIVE_STATUSES,
+    CATEGORIES,
+    CHANNELS,
+    LEVELS,
+    REFERENCE_KINDS,
+    STATUSES,
+)
 from tracker.when import (
     Calendar,
     Window,
@@ -340,7 +347,9 @@ def list_(
     now = utcnow()
     with store().read() as session:
         found = svc.list_cases(session, flt, now=now)
-        view.case_list(found, svc.overdue_counts(session, [c.id for c in found], now), empty)
+        statuses = ACTIVE_STATUSES if status is None else None if status == "all" else (status,)
+        counts = svc.overdue_counts(session, [c.id for c in found], now, statuses=statuses)
+    view.case_list(found, counts, empty)
 
 
 @case.command("show")

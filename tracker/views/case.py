@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from tracker.cases import CaseLine
 from tracker.history import Corrected, Payload, payload_of
 from tracker.models import Case, Event, FollowUp, Interaction, Note, Promise, Reference
 from tracker.views import base
@@ -61,10 +62,22 @@ def _safe_payload(event: Event) -> Payload | None:
 
 
 def case_summary(case: Case, *, overdue: int = 0) -> dict[str, Any]:
+    org = case.organization
+    return _summary(case, org.name if org else None, [t.tag for t in case.tags], overdue)
+
+
+def case_line_summary(line: CaseLine, *, overdue: int = 0) -> dict[str, Any]:
+    """case_summary of a case read as a row (`case list`)."""
+    return _summary(line, line.organization, list(line.tags), overdue)
+
+
+def _summary(
+    case: Case | CaseLine, org: str | None, tags: list[str], overdue: int
+) -> dict[str, Any]:
     return {
         "id": case.id,
         "title": case.title,
-        "organization": case.organization.name if case.organization else None,
+        "organization": org,
         "category": case.category,
         "status": case.status,
         "escalation_level": case.escalation_level,
@@ -82,7 +95,7 @@ def case_summary(case: Case, *, overdue: int = 0) -> dict[str, Any]:
         # Its name before the keys were made one per meaning (docs/json.md): the contract
         # named it, so it stays, with the same value.
         "overdue_promises": overdue,
-        "tags": [t.tag for t in case.tags],
+        "tags": tags,
     }
 
 
@@ -215,8 +228,9 @@ def case_detail(case: Case, now: datetime, tz: tzinfo | None = None) -> dict[str
 # --------------------------------------------------------------------------- text
 
 
-def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool) -> str:
+def case_table(cases: Sequence[CaseLine], overdue: dict[int, int], *, aligned: bool) -> str:
     headers = ["ID", "STATUS", "LEVEL", "ORGANIZATION", "CATEGORY", "LAST ACTIVITY", "TITLE"]
+    zone = local_zone()  # once: a list of every active case has thousands of rows
     rows = []
     for case in cases:
         late = overdue.get(case.id, 0)
@@ -226,9 +240,9 @@ def case_table(cases: Sequence[Case], overdue: dict[int, int], *, aligned: bool)
                 str(case.id),
                 case.status,
                 case.escalation_level,
-                case.organization.name if case.organization else "-",
+                case.organization or "-",
                 case.category,
-                format_local(case.last_activity_at),
+                format_local(case.last_activity_at, zone),
                 title,
             ]
         )
@@ -385,7 +399,7 @@ class Text:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         echo(case_report(case, now, tz))
 
-    def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
+    def case_list(self, cases: Sequence[CaseLine], overdue: dict[int, int], empty: str) -> None:
         if not cases:
             # In a pipe the message goes to stderr: the data stream stays empty.
             echo(empty, err=not base.stdout_is_tty())
@@ -397,5 +411,5 @@ class Json:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         emit_json(case_detail(case, now, tz))
 
-    def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
-        emit_json([case_summary(c, overdue=overdue.get(c.id, 0)) for c in cases])
+    def case_list(self, cases: Sequence[CaseLine], overdue: dict[int, int], empty: str) -> None:
+        emit_json([case_line_summary(c, overdue=overdue.get(c.id, 0)) for c in cases])
