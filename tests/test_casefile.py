@@ -31,12 +31,12 @@ from helpers import NOW
 from sqlalchemy import select
 
 from tracker import evidence
-from tracker.casefile import gather, last_reply
 from tracker.cases import load_case_detail
 from tracker.db import Store
 from tracker.history import begin_change
 from tracker.models import Attachment
 from tracker.redact import Masker
+from tracker.views.casefile import gather, last_reply
 
 CARD = "4111 1111 1111 1111"
 TITLE = "Disputed charge at ACME <script>alert('title')</script>"

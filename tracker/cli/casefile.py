@@ -1,4 +1,5 @@
-"""`tracker case file`: the case file (a page, a bundle, a PDF), built by tracker.casefile.
+"""`tracker case file`: the case file: its page (tracker.views.casefile), and the bundle and
+the PDF made of it (tracker.casefile).
 
 It joins the `case` group when that group loads (tracker.cli.EXTENSIONS). It reads the store
 and writes files, never the store: a read command, so --json reports what it wrote.
@@ -18,7 +19,7 @@ from tracker.evidence import sha256
 from tracker.files import open_output
 from tracker.models import utcnow
 from tracker.views import View
-from tracker.views.casefile import Written
+from tracker.views.casefile import Written, gather, render_html
 from tracker.when import local_zone
 
 FILE = click.Path(dir_okay=False, allow_dash=True)
@@ -83,14 +84,22 @@ def case_file(
     # Everything is made before anything is written: a missing evidence file or a missing
     # extra leaves no file behind.
     with store().read() as session:
-        found = svc.gather(session, case_id, now=now, tz=local_zone())
-        html = svc.render_html(found)
+        found = gather(session, case_id, now=now, tz=local_zone())
+        html = render_html(found)
         page = html.encode("utf-8")
         contents: dict[str, tuple[bytes, str]] = {"html": (page, "the case file")}
         if bundle is not None:
             count = len(found.evidence)
             files = "1 evidence file" if count == 1 else f"{count} evidence files"
-            contents["bundle"] = (svc.bundle(session, found, html), f"the bundle ({files})")
+            zipped = svc.bundle(
+                session,
+                case_id=case_id,
+                title=found.title,
+                prepared_at=now,
+                attachments=found.attachments,
+                html=html,
+            )
+            contents["bundle"] = (zipped, f"the bundle ({files})")
     if pdf is not None:
         contents["pdf"] = (svc.render_pdf(html), "the case file as PDF")
 
