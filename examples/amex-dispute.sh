@@ -122,4 +122,17 @@ section "11. The whole case" \
     "Facts, promises, interactions and the timeline."
 run case show 2
 
+section "12. The case file (for a regulator, an ombudsman or a lawyer)" \
+    "One self-contained page, and a zip with the evidence and a manifest of SHA-256 hashes."
+(
+    cd "$TRACKER_HOME" # written beside the temporary store
+    run case file 2 -o case-2.html --bundle case-2.zip
+    mkdir bundle && cd bundle
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall()' ../case-2.zip
+    if command -v sha256sum >/dev/null; then
+        printf '\n$ sha256sum -c SHA256SUMS\n'
+        sha256sum -c SHA256SUMS
+    fi
+)
+
 printf '\n=== Done. The temporary store %s is removed now.\n' "$TRACKER_HOME"

@@ -48,6 +48,7 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
         "Case 2: Disputed charge at ACME Hardware",
+        "$ tracker case file 2 -o case-2.html --bundle case-2.zip",
     ]:
         assert line in out.splitlines(), f"missing line: {line}\n\n{out}"
     # `tracker due` shows the promise whose due time passed two days ago.
@@ -59,7 +60,10 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out
     # Every section header is there, in order.
     headers = re.findall(r"^=== (\d+)\. ", out, flags=re.MULTILINE)
-    assert headers == [str(n) for n in range(1, 12)]
+    assert headers == [str(n) for n in range(1, 13)]
+    # The case file's bundle checks (sha256sum -c), when the machine has sha256sum.
+    if shutil.which("sha256sum") is not None:
+        assert "case-2.html: OK" in out.splitlines() and "manifest.json: OK" in out.splitlines()
     # The temporary store is gone.
     match = re.search(r"The temporary store (\S+) is removed now\.", out)
     assert match is not None

@@ -4,6 +4,7 @@ shape whose ids the next command takes, and a key means one thing in every --jso
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -303,6 +304,7 @@ def reads(run: Script) -> None:
         ("org", "show", "American Express"),
         ("daemon", "status"),
         ("search", "credit"),
+        ("case", "file", "1", "-o", os.devnull),
     ):
         run(*args)
 

@@ -67,6 +67,10 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "promise due": {"promise_id": VALUE, "when": VALUE, "reason": TEXT, "at": VALUE},
     "case follow-up": {"case_id": VALUE, "when": VALUE, "text": TEXT},
     "case letter": {"case_id": VALUE, "kind": VALUE, "output": NOT_A_CARRIER},
+    "case file": {
+        "case_id": VALUE, "output": NOT_A_CARRIER, "bundle": NOT_A_CARRIER,
+        "pdf": NOT_A_CARRIER, "view": NOT_A_CARRIER,
+    },
     "case list": {
         "status": VALUE, "organization": LOOKUP, "category": VALUE,
         "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER, "tags": VALUE,

@@ -2,9 +2,10 @@
 
 Free text with generated Luhn-valid card numbers (plain, spaced, dashed; 15 and 16 digits)
 and labelled security codes goes through every command that takes text. Then the raw bytes
-of the database, its -wal and -shm, every file in the data folder, every export, the letter,
-every command's output, the notifications (console and command notifiers) and the history
-in a store restored from an export are searched: no card's digit string and no code as
+of the database, its -wal and -shm, every file in the data folder (the evidence files too),
+every export, the letter, the case file and every file in its bundle, every command's
+output, the notifications (console and command notifiers) and the history in a store
+restored from an export are searched: no card's digit string and no code as
 typed is anywhere; the masked form is.
 """
 
@@ -18,12 +19,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from conftest import Tracker
 from procs.support import TRACKER
 
-from tracker.redact import contains_card_number, luhn_valid
+from tracker import evidence
+from tracker.cases import load_case_detail
+from tracker.db import Store
+from tracker.history import begin_change
+from tracker.redact import Masker, contains_card_number, luhn_valid
 
 
 def _card(rng: random.Random, prefix: str, length: int) -> str:
@@ -126,7 +132,11 @@ class Run:
         assert {f"{self.db}-wal", f"{self.db}-shm"} <= set(searched), sorted(searched)
         for i, text in enumerate(self.outputs):
             searched[f"output of command {i}"] = text.encode()
+        # What is stored: the database, and the evidence files kept beside it.
         self.stored = searched[str(self.db)] + searched[f"{self.db}-wal"]
+        for where, data in searched.items():
+            if where.startswith(f"{self.db}-evidence"):
+                self.stored += data
         return {
             where: found for where, data in searched.items() if (found := secrets.found_in(data))
         }
@@ -256,9 +266,45 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
     restored = tmp_path / "restored.db"
     ok("--db", f"sqlite:///{restored}", "import", "json", str(exports / "store.json"))
 
-    leaks = run.search(s, [*exports.iterdir(), notified, restored])
+    # Evidence (a transcript with card data in it, masked before it is stored), and the
+    # case file with its bundle. After the export above: `export json` does not carry
+    # attachments yet.
+    _attach(run.db, f"{s.text('chat transcript')}\nRef CALL-88812\n".encode(), "chat.txt")
+    ok("case", "file", "1", "-o", str(exports / "case-1.html"))
+    ok("case", "file", "1", "--bundle", str(exports / "case-1.zip"))
+    ok("case", "file", "2", "-o", "-")
+
+    # The case file's bundle is compressed: what is in it is searched file by file.
+    unzipped = tmp_path / "unzipped"
+    with zipfile.ZipFile(exports / "case-1.zip") as bundle:
+        members = bundle.namelist()
+        bundle.extractall(unzipped)
+    assert any(m.startswith("evidence/") for m in members), members
+    inside = [p for p in unzipped.rglob("*") if p.is_file()]
+    leaks = run.search(s, [*exports.iterdir(), notified, restored, *inside])
     assert not leaks, f"seed {seed}: {leaks}"
     run.assert_masked_and_kept(s, seed)
+
+
+def _attach(db: Path, data: bytes, name: str) -> None:
+    """An attachment on case 1, through the evidence core (as `case attach` stores one)."""
+    store = Store(f"sqlite:///{db}")
+    try:
+        with store.write() as session:
+            case = load_case_detail(session, 1)
+            masker = Masker()
+            prepared = evidence.prepare(data, name, masker=masker)
+            assert prepared.masked, "the transcript had card data to mask"
+            evidence.attach(
+                session,
+                case,
+                prepared,
+                filename=evidence.clean_filename(name, masker),
+                kind="transcript",
+                log=begin_change(session, f"case attach 1 {name}"),
+            )
+    finally:
+        store.dispose()
 
 
 DIRECTORY = """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVarTuple
@@ -13,9 +14,17 @@ from sqlalchemy.orm import Session
 from tracker.advice import StepCache, cached_threshold_step
 from tracker.directory import abroad_of, region_of
 from tracker.models import Case, FollowUp, Organization, Promise
-from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
+from tracker.policy import (
+    CaseFacts,
+    Crossing,
+    Policies,
+    Policy,
+    broken_instant,
+    crossings,
+    load_policies,
+)
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
-from tracker.when import calendar_for
+from tracker.when import Calendar, calendar_for
 
 
 # slots: a large store has tens of thousands of these (and of the reminders' occurrences).
@@ -206,18 +215,7 @@ def _promises_and_thresholds(
         country = region[0]
         calendar = calendar_for(*region)
         policy = policies.for_case(case.category, case.policy, country)
-        broken: list[datetime] = []
         for promise in promises.get(case.id, ()):
-            if promise.promised_by == "company":
-                instant = broken_instant(
-                    promise.status,
-                    promise.due_at,
-                    promise.status_at,
-                    policy.promise_grace,
-                    calendar,
-                )
-                if instant is not None:
-                    broken.append(instant)
             if promise.status != "pending" or (horizon is not None and promise.due_at > horizon):
                 continue
             items.append(
@@ -235,15 +233,7 @@ def _promises_and_thresholds(
             )
         if not thresholds:
             continue
-        facts = CaseFacts(
-            case_id=case.id,
-            level=case.escalation_level,
-            opened_at=case.opened_at,
-            last_interaction_at=case.last_interaction_at,
-            escalated_at=case.escalated_at,
-            broken_at=tuple(sorted(broken)),
-            calendar=calendar,
-        )
+        facts = _facts(case, promises.get(case.id, ()), policy, calendar)
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:
                 break
@@ -274,3 +264,38 @@ def _promises_and_thresholds(
                 )
             )
     return items
+
+
+def _facts(case: Any, promises: Iterable[Any], policy: Policy, calendar: Calendar) -> CaseFacts:
+    """What the thresholds read of a case (a row of _CASE_FACTS or a Case) and its promises
+    (rows of _PROMISE_FACTS or Promises): the one place a broken promise gets its time."""
+    broken: list[datetime] = []
+    for promise in promises:
+        if promise.promised_by == "company":
+            instant = broken_instant(
+                promise.status, promise.due_at, promise.status_at, policy.promise_grace, calendar
+            )
+            if instant is not None:
+                broken.append(instant)
+    return CaseFacts(
+        case_id=case.id,
+        level=case.escalation_level,
+        opened_at=case.opened_at,
+        last_interaction_at=case.last_interaction_at,
+        escalated_at=case.escalated_at,
+        broken_at=tuple(sorted(broken)),
+        calendar=calendar,
+    )
+
+
+def case_clocks(case: Case, policies: Policies) -> tuple[Policy, CaseFacts]:
+    """The policy that applies to one case, whatever its status, and the facts its
+    thresholds read: what the case file counts, as `tracker due` and the daemon do."""
+    org = case.organization
+    country_code = org.country if org is not None else None
+    subdivision = org.subdivision if org is not None else None
+    region = region_of(country_code, subdivision)
+    country = region[0]
+    calendar = calendar_for(*region)
+    policy = policies.for_case(case.category, case.policy, country)
+    return policy, _facts(case, case.promises, policy, calendar)

@@ -43,10 +43,15 @@ class Channel:
     """How to use a directory contact point of this kind ("call"); None: no such points."""
     reference_kind: str = "other"
     """The kind of a reference number given during such a contact."""
+    live: bool = False
+    """The company answers in the same exchange (a call, a chat, a visit): a contact of
+    ours on it is a reply from them too (the case file's "last reply")."""
 
 
 _CHANNEL_LIST = (
-    Channel("phone", "Phone", "I called you", "You called me", "on", "from", "call", "call"),
+    Channel(
+        "phone", "Phone", "I called you", "You called me", "on", "from", "call", "call", live=True
+    ),
     Channel(
         "chat",
         "Chat",
@@ -55,6 +60,7 @@ _CHANNEL_LIST = (
         "at",
         "from",
         "chat at",
+        live=True,
     ),
     Channel("mail", "Mail", "I wrote to you", "You wrote to me", "at", "from", "write to"),
     Channel(
@@ -86,7 +92,14 @@ _CHANNEL_LIST = (
         "go to",
     ),
     Channel(
-        "in_person", "In person", "I visited you in person", "We met in person", "at", "at", None
+        "in_person",
+        "In person",
+        "I visited you in person",
+        "We met in person",
+        "at",
+        "at",
+        None,
+        live=True,
     ),
 )
 CHANNEL = {c.name: c for c in _CHANNEL_LIST}

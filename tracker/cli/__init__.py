@@ -55,7 +55,10 @@ COMMANDS = {
     "note": ("tracker.cli.edit:note", "Correct a note."),
 }
 # Modules that add subcommands to a group defined elsewhere, loaded with it.
-EXTENSIONS = {"case": ("tracker.cli.edit",), "promise": ("tracker.cli.edit",)}
+EXTENSIONS = {
+    "case": ("tracker.cli.edit", "tracker.cli.casefile"),
+    "promise": ("tracker.cli.edit",),
+}
 
 
 class LazyGroup(click.Group):
