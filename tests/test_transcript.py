@@ -114,17 +114,25 @@ def test_times_without_a_date() -> None:
     assert found.start is None and found.first_clock == time(23, 50)
     assert found.duration == timedelta(minutes=20)  # past midnight
     assert found.agents == ["Lee"]
-    with pytest.raises(UsageError, match="gives times .23:50. but no date; .*--at"):
+    with pytest.raises(UsageError, match=r"gives times .23:50. but no date; .*--at"):
         place(found, zone=UTC, calendar=WEEKDAYS, order=None, now=NOW)
     placed = place(
-        found, zone=UTC, calendar=WEEKDAYS, order=None, at=datetime(2026, 11, 20, 23, 50, tzinfo=UTC), now=NOW
-    )  # fmt: skip
+        found,
+        zone=UTC,
+        calendar=WEEKDAYS,
+        order=None,
+        at=datetime(2026, 11, 20, 23, 50, tzinfo=UTC),
+        now=NOW,
+    )
     assert placed.at == datetime(2026, 11, 20, 23, 50, tzinfo=UTC)
     assert placed.end == datetime(2026, 11, 21, 0, 10, tzinfo=UTC)
 
 
 def test_a_header_that_says_today() -> None:
-    found = parse("Chat started today 09:15\nYou: hi\nAgent: hello\nChat ended 09:20\n", today=date(2026, 11, 26))  # fmt: skip
+    found = parse(
+        "Chat started today 09:15\nYou: hi\nAgent: hello\nChat ended 09:20\n",
+        today=date(2026, 11, 26),
+    )
     assert found.start == datetime(2026, 11, 26, 9, 15)
     assert found.duration == timedelta(minutes=5)
 
@@ -149,8 +157,13 @@ def test_promises_are_placed_on_the_zone_and_the_calendar() -> None:
     assert receipts.by == "me" and receipts.due == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     # --at moves the whole chat, and the promises with it.
     moved = place(
-        found, zone=LONDON, calendar=WEEKDAYS, order=None, at=datetime(2026, 11, 10, 9, 0, tzinfo=UTC), now=NOW
-    )  # fmt: skip
+        found,
+        zone=LONDON,
+        calendar=WEEKDAYS,
+        order=None,
+        at=datetime(2026, 11, 10, 9, 0, tzinfo=UTC),
+        now=NOW,
+    )
     assert moved.end == datetime(2026, 11, 10, 9, 11, tzinfo=UTC)
     assert moved.promises[0].said == datetime(2026, 11, 10, 9, 7, tzinfo=UTC)
 

@@ -38,10 +38,8 @@ def read_input(path: str) -> tuple[bytes, str]:
     """The transcript's bytes and the name it is kept under ('-': stdin)."""
     if path == "-":
         buffer = getattr(sys.stdin, "buffer", None)
-        if buffer is None:  # a text stream (tests): its text as UTF-8
-            data = sys.stdin.read().encode("utf-8")
-        else:
-            data = bytes(buffer.read())
+        # A text stream (tests) has no buffer: its text, as UTF-8.
+        data = sys.stdin.read().encode("utf-8") if buffer is None else bytes(buffer.read())
         html = looks_like_html(data[:4096].decode("utf-8", errors="replace"))
         return data, STDIN_NAME.replace(".txt", ".html") if html else STDIN_NAME
     try:
