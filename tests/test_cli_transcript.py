@@ -264,3 +264,13 @@ def test_on_a_terminal_it_shows_what_it_found_and_asks(
     else:
         assert "Nothing was saved." in screen
         assert interactions == []
+
+
+def test_a_promise_given_counts_from_the_transcripts_own_time(case1: Tracker) -> None:
+    out = case1.ok(
+        "case", "contact", "1", "--channel", "chat", "--yes",
+        "--transcript", str(FILES / "header.txt"), "--promise", "Fee refunded", "--due", "1bd",
+    )  # fmt: skip
+    # The chat was on Tue 24 Nov at 14:02: one business day later is already past.
+    assert "Promise 1 recorded, due 2026-11-25 14:02 (business days: Monday to Friday, no " in out
+    assert "already overdue" in out

@@ -393,6 +393,7 @@ def show(case_id: int, zone: tzinfo | None, view: View) -> None:
 )
 @click.option(
     "--transcript",
+    type=click.Path(allow_dash=True),  # not checked here: read (and refused) as evidence is
     metavar="FILE",
     help="A chat transcript (text or HTML; '-': from stdin), kept as evidence with card "
     "numbers masked; the contact's agent, times, references and promises are read from it.",
@@ -541,14 +542,16 @@ def _transcript_contact(
     **fields: Any,
 ) -> None:
     # The parser and the evidence store load only for a transcript.
-    from tracker.cli import transcript as chat
+    import tracker.cli.transcript as chat
 
     resolve = None
     if due is not None:
         given = due
 
         def resolve(anchor: datetime, calendar: Calendar, now: datetime) -> Window:
-            return _due(given, anchor, now, calendar, backdated=at is not None)
+            # Dated by --at or by the transcript's own times: after the fact, as --at is.
+            backdated = at is not None or anchor < now - svc.FUTURE_SLACK
+            return _due(given, anchor, now, calendar, backdated=backdated)
 
     interaction_id, promise_ids, kept = chat.contact(
         case_id,
