@@ -144,6 +144,20 @@ def test_html_and_at_and_an_explicit_promise(case1: Tracker) -> None:
     assert [(r["value"], r["kind"]) for r in case["references"]] == [("RF-88213", "claim")]
 
 
+def test_an_emailed_transcript(case1: Tracker, db_url: str) -> None:
+    out = case1.ok(
+        "case", "contact", "1", "--channel", "chat", "--yes",
+        "--transcript", str(FILES / "emailed.eml"),
+    )  # fmt: skip
+    assert "Kept the transcript as attachment 1 (emailed.eml," in out
+    case = show(case1)
+    (chat,) = case["interactions"]
+    assert (chat["at"], chat["agent"]) == ("2026-11-24T14:02:00+00:00", "Jessica")
+    assert [(r["value"], r["kind"]) for r in case["references"]] == [("CMP-77120", "complaint")]
+    kept = stored_copy(db_url, 1)
+    assert CARD.encode() not in kept and kept.startswith(b"From: American Express")
+
+
 def test_json_reports_the_whole_change_and_undo_takes_it_back(case1: Tracker, db_url: str) -> None:
     report = case1.json(
         "case", "contact", "1", "--channel", "chat", "--yes",

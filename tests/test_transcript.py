@@ -108,6 +108,22 @@ def test_html_transcript() -> None:
     assert [p.due for p in found.promises] == ["within 14 days"]
 
 
+def test_an_emailed_transcript_takes_the_day_it_was_sent() -> None:
+    found = parse(read("emailed.eml"))
+    assert found.agents == ["Jessica"]  # "Alex Doe" is the other one, who did not greet
+    assert found.start == datetime(2026, 11, 24, 14, 2)  # "Jessica (2:02 PM)", Date: 24 Nov
+    assert found.duration == timedelta(minutes=7)
+    assert [(r.value, r.kind) for r in found.references] == [("CMP-77120", "complaint")]
+    assert [p.due for p in found.promises] == ["within 2 business days"]
+    assert not any(m.speaker in ("From", "Subject", "Date") for m in found.messages)
+
+
+def test_an_encoded_email_is_refused_not_stored_unmasked() -> None:
+    encoded = read("emailed.eml").replace("8bit", "quoted-printable")
+    with pytest.raises(UsageError, match=r"encoded email \(text/plain, quoted-printable\)"):
+        parse(encoded)
+
+
 def test_times_without_a_date() -> None:
     text = "[23:50] Agent: Hi, my name is Lee. How can I help?\n[00:10] You: Thanks, bye\n"
     found = parse(text)

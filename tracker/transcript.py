@@ -13,7 +13,10 @@ The formats read (see tests/transcripts/):
   ``Chat ended 14:31``;
 * a bot handing over to a human: ``Virtual Assistant: I'm connecting you to an agent``,
   ``You are now chatting with Priya``;
-* HTML (a saved chat page): tags are dropped (html.parser), block elements end lines.
+* HTML (a saved chat page): tags are dropped (html.parser), block elements end lines;
+* a transcript emailed as plain text (``From:``/``Date:`` headers, then ``Jessica (2:02 PM):
+  ...``): its lines start on the day it was sent; an encoded email (base64,
+  quoted-printable, multipart) is refused, as its stored copy could not be masked.
 
 Dates: a numeric date (``01/12/2026``) is read in the order the file itself proves (a day
 over 12 anywhere in it), else in the user's date order, else refused as ambiguous. A
@@ -298,6 +301,42 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+_HEADER = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,40}:[ \t]*\S")
+_EMAIL_HEADERS = frozenset({"from", "to", "subject", "date", "message-id", "mime-version"})
+
+
+def email_body(text: str) -> tuple[str, date | None] | None:
+    """An emailed transcript (a header block, a blank line, the body): its body and the
+    day it was sent; None if `text` is not one. UsageError for an encoded body (base64,
+    quoted-printable, several parts): its card numbers could not be masked in the copy
+    kept, so it is refused rather than stored."""
+    head, blank, body = text.lstrip("\ufeff").partition("\n\n")
+    lines = head.replace("\r", "").split("\n")
+    if not blank or not all(_HEADER.match(ln) or ln[:1] in " \t" for ln in lines if ln):
+        return None
+    names = {ln.split(":", 1)[0].strip().lower() for ln in lines if ln[:1] not in " \t"}
+    if len(names & _EMAIL_HEADERS) < 2:
+        return None
+    from email.parser import HeaderParser
+    from email.utils import parsedate_to_datetime
+
+    headers = HeaderParser().parsestr(head + "\n\n")
+    encoding = (headers.get("Content-Transfer-Encoding") or "7bit").strip().lower()
+    kind = (headers.get("Content-Type") or "text/plain").split(";")[0].strip().lower()
+    if encoding not in ("7bit", "8bit", "binary") or not kind.startswith("text/"):
+        raise UsageError(
+            f"the transcript is an encoded email ({kind}, {encoding}); save the chat's text "
+            "(or the email's text) as a file and give that"
+        )
+    sent = None
+    if headers.get("Date"):
+        try:
+            sent = parsedate_to_datetime(headers["Date"]).date()
+        except (TypeError, ValueError):
+            sent = None
+    return body, sent
+
+
 # --------------------------------------------------------------------------- stamps
 
 _TIME = r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?(?:\s*(?P<ap>[ap])\.?m\.?)?"
@@ -314,7 +353,11 @@ _STAMP = re.compile(
 _DATE_ONLY = re.compile(rf"^[\[(]?\s*{_DATE}\s*[\])]?\s*(?:[-–|]\s*)?", re.IGNORECASE)
 _FULL_NUMERIC_DATE = _NUMERIC_DATE.replace("{2,4}", "{4}")
 _DATE_ANYWHERE = re.compile(rf"\b(?:{_FULL_NUMERIC_DATE}|{_NAMED_DATE})\b", re.IGNORECASE)
-_SPEAKER = re.compile(r"^(?P<who>[^\W\d][^:\[\]<>{}=/\\]{0,58}?)\s*:\s*(?P<msg>.*)$")
+# "Jessica", "Jessica (Amex)", "Jessica (2:02 PM)" (a time in brackets may hold a colon)
+_SPEAKER = re.compile(
+    r"^(?P<who>[^\W\d][^:\[\]()<>{}=/\\]{0,58}?(?:\s*[(\[][^()\[\]]{1,40}[)\]])?)"
+    r"\s*:\s*(?P<msg>.*)$"
+)
 _PAREN = re.compile(r"^(?P<name>.*?)\s*[(\[](?P<inner>[^()\[\]]*)[)\]]\s*$")
 
 
@@ -516,18 +559,24 @@ def parse(
     me: Sequence[str] = (),
     lang: Language = ENGLISH,
 ) -> Transcript:
-    """Read a transcript (plain text or HTML). ``order``: the user's date order (DMY, MDY,
-    YMD or None); ``today``: the user's local date, for a transcript that says "today";
-    ``me``: names that are the user's own. UsageError for a date it cannot read surely."""
+    """Read a transcript (plain text, HTML, or one emailed as plain text). ``order``: the
+    user's date order (DMY, MDY, YMD or None); ``today``: the user's local date, for a
+    transcript that says "today"; ``me``: names that are the user's own. UsageError for a
+    date it cannot read surely."""
+    sent: date | None = None
+    emailed = email_body(text)
+    if emailed is not None:
+        text, sent = emailed
     if looks_like_html(text):
         text = html_to_text(text)
     lines = _split(text, lang)
     chosen = _date_order((ln.stamp for ln in lines if ln.stamp), order)
 
-    # When each line was said: a date carries over to the lines after it; a time earlier
-    # than the last by more than 12 hours is past midnight.
+    # When each line was said: a date carries over to the lines after it (an emailed
+    # transcript's lines start on the day it was sent); a time earlier than the last by
+    # more than 12 hours is past midnight.
     messages: list[Message] = []
-    day: date | None = None
+    day: date | None = sent
     last: datetime | None = None
     for ln in lines:
         wall: datetime | None = None
