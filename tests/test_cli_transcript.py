@@ -224,7 +224,27 @@ def test_refusals_save_nothing(case1: Tracker, tmp_path: Path) -> None:
         2, "case", "contact", "1", "--channel", "chat", "--yes", "--transcript", str(tmp_path)
     )
     assert "is a folder" in error
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Remember to call them again on Monday.\n")
+    error = case1.fails(
+        2, "case", "contact", "1", "--channel", "chat", "--yes", "--transcript", str(notes)
+    )
+    assert error.startswith("Error: found no chat messages in notes.txt")
+    future = tmp_path / "future.txt"
+    future.write_text("Chat started 30 Nov 2026 10:00\nAgent: hi\nYou: hello\n")
+    error = case1.fails(
+        2, "case", "contact", "1", "--channel", "chat", "--yes", "--transcript", str(future)
+    )
+    assert "starts at 2026-11-30 10:00, in the future" in error
     assert show(case1)["interactions"] == []
+
+
+def test_a_utf8_file_with_a_byte_order_mark(case1: Tracker, tmp_path: Path) -> None:
+    path = tmp_path / "bom.txt"
+    path.write_bytes(b"\xef\xbb\xbf" + (FILES / "timestamped.txt").read_bytes())
+    case1.ok("case", "contact", "1", "--channel", "chat", "--yes", "--transcript", str(path))
+    (chat,) = show(case1)["interactions"]
+    assert (chat["at"], chat["agent"]) == ("2026-11-24T14:02:00+00:00", "Jessica")
 
 
 def test_summary_dash_reads_stdin(case1: Tracker) -> None:

@@ -58,6 +58,19 @@ def test_seconds_and_no_brackets() -> None:
     assert [p.due for p in found.promises] == ["within 2 business days"]
 
 
+def test_a_label_that_is_no_one_is_not_a_speaker() -> None:
+    text = (
+        "[09:00] Sam (Acme): Your case is open.\n"
+        "Reference number: AB-12345\n"
+        "[09:01] You: thanks\n"
+        "Note: reply by email\n"
+    )
+    found = parse(text)
+    assert found.agents == ["Sam"]
+    assert [r.value for r in found.references] == ["AB-12345"]
+    assert "Reference number: AB-12345" in found.messages[0].text  # runs on from Sam's line
+
+
 def test_speaker_lines_under_a_header() -> None:
     found = parse(read("header.txt"))
     assert found.agents == ["Marcus"]  # "Agent:" named in "you're chatting with Marcus"

@@ -53,6 +53,8 @@ class Language:
     """Speaker labels that are a human agent without a name: "Agent", "Representative"."""
     system_labels: frozenset[str]
     """Speaker labels of the chat system itself ("System")."""
+    not_speakers: re.Pattern[str]
+    """A label before a colon that is no one ("Reference number: ...", "Date: ...")."""
     bot: re.Pattern[str]
     """A speaker label (or its parenthesis) that is a bot: "Virtual Assistant"."""
     joined: tuple[re.Pattern[str], ...]
@@ -108,6 +110,11 @@ ENGLISH = Language(
          "support", "customer service", "customer care", "live agent", "operator", "staff"}
     ),
     system_labels=frozenset({"system", "info", "notice", "chat"}),
+    not_speakers=_ci(
+        r"\b(?:reference|ref|number|no|case|ticket|date|time|subject|note|total|amount|balance|"
+        r"id|order|account|card|e-?mail|phone|address|tracking|confirmation|dispute|claim|"
+        r"complaint|status|p\.?s|re|fwd?|https?)\b"
+    ),
     bot=_ci(r"\b(?:bot|chatbot|virtual\s+assistant|digital\s+assistant|automated|ai\s+assistant)\b"),
     joined=(
         _ci(
@@ -461,7 +468,12 @@ def _split(text: str, lang: Language) -> list[_Line]:
                 break
         else:
             m = _SPEAKER.match(rest)
-            if m is not None and len(m["who"].split()) <= 6 and m["msg"].strip():
+            if (
+                m is not None
+                and len(m["who"].split()) <= 6
+                and m["msg"].strip()
+                and not lang.not_speakers.search(_PAREN.sub(r"\g<name>", m["who"]))
+            ):
                 who, inner = m["who"].strip(), None
                 p = _PAREN.match(who)
                 if p is not None and p["name"]:

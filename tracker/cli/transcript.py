@@ -26,7 +26,7 @@ from tracker.transcript import Capture, Transcript, looks_like_html, parse, plac
 from tracker.values import reference
 from tracker.views.transcript import findings
 from tracker.vocabulary import ACTIVE_STATUSES
-from tracker.when import Calendar, Window, local_zone
+from tracker.when import Calendar, Window, format_local, local_zone
 
 STDIN_NAME = "transcript.txt"
 
@@ -97,7 +97,13 @@ def build(
     mine = settings()
     zone = local_zone()
     me = [name for name in (getattr(mine, "name", None),) if isinstance(name, str) and name]
-    found = parse(data.decode(codec), order=mine.order, today=now.astimezone(zone).date(), me=me)
+    text = data.decode("utf-8-sig" if codec == "utf-8" else codec)
+    found = parse(text, order=mine.order, today=now.astimezone(zone).date(), me=me)
+    if not any(m.speaker for m in found.messages):
+        raise UsageError(
+            f"found no chat messages in {Path(filename).name} (lines such as 'Agent: ...' or "
+            "'[14:02] Jessica: ...'); nothing was saved"
+        )
     calendar = svc.case_calendar(case)
     placed = place(found, zone=zone, calendar=calendar, order=mine.order, at=at, now=now)
     given = {
@@ -116,7 +122,8 @@ def build(
     contact_at = at or placed.at
     if contact_at is not None and contact_at > now + svc.FUTURE_SLACK:
         raise UsageError(
-            "the transcript's first time is in the future; say when the chat was with --at"
+            f"the transcript starts at {format_local(contact_at)}, in the future; say when "
+            "the chat was with --at"
         )
     found_refs = [(r.value, r.kind) for r in found.references]
     chosen_refs = [(r, None) for r in refs] if refs else found_refs
