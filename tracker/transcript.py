@@ -530,7 +530,7 @@ def _day_of(stamp: _Stamp, order: str | None, today: date | None) -> date | None
     if stamp.named is not None:
         return stamp.named
     if stamp.today:
-        if today is None:  # pragma: no cover - resolve always passes today
+        if today is None:  # pragma: no cover - the command always passes today
             raise UsageError("the transcript says 'today' but no date is known")
         return today
     if stamp.numeric is None:
