@@ -85,9 +85,10 @@ run case contact 2 --channel phone --at "12 days ago" --via 1-800-528-2122 --age
     --promise "Provisional credit of 129.99 USD posts to the account" --due "2 days ago"
 
 section "5. Follow up (guide 3.4: check back if you hear nothing)" \
-    "A chat five days ago, with its transcript reference, and a reminder for tomorrow."
-run case contact 2 --channel chat --at "5 days ago" --agent "Jordan" --ref CHAT-55310 \
-    --summary "Credit not posted yet; agent says it is in progress"
+    "A chat five days ago, read from its transcript: the agent after the bot, the reference," \
+    "what was promised; the transcript is kept, its card number masked. Then a reminder."
+CHAT_AT="$(date -d '5 days ago' +%F 2>/dev/null || date -v-5d +%F) 14:02" # its times have no date
+run case contact 2 --channel chat --transcript examples/chat-transcript.txt --at "$CHAT_AT" --yes
 run case follow-up 2 "tomorrow 9am" "Check the statement for the credit"
 
 section "6. What is due" \

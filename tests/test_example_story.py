@@ -43,7 +43,11 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "Call now, 24/7: +1 800-528-2122 (US) or, from abroad, +1 623-492-5450 "
         "(collect calls accepted).",
         "Opened case 2: Disputed charge at ACME Hardware",
-        "Promise 2 marked broken; case 2 is open.",
+        # The chat's written update (from its transcript) is still pending.
+        "Promise 2 marked broken; case 2 is waiting.",
+        "Logged interaction 3 on case 2 (chat).",
+        "Kept the transcript as attachment 1 (chat-transcript.txt, 736 bytes; card data masked "
+        "in it: 1).",
         "Case 2 escalated to supervisor.",
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
@@ -55,6 +59,8 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     due = out.split("$ tracker due\n", 1)[1].split("\n===", 1)[0]
     assert re.search(r"2 days (overdue|ago).*Provisional credit", due), due
     assert "Maria (ID 4471). Reference: CALL-88812." in out
+    assert "  agent:       Jordan" in result.stderr  # what the transcript showed
+    assert "3782 822463 10005" not in out + result.stderr
     assert "have ready" in out.lower()
     if importlib.util.find_spec("tracker.cli.export") is not None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out

@@ -17,6 +17,9 @@ LAZY_ALLOWED = {
     ("tracker.cli.app", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
     ("tracker.cli.daemon", "tracker.daemon"): "APScheduler: only `daemon run` needs it",
     ("tracker.cli.complete", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
+    ("tracker.cli.case", "tracker.cli.transcript"): (
+        "the transcript parser and the evidence store: only `case contact --transcript` needs them"
+    ),
 }
 
 

@@ -49,7 +49,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "case_id": VALUE, "channel": VALUE, "at": VALUE, "direction": VALUE, "via": TEXT,
         "agent": TEXT, "agent_id": TEXT, "duration": VALUE, "refs": REF,
         "not_a_card": NOT_A_CARRIER, "summary": TEXT, "promise": TEXT, "due": VALUE,
-        "promised_by": VALUE,
+        "promised_by": VALUE, "transcript": FILE_IN, "yes": NOT_A_CARRIER,
     },
     "case edit": {
         "case_id": VALUE, "title": TEXT, "organization": TEXT, "category": VALUE,
@@ -198,6 +198,16 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
             f"hours = {json.dumps(s.text())}\nnotes = {json.dumps(s.text())}\n",
             encoding="utf-8",
         )
+    elif command == "case contact":  # a chat transcript: kept masked, its findings masked
+        path = tmp / "chat.txt"
+        path.write_text(
+            "Chat started 20 Nov 2026 10:00\n"
+            f"Agent: Hello, my name is Jo. {s.text()}\n"
+            f"You: my card is {s.card()}, {s.text()}\n"
+            f"Agent: You will receive a letter within 5 business days. {s.card()}\n"
+            "Chat ended 10:09\n",
+            encoding="utf-8",
+        )
     elif command == "import json":
         exported = json.loads(home.ok("export", "json"))
         for row in exported["tables"]["notes"]:
@@ -234,6 +244,8 @@ def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
         "case promise": ["--due", "1d"] if param != "due" else [],
         "daemon run": ["--notifier", "console"] if param != "notifier_spec" else [],
     }.get(path, [])
+    if path == "case contact" and param == "transcript":
+        needs += ["--yes"]
     if path == "case contact" and param == "promise":
         needs += ["--due", "1d"]
     if path == "case contact" and param == "due":
@@ -266,6 +278,10 @@ def test_every_way_in_masks_or_refuses_card_data(
             args = _invocation(path, param, secret, str(case_id))
             if path == "import json":  # into a store of its own, searched below too
                 args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
+            if param == "transcript":  # in a store of its own too: import json does not
+                # read attachments yet
+                tracker("--db", f"sqlite:///{tmp_path / 'chat.db'}", "case", "open", "Base")
+                args = ["--db", f"sqlite:///{tmp_path / 'chat.db'}", *args]
             result = tracker(*args)
             outputs.append(result.stdout + result.stderr)
             if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
@@ -291,6 +307,8 @@ def test_every_way_in_masks_or_refuses_card_data(
     ):  # fmt: skip
         outputs.append(tracker.ok(*args))
     stored = _stored_text(db_url) + _stored_text(f"sqlite:///{tmp_path / 'imported.db'}")
+    stored += _stored_text(f"sqlite:///{tmp_path / 'chat.db'}")
+    assert list((tmp_path / "chat.db-evidence").rglob("*")), "the transcript was not kept"
     assert s.leaks(stored) == [], "a card reached the store"
     assert s.leaks("\n".join(outputs)) == [], [o[:300] for o in outputs if s.leaks(o)]
 
@@ -301,8 +319,9 @@ def _stored_text(db_url: str) -> str:
         path = Path(db_url.removeprefix("sqlite:///"))
         return "".join(
             p.read_bytes().decode("utf-8", "replace")
-            for p in (path, Path(f"{path}-wal"))
-            if p.exists()
+            # and the evidence kept beside it (a transcript's stored copy)
+            for p in (path, Path(f"{path}-wal"), *Path(f"{path}-evidence").rglob("*"))
+            if p.is_file()
         )
     engine = sa.create_engine(db_url)
     try:
@@ -310,10 +329,17 @@ def _stored_text(db_url: str) -> str:
             cells = []
             for table in sa.inspect(conn).get_table_names():
                 for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
-                    cells.append(" | ".join(str(cell) for cell in row))
+                    cells.append(" | ".join(_cell(cell) for cell in row))
     finally:
         engine.dispose()
     return "\n".join(cells)
+
+
+def _cell(cell: object) -> str:
+    """A cell as text; the bytes of stored evidence (PostgreSQL) as the text they hold."""
+    if isinstance(cell, (bytes, memoryview)):
+        return bytes(cell).decode("utf-8", "replace")
+    return str(cell)
 
 
 # --------------------------------------------------------------------------- installed command

@@ -389,3 +389,61 @@ def test_an_import_holding_a_card_as_a_number_or_a_key_is_refused_or_masked(
     assert result.exit_code == 2, result.stderr
     assert not s.found_in((result.stdout + result.stderr).encode())
     assert not restored.exists() or not s.found_in(restored.read_bytes())
+
+
+def test_a_chat_transcript_leaves_no_card_anywhere(tracker_home: Path, tmp_path: Path) -> None:
+    """The transcript's stored copy (the evidence folder beside the store), the contact's
+    fields, the findings shown and a summary from a pipe are masked. (Apart from the test
+    above: `import json` does not read attachments yet.)"""
+    seed = _seed()
+    s = Secrets(seed)
+    run = Run(tracker_home)
+    ok = run.ok
+    ok("case", "open", "Disputed charge", "--org", "American Express")
+    # A chat transcript: its stored copy (in the evidence folder, searched below), the
+    # contact's fields and the findings shown are masked; a summary from a pipe too.
+    chat = tmp_path / "chat.txt"
+    chat.write_text(
+        "[10:02] Jessica (Amex): Hi, how can I help? Your case number is CHAT-5531.\n"
+        f"[10:03] You: {s.text('transcript line')}\n"
+        f"{s.text('a line that runs on')}\n"
+        f"[10:05] Jessica (Amex): {s.text('agent line')}\n"
+        "[10:06] Jessica (Amex): You will receive a credit within 7-10 business days.\n",
+        encoding="utf-8",
+    )
+    ok(
+        "case", "contact", "1", "--channel", "chat", "--at", "4 hours ago",
+        "--transcript", str(chat), "--yes",
+    )  # fmt: skip
+    ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "chat",
+        "--transcript",
+        "-",
+        "--yes",
+        "--at",
+        "4 hours ago",
+        input=chat.read_text(encoding="utf-8").replace("Jessica", "Priya"),
+    )
+    ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "phone",
+        "--summary",
+        "-",
+        input=s.text("piped summary"),
+    )
+    for args in (("case", "show", "1"), ("case", "show", "1", "--json"), ("export", "csv")):
+        ok(*args)
+    found = run.search(s, [])
+    assert found == {}, (seed, found)
+    kept = b"".join(
+        p.read_bytes() for p in (tracker_home / "tracker.db-evidence").rglob("*") if p.is_file()
+    )
+    for number in s.cards:  # masked, not dropped: in the stored copy or in the contact
+        assert f"•••• {number[-4:]}".encode() in kept + run.stored, (seed, number)

@@ -65,3 +65,13 @@ def test_an_everyday_command_imports_no_heavy_package(home: Path, args: list[str
 
 def test_help_does_not_import_sqlalchemy(home: Path) -> None:
     assert "sqlalchemy" not in imported(run(home, "--help", importtime=True).stderr)
+
+
+def test_a_contact_without_a_transcript_loads_no_parser(home: Path) -> None:
+    """The transcript parser and the evidence store load only for --transcript."""
+    report = run(
+        home, "case", "contact", "1", "--channel", "phone", "--summary", "x", importtime=True
+    ).stderr
+    modules = set(re.findall(r"\|\s+([\w.]+)\s*$", report, re.MULTILINE))
+    assert "tracker.cases" in modules  # the report lists our own modules too
+    assert not modules & {"tracker.transcript", "tracker.evidence", "tracker.cli.transcript"}

@@ -8,7 +8,7 @@ command's events share a Change, which is what `tracker undo` reverts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -291,6 +291,17 @@ def add_reference(
     return ref
 
 
+@dataclass(frozen=True)
+class NewPromise:
+    """A promise made during a contact (one of several, as a transcript can hold)."""
+
+    text: str
+    due: datetime
+    promised_by: str = "company"
+    window_start: datetime | None = None
+    calendar: str | None = None
+
+
 def log_interaction(
     session: Session,
     case: Case,
@@ -312,7 +323,16 @@ def log_interaction(
     promise_window_start: datetime | None = None,
     promise_calendar: str | None = None,
     now: datetime | None = None,
+    promises: Sequence[NewPromise] = (),
+    ref_kinds: Mapping[str, str] | None = None,
+    log: ChangeLog | None = None,
 ) -> Interaction:
+    """Record one contact, its reference numbers and the promises made in it.
+
+    ``promises``: more promises besides ``promise`` (a transcript's); ``ref_kinds``: the
+    kind of a reference number given, by its value (default: the channel's); ``log``: the
+    change it is part of (another write of the same command, an attachment, follows it).
+    """
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
@@ -324,7 +344,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -366,23 +386,28 @@ def log_interaction(
             session,
             case,
             ref,
-            kind=CHANNEL[channel].reference_kind,
+            kind=(ref_kinds or {}).get(ref, CHANNEL[channel].reference_kind),
             not_a_card=refs_not_cards,
             interaction=interaction,
             log=log,
         )
+    made = list(promises)
     if promise is not None and promise_due is not None:
+        made.insert(
+            0, NewPromise(promise, promise_due, promised_by, promise_window_start, promise_calendar)
+        )
+    for new in made:
         make_promise(
             session,
             case,
-            promise,
-            promise_due,
+            new.text,
+            new.due,
             masker=masker,
-            promised_by=promised_by,
+            promised_by=new.promised_by,
             interaction=interaction,
             log=log,
-            window_start=promise_window_start,
-            calendar=promise_calendar,
+            window_start=new.window_start,
+            calendar=new.calendar,
         )
     log.touch(case)
     if case.last_interaction_at is None or at > case.last_interaction_at:

@@ -248,6 +248,7 @@ def _size(count: int) -> str:
 
 
 size_in_words = _size
+text_codec = _text_codec
 
 
 # --------------------------------------------------------------------------- the bytes

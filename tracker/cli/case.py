@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -396,7 +397,22 @@ def show(case_id: int, zone: tzinfo | None, view: View) -> None:
     "--ref", "refs", multiple=True, metavar="REF", help="A reference number given (repeatable)."
 )
 @not_a_card_option
-@click.option("--summary", metavar="TEXT", help="What was discussed and agreed.")
+@click.option(
+    "--summary", metavar="TEXT", help="What was discussed and agreed ('-': read it from stdin)."
+)
+@click.option(
+    "--transcript",
+    type=click.Path(allow_dash=True),  # not checked here: read (and refused) as evidence is
+    metavar="FILE",
+    help="A chat transcript (text or HTML; '-': from stdin), kept as evidence with card "
+    "numbers masked; the contact's agent, times, references and promises are read from it.",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="With --transcript: save what it found without asking (needed without a terminal).",
+)
 @click.option("--promise", metavar="TEXT", help="An action promised (needs --due).")
 @click.option("--due", type=DUE, metavar="WHEN", help="When the promise is due, " + DUE_HELP)
 @click.option(
@@ -420,6 +436,8 @@ def contact(
     refs: tuple[str, ...],
     not_a_card: bool,
     summary: str | None,
+    transcript: str | None,
+    yes: bool,
     promise: str | None,
     due: WhenInput | None,
     promised_by: str,
@@ -429,6 +447,14 @@ def contact(
     A relative --due (10bd, 8w, '7-10 business days') counts from --at, on the holiday
     calendar of the organization's country (else yours, from the config file).
 
+    --transcript FILE reads a chat transcript: the agent (the human one after a bot's
+    hand-over), when it started and how long it lasted, the reference numbers given
+    (kept exactly) and the sentences that promise something with a time ("a credit within
+    7-10 business days") as promises. On a terminal it shows what it found and asks before
+    saving; --yes saves without asking. A flag given wins over what was found (--agent,
+    --agent-id, --at, --duration, --summary; --ref and --promise replace the ones found).
+    The transcript is kept as the contact's attachment, with card numbers masked.
+
     \b
     Examples:
       tracker case contact 1 --channel phone --via 1-800-528-2122 --agent "Maria" \\
@@ -436,17 +462,48 @@ def contact(
           --summary "Dispute opened; charge removed pending review" \\
           --promise "Provisional credit posts to the account" --due 10bd
       tracker case contact 1 --channel chat --at "yesterday 14:00" --summary "No news"
+      tracker case contact 1 --channel chat --transcript chat.txt
+      pbpaste | tracker case contact 1 --channel chat --transcript - --yes
+      tracker case contact 1 --channel phone --summary - < call-notes.txt
     """
     source = click.get_current_context().get_parameter_source("promised_by")
     if promise is None and source is not ParameterSource.DEFAULT:
         raise click.UsageError("--promised-by goes with --promise")
     if (promise is None) != (due is None):
         raise UsageError("--promise and --due go together")
+    if summary == "-" and transcript == "-":
+        raise UsageError("--summary and --transcript cannot both read stdin ('-'); give one a file")
+    if yes and transcript is None:
+        raise UsageError("--yes goes with --transcript")
     now = utcnow()
     if at is not None and at > now + svc.FUTURE_SLACK:
         raise UsageError(
             f"the contact time {format_local(at)} is in the future; --at says when it happened"
         )
+    if summary == "-":
+        summary = _read_note("-")
+        if not summary.strip():
+            raise UsageError("the summary read from stdin is empty; nothing was saved")
+    if transcript is not None:
+        _transcript_contact(
+            case_id,
+            transcript,
+            yes=yes,
+            channel=channel,
+            at=at,
+            direction=direction,
+            via=via,
+            agent=agent,
+            agent_id=agent_id,
+            duration=duration,
+            refs=refs,
+            not_a_card=not_a_card,
+            summary=summary,
+            promise=promise,
+            due=due,
+            promised_by=promised_by,
+        )
+        return
     with case_change(case_id) as (session, found, masker):
         window = None
         if due is not None:
@@ -481,6 +538,49 @@ def contact(
     click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
     for promise_id, words in made:
         click.echo(f"Promise {promise_id} recorded, {words}; case {case_id} is {status}.")
+
+
+def _transcript_contact(
+    case_id: int,
+    path: str,
+    *,
+    yes: bool,
+    channel: str,
+    at: datetime | None,
+    due: WhenInput | None,
+    **fields: Any,
+) -> None:
+    # The parser and the evidence store load only for a transcript.
+    import tracker.cli.transcript as chat
+
+    resolve = None
+    if due is not None:
+        given = due
+
+        def resolve(anchor: datetime, calendar: Calendar, now: datetime) -> Window:
+            # Dated by --at or by the transcript's own times: after the fact, as --at is.
+            backdated = at is not None or anchor < now - svc.FUTURE_SLACK
+            return _due(given, anchor, now, calendar, backdated=backdated)
+
+    interaction_id, promise_ids, kept = chat.contact(
+        case_id,
+        path=path,
+        yes=yes,
+        ask=_stdin_is_tty() and path != "-",
+        channel=channel,
+        at=at,
+        resolve_due=resolve,
+        **fields,
+    )
+    now = utcnow()
+    with store().read() as session:
+        found = svc.get_case(session, case_id)
+        made = [(p.id, _due_words(p, now)) for p in found.promises if p.id in promise_ids]
+        status = found.status
+    click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
+    for promise_id, words in made:
+        click.echo(f"Promise {promise_id} recorded, {words}; case {case_id} is {status}.")
+    click.echo(kept)
 
 
 @case.command("ref")
