@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
@@ -24,7 +24,7 @@ from tracker.policy import (
     load_policies,
 )
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
-from tracker.when import Calendar, calendar_for
+from tracker.when import Calendar, calendar_for, local_zone
 
 
 # slots: a large store has tens of thousands of these (and of the reminders' occurrences).
@@ -207,6 +207,7 @@ def _promises_and_thresholds(
 
     steps = StepCache()
     items: list[DueItem] = []
+    zone = local_zone()  # once: a large store adds tens of thousands of spans
     for case in cases:
         org = case.organization
         # The case's country (its organization's, else the user's) picks its policy, and
@@ -227,13 +228,13 @@ def _promises_and_thresholds(
                     due_at=promise.due_at,
                     text=promise.text,
                     item_id=promise.id,
-                    overdue_at=policy.promise_grace.after(promise.due_at, calendar),
+                    overdue_at=policy.promise_grace.after(promise.due_at, calendar, zone),
                     modified_at=promise.status_at or promise.created_at,
                 )
             )
         if not thresholds:
             continue
-        facts = _facts(case, promises.get(case.id, ()), policy, calendar)
+        facts = _facts(case, promises.get(case.id, ()), policy, calendar, zone)
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:
                 break
@@ -266,14 +267,27 @@ def _promises_and_thresholds(
     return items
 
 
-def _facts(case: Any, promises: Iterable[Any], policy: Policy, calendar: Calendar) -> CaseFacts:
+def _facts(
+    case: Any,
+    promises: Iterable[Any],
+    policy: Policy,
+    calendar: Calendar,
+    zone: tzinfo | None = None,
+) -> CaseFacts:
     """What the thresholds read of a case (a row of _CASE_FACTS or a Case) and its promises
-    (rows of _PROMISE_FACTS or Promises): the one place a broken promise gets its time."""
+    (rows of _PROMISE_FACTS or Promises): the one place a broken promise gets its time.
+    `zone`: the local zone, looked up once by a caller doing many cases (None: each span
+    looks it up)."""
     broken: list[datetime] = []
     for promise in promises:
         if promise.promised_by == "company":
             instant = broken_instant(
-                promise.status, promise.due_at, promise.status_at, policy.promise_grace, calendar
+                promise.status,
+                promise.due_at,
+                promise.status_at,
+                policy.promise_grace,
+                calendar,
+                zone,
             )
             if instant is not None:
                 broken.append(instant)
@@ -285,6 +299,7 @@ def _facts(case: Any, promises: Iterable[Any], policy: Policy, calendar: Calenda
         escalated_at=case.escalated_at,
         broken_at=tuple(sorted(broken)),
         calendar=calendar,
+        zone=zone,
     )
 
 

@@ -20,7 +20,7 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -67,13 +67,16 @@ class Span:
             )
         return cls(int(match[1]), match[2].lower())
 
-    def after(self, start: datetime, calendar: Calendar | None = None) -> datetime:
+    def after(
+        self, start: datetime, calendar: Calendar | None = None, zone: tzinfo | None = None
+    ) -> datetime:
         """`start` plus this span. Hours are exact; days, weeks and business days (on
         `calendar`, default Monday to Friday) move on the calendar and keep the local time
-        of day across a daylight-saving change, as `WHEN` does."""
+        of day (in `zone`, default :func:`local_zone`) across a daylight-saving change, as
+        `WHEN` does. A caller adding many spans passes the zone it looked up once."""
         if self.unit == "h":
             return start + timedelta(hours=self.amount)
-        zone = local_zone()
+        zone = zone or local_zone()
         local = start.astimezone(zone)
         if self.unit == "bd":
             day = (calendar or WEEKDAYS).add(local.date(), self.amount)
@@ -124,7 +127,7 @@ class Threshold:
             anchor = facts.anchor(self.since)
             if anchor is None:
                 return None
-            moments.append(self.after.after(anchor, facts.calendar))
+            moments.append(self.after.after(anchor, facts.calendar, facts.zone))
         if self.broken_promises is not None:
             if len(facts.broken_at) < self.broken_promises:
                 return None
@@ -201,6 +204,7 @@ class CaseFacts:
     escalated_at: datetime | None = None
     broken_at: tuple[datetime, ...] = ()
     calendar: Calendar = WEEKDAYS  # business days in thresholds count on this one
+    zone: tzinfo | None = None  # spans keep the local time of day here (None: local_zone())
 
     def anchor(self, since: str) -> datetime | None:
         if since == "opened":
@@ -228,9 +232,10 @@ def broken_instant(
     status_at: datetime | None,
     grace: Span,
     calendar: Calendar | None = None,
+    zone: tzinfo | None = None,
 ) -> datetime | None:
     """When a company promise counts as broken (see CaseFacts), or None if it never will."""
-    projected = grace.after(due_at, calendar)
+    projected = grace.after(due_at, calendar, zone)
     if status == "pending":
         return projected
     if status == "broken":
