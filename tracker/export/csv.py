@@ -18,7 +18,6 @@ from typing import Any, BinaryIO, Final
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     ScalarSelect,
     Select,
     String,
@@ -247,7 +246,7 @@ def history_batches(
     case_id: int | None = None,
     since: datetime | None = None,
     batch_size: int | None = None,
-) -> Iterator[Sequence[Row[Any]]]:
+) -> Iterator[Sequence[Sequence[Any]]]:
     """Events oldest first (by time, then id), a batch at a time, as rows of the CSV's
     columns (see _history_query).
 
@@ -256,13 +255,20 @@ def history_batches(
     batch_size rows and memory stays flat. (Keyset pages of the same query planned and
     started a new query every batch: 1,152 of them for a large store.)
     """
+    size = batch_size or BATCH_SIZE
     stmt = _history_query().where(*_history_filter(case_id, since)).order_by(Event.at, Event.id)
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        # The driver's own tuples, straight from its cursor: SQLite steps through the query
+        # as rows are fetched (nothing read ahead), and none of the columns needs a result
+        # processor, so SQLAlchemy's rows would only be built to be taken apart again.
+        cursor = connection.execute(stmt).cursor
+        while batch := cursor.fetchmany(size):
+            yield batch
+        return
     # Plain rows through the session's connection: the ORM's loading machinery would
     # double the cost of a million-row export and build nothing we use.
-    result = session.connection().execute(
-        stmt,
-        execution_options={"stream_results": True, "yield_per": batch_size or BATCH_SIZE},
-    )
+    result = connection.execute(stmt, execution_options={"stream_results": True, "yield_per": size})
     yield from result.partitions()
 
 
@@ -310,7 +316,7 @@ _first = itemgetter(0)
 
 
 def history_rows(
-    batch: Sequence[Row[Any]], tags: Mapping[int, str] | None = None
+    batch: Sequence[Sequence[Any]], tags: Mapping[int, str] | None = None
 ) -> Iterator[tuple[Any, ...]]:
     """The batch's CSV rows (see CSV_COLUMNS), every text cell neutralized; `tags`: the
     tags of the batch's cases (space-separated, by case id), if the store has any.
@@ -433,7 +439,7 @@ def write_history_csv(
     return total
 
 
-def _tags_of(session: Session, batch: Sequence[Row[Any]]) -> dict[int, str]:
+def _tags_of(session: Session, batch: Sequence[Sequence[Any]]) -> dict[int, str]:
     """The tags of the batch's cases, space-separated in order, by case id."""
     case_ids = sorted({row[_CASE] for row in batch if row[_CASE] is not None})
     found: dict[int, list[str]] = {}
