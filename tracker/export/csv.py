@@ -262,9 +262,12 @@ def history_batches(
         # The driver's own tuples, straight from its cursor: SQLite steps through the query
         # as rows are fetched (nothing read ahead), and none of the columns needs a result
         # processor, so SQLAlchemy's rows would only be built to be taken apart again.
-        cursor = connection.execute(stmt).cursor
-        while batch := cursor.fetchmany(size):
-            yield batch
+        rows = connection.execute(stmt)
+        try:
+            while batch := rows.cursor.fetchmany(size):
+                yield batch
+        finally:
+            rows.close()
         return
     # Plain rows through the session's connection: the ORM's loading machinery would
     # double the cost of a million-row export and build nothing we use.
