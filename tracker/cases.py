@@ -307,7 +307,9 @@ def log_interaction(
     promise_window_start: datetime | None = None,
     promise_calendar: str | None = None,
     now: datetime | None = None,
+    command: str | None = None,
 ) -> Interaction:
+    """Record one contact; ``command`` names the change in the history (undo says it)."""
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
@@ -319,7 +321,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = begin_change(session, command or f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -334,13 +336,6 @@ def log_interaction(
     )
     session.add(interaction)
     session.flush()
-    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
-    if interaction.agent_id:
-        who += f" (id {interaction.agent_id})"
-    arrow = "to" if direction == "out" else "from"
-    headline = f"{CHANNEL[channel].label} {arrow} the company{who}"
-    if interaction.summary:
-        headline += f": {interaction.summary}"
     # Masked once here, so the masker counts each card once and the event shows no card.
     # Checked before anything is written: a card-like one refuses the whole contact.
     ref_values = [reference(ref, not_a_card=refs_not_cards) for ref in refs]
@@ -353,7 +348,7 @@ def log_interaction(
             agent=interaction.agent_name,
             reference=", ".join(ref_values) or None,
         ),
-        headline[:500],
+        contact_headline(interaction),
         at=at,
     )
     for ref in ref_values:
@@ -384,6 +379,18 @@ def log_interaction(
         case.last_interaction_at = at
     case.last_activity_at = max(case.last_activity_at, at)
     return interaction
+
+
+def contact_headline(interaction: Interaction) -> str:
+    """The timeline's line for a contact: 'Phone call to the company with Jen (id 4471): ...'."""
+    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
+    if interaction.agent_id:
+        who += f" (id {interaction.agent_id})"
+    arrow = "to" if interaction.direction == "out" else "from"
+    headline = f"{CHANNEL[interaction.channel].label} {arrow} the company{who}"
+    if interaction.summary:
+        headline += f": {interaction.summary}"
+    return headline[:500]
 
 
 def make_promise(
