@@ -22,7 +22,7 @@ from tracker import cases as svc
 from tracker.advice import call_checklist, describe_contact, number_to_call
 from tracker.calls import Call
 from tracker.cli.case import CATEGORY, _due, _due_words
-from tracker.cli.common import WhenInput, masked_change, store, warn
+from tracker.cli.common import WhenInput, masked_change, store
 from tracker.directory import display_value
 from tracker.errors import CardLikeReference, UsageError
 from tracker.models import Interaction, utcnow
@@ -66,7 +66,12 @@ def _say(text: str = "", indent: str = "") -> None:
 
 
 def _error(exc: Exception) -> None:
-    click.echo(f"Error: {' '.join(mask(str(exc)).split())}")
+    _say(f"Error: {mask(str(exc))}")
+
+
+def _warn(masker: Masker) -> None:
+    if masker.warning:
+        _say(f"Warning: {mask(masker.warning)}")
 
 
 def _minutes(duration: timedelta) -> str:
@@ -160,26 +165,29 @@ def _ask(clock: _Clock, prompt: str) -> str:
 def _run(case_id: int | None) -> None:
     with store().read() as session:
         pending = calls.drafts(session, case_id)
-        offer = pending[0] if pending else None
-        if offer is not None:
-            described = _draft_words(offer)
-        if case_id is None and offer is None:
-            raise UsageError(
-                "no unfinished call; say which case to call about: tracker call CASE (or "
-                "tracker call --org NAME TITLE to open one)"
-            )
+        offer = (
+            (pending[0].id, pending[0].case_id, pending[0].duration_seconds or 0)
+            if pending
+            else None
+        )
+        described = _draft_words(pending[0]) if pending else ""
+    if case_id is None and offer is None:
+        raise UsageError(
+            "no unfinished call; say which case to call about: tracker call CASE (or "
+            "tracker call --org NAME TITLE to open one)"
+        )
     clock = _Clock()
     interaction_id: int | None = None
     if offer is not None:
-        _say(f"Case {offer.case_id} has an unfinished call: {described}.")
+        draft_id, draft_case, seconds = offer
+        _say(f"Case {draft_case} has an unfinished call: {described}.")
         try:
-            answer = input("Finish it? [Y/n] ").strip().lower()
+            reply = input("Finish it? [Y/n] ").strip().lower()
         except (KeyboardInterrupt, EOFError):
             raise _Left from None
-        if answer in ("", "y", "yes"):
-            interaction_id = offer.id
-            case_id = offer.case_id
-            clock = _Clock(timedelta(seconds=offer.duration_seconds or 0))
+        if reply in ("", "y", "yes"):
+            interaction_id, case_id = draft_id, draft_case
+            clock = _Clock(timedelta(seconds=seconds))
         elif case_id is None:
             raise _Left
     assert case_id is not None
@@ -192,10 +200,8 @@ def _run(case_id: int | None) -> None:
         _questions(interaction_id, clock)
     except _Left:
         click.echo("")
-        _say(
-            f"The call is saved as a draft (contact {interaction_id} on case {case_id}); "
-            f"finish it with: tracker call {case_id}"
-        )
+        _say(f"The call is saved as a draft (contact {interaction_id} on case {case_id}).")
+        click.echo(f"Finish it with: tracker call {case_id}")
         raise
 
 
@@ -229,7 +235,7 @@ def _start(case_id: int) -> int:
         started = calls.start_call(session, case, masker=masker, via=via, now=now)
         session.flush()
         interaction_id = started.id
-    warn(masker.warning)
+    _warn(masker)
     _say(
         f"Call started at {format_local(now)[11:]} (contact {interaction_id}). Every answer "
         "is saved as you press Enter; Enter alone skips a question; Ctrl-C stops and keeps "
@@ -251,7 +257,7 @@ class _Saver:
             call = calls.reopen(session, self.interaction_id, now=utcnow())
             call.set_duration(self.clock.elapsed())
             result = action(call, masker)
-        warn(masker.warning)
+        _warn(masker)
         return result
 
     def retrying(self, prompt: str, action: Callable[[Call, Masker, str], T]) -> tuple[T] | None:
