@@ -57,9 +57,7 @@ def contact(tracker: Tracker, case_id: int) -> dict[str, Any]:
     return dict(only)
 
 
-def test_a_whole_call_from_dialling_to_the_recorded_contact(
-    tracker: Tracker, dispute: int
-) -> None:
+def test_a_whole_call_from_dialling_to_the_recorded_contact(tracker: Tracker, dispute: int) -> None:
     child = spawn("call", str(dispute))
     child.expect_exact("Dial: +1 800-528-2122")
     child.expect_exact("Have ready: card ending 1005")
