@@ -308,8 +308,15 @@ def log_interaction(
     promise_calendar: str | None = None,
     now: datetime | None = None,
     command: str | None = None,
+    ref_kinds: Sequence[str] | None = None,
+    log: ChangeLog | None = None,
 ) -> Interaction:
-    """Record one contact; ``command`` names the change in the history (undo says it)."""
+    """Record one contact; ``command`` names the change in the history (undo says it).
+
+    ``ref_kinds``: the kind of each of ``refs`` (default: what the channel gives, a call
+    reference for a phone call); ``log``: a change already begun, for a command that
+    records more in the same change (`tracker log`'s follow-up).
+    """
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
@@ -321,7 +328,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, command or f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, command or f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -351,12 +358,14 @@ def log_interaction(
         contact_headline(interaction),
         at=at,
     )
-    for ref in ref_values:
+    kinds = list(ref_kinds) if ref_kinds is not None else []
+    kinds += [CHANNEL[channel].reference_kind] * (len(ref_values) - len(kinds))
+    for ref, kind in zip(ref_values, kinds, strict=True):
         add_reference(
             session,
             case,
             ref,
-            kind=CHANNEL[channel].reference_kind,
+            kind=kind,
             not_a_card=refs_not_cards,
             interaction=interaction,
             log=log,
@@ -689,6 +698,21 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None
     if flt.limit is not None:
         stmt = stmt.limit(flt.limit)
     return list(session.scalars(stmt))
+
+
+def active_cases_of(session: Session, organization: str) -> list[Case]:
+    """The organization's active cases, the latest active first (`tracker log` picks it)."""
+    return list(
+        session.scalars(
+            select(Case)
+            .join(Organization, Case.organization_id == Organization.id)
+            .where(
+                Organization.name_key == organization_key(organization),
+                Case.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(Case.last_activity_at.desc(), Case.id.desc())
+        )
+    )
 
 
 def load_case_detail(session: Session, case_id: int) -> Case:
