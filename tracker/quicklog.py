@@ -61,6 +61,7 @@ class Words:
     empty: frozenset[str]
     cues: frozenset[str]
     strong: frozenset[str]
+    past: frozenset[str]
     not_times: frozenset[str]
     cue_as: dict[str, str]
     time_words: frozenset[str]
@@ -69,6 +70,12 @@ class Words:
     duration_after: re.Pattern[str]
     aliases: dict[str, str]
     labels: dict[str, str]
+    joiners: re.Pattern[str]
+    subjects: re.Pattern[str]
+    articles: re.Pattern[str]
+    time_links: frozenset[str]
+    more_refs: re.Pattern[str]
+    minor: frozenset[str]
     starters: re.Pattern[str] = field(repr=False)
 
 
@@ -105,6 +112,7 @@ def words(language: str = "en") -> Words:
         empty=frozenset(w.lower() for w in raw["promise"]["empty"]),
         cues=frozenset(w.lower() for w in raw["time"]["cues"]),
         strong=frozenset(w.lower() for w in raw["time"]["strong"]),
+        past=frozenset(w.lower() for w in raw["time"]["past"]),
         not_times=frozenset(w.lower() for w in raw["time"]["not_times"]),
         cue_as={k.lower(): v for k, v in raw["time"]["as"].items()},
         time_words=frozenset(w.lower() for w in raw["time"]["words"]["words"]),
@@ -113,7 +121,24 @@ def words(language: str = "en") -> Words:
         duration_after=_phrases(raw["duration"]["after"]),
         aliases={" ".join(k.lower().split()): v for k, v in raw["aliases"].items()},
         labels=dict(raw["labels"]),
-        starters=_phrases([*every, "i", "they", "she", "he"]),
+        starters=_phrases([*every, *raw["clauses"]["subjects"]]),
+        joiners=re.compile(
+            r"\s+(?:" + _phrases(raw["clauses"]["joiners"]).pattern + r")\s+", re.IGNORECASE
+        ),
+        subjects=re.compile(
+            r"^(?:" + _phrases(raw["clauses"]["subjects"]).pattern + r")\s+", re.IGNORECASE
+        ),
+        articles=re.compile(
+            r"^(?:" + _phrases(raw["clauses"]["articles"]).pattern + r")\s+", re.IGNORECASE
+        ),
+        time_links=frozenset(w.lower() for w in raw["clauses"]["time_links"]),
+        more_refs=re.compile(
+            r"\s*(?:"
+            + "|".join(re.escape(m) for m in raw["clauses"]["more"])
+            + r")\s+#?(?P<ref>[A-Za-z0-9][\w\-/.#]*)",
+            re.IGNORECASE,
+        ),
+        minor=frozenset(w.lower() for w in raw["clauses"]["minor_words"]),
     )
 
 
@@ -147,6 +172,8 @@ class Understood:
     promises: list[PromisePart] = field(default_factory=list)
     follow_up: FollowUpPart | None = None
     duration: timedelta | None = None
+    at: str | None = None  # when the contact was, as said in its clause ("yesterday 3pm")
+    last_was_reference: bool = field(default=False, repr=False)
 
     def fields(self) -> dict[str, Any]:
         """Every part, as plain values (the corpus compares these)."""
@@ -160,13 +187,17 @@ class Understood:
             "promises": [[p.text, p.promised_by, p.when] for p in self.promises],
             "follow_up": [self.follow_up.text, self.follow_up.when] if self.follow_up else None,
             "duration": int(self.duration.total_seconds()) if self.duration else None,
+            "at": self.at,
         }
 
 
 # --------------------------------------------------------------------------- reading
 
 
-_REF = re.compile(r"(?P<ref>[A-Za-z0-9#][\w\-/.#]*(?:[ ]\d{4}(?=$|[\s,;)]))*)")
+# A reference number: a word with a digit ("#" before it is no part of it); digits in
+# groups of four after it are kept with it, so that a card number typed as a reference is
+# seen whole (and refused) rather than cut.
+_REF = re.compile(r"#?(?P<ref>[A-Za-z0-9][\w\-/.#]*(?:[ ]\d{4}(?=$|[\s,;)]))*)")
 _DURATION = re.compile(
     r"(?<![\w.])(?P<d>\d+(?:\.\d+)?\s*(?:h|hr|hrs|hours?|m|min|mins|minutes?|s|secs?|seconds?)"
     r"(?:\s*\d+\s*(?:m|min|mins|minutes?))?)(?![\w])",
@@ -216,7 +247,7 @@ def _organization_patterns(names: Sequence[str], w: Words) -> list[tuple[re.Patt
     for name in names:
         key = " ".join(name.lower().split())
         spellings.setdefault(key, name)
-        significant = [p for p in re.split(r"[\s&.,-]+", key) if p and p not in _MINOR]
+        significant = [p for p in re.split(r"[\s.,-]+", key) if p and p not in w.minor]
         if len(significant) >= 3:
             spellings.setdefault("".join(p[0] for p in significant), name)
     known = {" ".join(n.lower().split()): n for n in names}
@@ -228,9 +259,6 @@ def _organization_patterns(names: Sequence[str], w: Words) -> list[tuple[re.Patt
         (_phrases([spelling]), name)
         for spelling, name in sorted(spellings.items(), key=lambda kv: -len(kv[0]))
     ]
-
-
-_MINOR = frozenset({"of", "the", "and", "for", "de", "la", "le"})
 
 
 def _organizations_named(line: str, orgs: list[tuple[re.Pattern[str], str]]) -> set[str]:
@@ -254,7 +282,10 @@ def _clauses(line: str, w: Words) -> list[str]:
             depth += 1
         elif char in ")]":
             depth = max(0, depth - 1)
-        end_sentence = char == "." and (i + 1 == len(line) or line[i + 1] == " ")
+        # "Ref 99812. Credit in 2 weeks" ends a sentence; "case no. 55" does not.
+        end_sentence = char == "." and (
+            i + 1 == len(line) or (line[i + 1] == " " and not line[i + 2 : i + 3].isdigit())
+        )
         if depth == 0 and (char in ",;" or end_sentence):
             parts.append(current)
             current = ""
@@ -263,7 +294,7 @@ def _clauses(line: str, w: Words) -> list[str]:
     parts.append(current)
     clauses: list[str] = []
     for part in parts:
-        pieces = re.split(r"\s+(?:and then|and|then|but)\s+", part.strip())
+        pieces = w.joiners.split(part.strip())
         merged: list[str] = []
         for piece in pieces:
             if merged and not w.starters.match(piece):
@@ -281,8 +312,17 @@ def _read_clause(
     orgs: list[tuple[re.Pattern[str], str]],
     check: Any,
 ) -> None:
+    had_channel = found.channel
     rest = _channel(clause, found, w, orgs)
+    if found.channel is not None and had_channel is None:
+        rest = _contact_time(rest, found, w, check)
+    refs_before = len(found.references)
     rest = _references(rest, found, w)
+    lone = _REF.fullmatch(rest.strip())
+    if lone is not None and found.last_was_reference and _looks_like_reference(lone["ref"]):
+        found.references.append((lone["ref"].rstrip("."), found.references[-1][1]))
+        return  # "refs ABC-1, XYZ-2": the second one, after the comma
+    found.last_was_reference = len(found.references) > refs_before
     rest = _agent_id(rest, found, w)
     rest = _agent(rest, found, w)
     rest = _duration(rest, found, w)
@@ -290,7 +330,8 @@ def _read_clause(
     if not rest:
         return
     follow = w.follow_up.search(rest)
-    if follow is not None and follow.start() == _start_after_subject(rest):
+    if follow is not None and follow.start() == _start_after_subject(rest, w):
+        rest = rest[follow.start() :]
         before, when = _time_in(rest, w, check, what=f"the follow-up '{rest}'")
         if when is None:
             raise UsageError(
@@ -311,32 +352,50 @@ def _read_clause(
                 "(or leave it out: the whole line is kept as the summary)"
             )
         return  # words it does not know: in the summary only
-    by, what = _promise_text(before, w, orgs)
+    if any(word in w.past for word in when.lower().split()):
+        return  # "refund 3 days ago": what happened, not a promise (the summary has it)
+    by, what = _promise_text(before, found, w, orgs)
     if not what or what.lower() in w.empty:
         raise UsageError(f"what is promised '{when}'? say it, e.g. 'credit {when}'")
     found.promises.append(PromisePart(text=what, promised_by=by, when=when))
 
 
-def _start_after_subject(text: str) -> int:
-    """Where a clause's own words begin, after a leading "I" ("I call back if ...")."""
-    m = re.match(r"(?:i\s+(?:will|'ll|need\s+to|have\s+to|must|should)?\s*)", text, re.I)
-    return m.end() if m else 0
+def _looks_like_reference(token: str) -> bool:
+    """A word that can only be a reference: digits with letters or dashes ("XYZ-2")."""
+    return any(c.isdigit() for c in token) and any(c.isalpha() or c == "-" for c in token)
+
+
+def _contact_time(rest: str, found: Understood, w: Words, check: Any) -> str:
+    """A time said with the contact ("called amex yesterday 3pm"): when it happened."""
+    before, when = _time_in(rest, w, check, what=f"the time of the contact '{rest}'")
+    if when is None:
+        return rest
+    if before.strip() and before.strip().lower() not in w.time_links:
+        return rest  # "called amex about the refund by friday": not the contact's time
+    found.at = when
+    return ""
+
+
+def _start_after_subject(text: str, w: Words) -> int:
+    """Where a clause's own words begin, after "I" or "I will" ("I'll call back if ...")."""
+    m = w.me.match(text) or w.subjects.match(text)
+    return len(text) - len(text[m.end() :].lstrip()) if m else 0
 
 
 def _channel(
     clause: str, found: Understood, w: Words, orgs: list[tuple[re.Pattern[str], str]]
 ) -> str:
     """The contact itself: "called amex", "chatted with Amex", "amex called me"."""
-    body = re.sub(r"^(?:i|we)\s+", "", clause, flags=re.IGNORECASE)
+    body = w.subjects.sub("", clause, count=1)
     for pattern, channel in w.incoming_from:
         m = pattern.match(body)
         if m is not None:
-            return _set_channel(found, channel, "in", clause, _drop_org(body[m.end() :], orgs))
+            return _set_channel(found, channel, "in", clause, _drop_org(body[m.end() :], orgs, w))
     for pattern, channel in w.channels:
         m = pattern.match(body)
         if m is not None:
-            return _set_channel(found, channel, "out", clause, _drop_org(body[m.end() :], orgs))
-    org_first = _leading_org(clause, orgs)
+            return _set_channel(found, channel, "out", clause, _drop_org(body[m.end() :], orgs, w))
+    org_first = _leading_org(clause, orgs, w)
     if org_first is not None:
         for pattern, channel in w.incoming_after:
             m = pattern.match(org_first)
@@ -355,9 +414,9 @@ def _set_channel(found: Understood, channel: str, direction: str, clause: str, r
     return rest
 
 
-def _leading_org(text: str, orgs: list[tuple[re.Pattern[str], str]]) -> str | None:
+def _leading_org(text: str, orgs: list[tuple[re.Pattern[str], str]], w: Words) -> str | None:
     """`text` after an organization's name at its start ("amex called me" -> "called me")."""
-    bare = re.sub(r"^(?:the)\s+", "", text.strip(), flags=re.IGNORECASE)
+    bare = w.articles.sub("", text.strip(), count=1)
     for pattern, _name in orgs:
         m = pattern.match(bare)
         if m is not None:
@@ -365,31 +424,53 @@ def _leading_org(text: str, orgs: list[tuple[re.Pattern[str], str]]) -> str | No
     return None
 
 
-def _drop_org(text: str, orgs: list[tuple[re.Pattern[str], str]]) -> str:
-    after = _leading_org(text, orgs)
+def _drop_org(text: str, orgs: list[tuple[re.Pattern[str], str]], w: Words) -> str:
+    after = _leading_org(text, orgs, w)
     return after if after is not None else text
 
 
 def _references(text: str, found: Understood, w: Words) -> str:
+    """Every reference number in the clause, kept exactly, with the kind its words say;
+    "ref A-1 and B-2" gives two."""
+    while True:
+        m, kind = _first_reference_word(text, w)
+        if m is None:
+            return text
+        after = text[m.end() :]
+        tokens = after.split(" ")
+        skip = 0
+        while skip < len(tokens) and (not tokens[skip] or tokens[skip].lower() in w.fillers):
+            skip += 1
+        head = " ".join(tokens[skip:])
+        ref = _REF.match(head)
+        if ref is None or not any(c.isdigit() for c in ref["ref"]):
+            # "reference" said without a number: the summary keeps it.
+            return text[: m.start()] + " " + _references(after, found, w)
+        found.references.append((ref["ref"].rstrip("."), kind))
+        rest = head[ref.end() :]
+        more = w.more_refs.match(rest)
+        while more is not None and any(c.isdigit() for c in more["ref"]):
+            found.references.append((more["ref"].rstrip("."), kind))
+            rest = rest[more.end() :]
+            more = w.more_refs.match(rest)
+        text = text[: m.start()] + " " + rest
+
+
+def _first_reference_word(text: str, w: Words) -> tuple[re.Match[str] | None, str]:
+    """The earliest reference word in `text` (the longest there: "complaint ref" over
+    "ref"), and its kind."""
+    best: tuple[re.Match[str] | None, str] = (None, "contact")
     for pattern, kind in w.references:
-        while True:
-            m = pattern.search(text)
-            if m is None:
-                break
-            after = text[m.end() :]
-            tokens = after.split(" ")
-            skip = 0
-            while skip < len(tokens) and (not tokens[skip] or tokens[skip].lower() in w.fillers):
-                skip += 1
-            head = " ".join(tokens[skip:])
-            ref = _REF.match(head)
-            if ref is None or not any(c.isdigit() for c in ref["ref"]):
-                break  # "reference" said without a number: the summary keeps it
-            value = ref["ref"].rstrip(".")
-            found.references.append((value, kind))
-            consumed = len(after) - len(head) + ref.end()
-            text = text[: m.start()] + " " + after[consumed:]
-    return text
+        m = pattern.search(text)
+        if m is None:
+            continue
+        current = best[0]
+        if current is None or (m.start(), -len(m.group(0))) < (
+            current.start(),
+            -len(current.group(0)),
+        ):
+            best = (m, kind)
+    return best
 
 
 def _agent_id(text: str, found: Understood, w: Words) -> str:
@@ -471,12 +552,18 @@ def _place(m: re.Match[str]) -> tuple[int, int]:
 
 
 def _promise_text(
-    before: str, w: Words, orgs: list[tuple[re.Pattern[str], str]]
+    before: str, found: Understood, w: Words, orgs: list[tuple[re.Pattern[str], str]]
 ) -> tuple[str, str]:
     """(who promised, what) from the words before the time: the subject and the verbs of
     promising left out ("they will send a letter" -> company, "send a letter")."""
     text = before.strip(" .,-")
-    text = _drop_org(text, orgs)
+    text = _drop_org(text, orgs, w)
+    named = re.match(r"([A-Z][\w'\-]+)\s+", text)
+    if named is not None and w.company.match(text[named.end() :]):
+        # "Jen said the credit will show": Jen is the agent, who said it.
+        if found.agent is None and named[1].lower() not in w.not_names:
+            found.agent = named[1]
+        text = text[named.end() :]
     by = "company"
     while True:
         me = w.me.match(text)
@@ -488,46 +575,59 @@ def _promise_text(
             text = text[company.end() :].strip()
         else:
             break
-        text = _drop_org(text, orgs)
+        text = _drop_org(text, orgs, w)
     return by, text.strip(" .,-")
 
 
 def _time_in(text: str, w: Words, check: Any, *, what: str) -> tuple[str, str | None]:
-    """(the words before the time, the time as the grammar reads it), the longest time at
-    the clause's end. None when there is none; UsageError when one is clearly meant (a cue
-    followed by a number or a day's word) but cannot be read, naming the phrase."""
+    """(the clause's other words, the time in it as the grammar reads it): the earliest
+    time, the longest that reads ("if nothing by the 15th call back" -> "by the 15th").
+
+    None when there is none; UsageError when one is clearly meant but cannot be read (a
+    cue followed by a number or a day's word, or "by" followed by anything but "email"),
+    naming the phrase.
+    """
     tokens = text.split()
     lowered = [t.lower().strip(",.") for t in tokens]
     first_error: WhenError | None = None
     meant = False
     for i in range(len(tokens)):
-        rest = " ".join(tokens[i:]).rstrip(".")
         word = lowered[i]
-        after = lowered[i + 1 :]
-        candidates: list[str] = []
-        for phrase, said_as in w.cue_as.items():
-            n = len(phrase.split())
-            if " ".join(lowered[i : i + n]) == phrase:
-                candidates.append(" ".join([said_as, *tokens[i + n :]]).rstrip("."))
-                after = lowered[i + n :]
-        cue = word in w.cues or bool(candidates)
-        if cue or word in w.time_words or word[:1].isdigit():
-            candidates.append(rest)
+        said_as, skip = _cue_as(lowered, i, w)
+        cue = word in w.cues or said_as is not None
+        if not (cue or word in w.time_words or word[:1].isdigit()):
+            continue
+        after = lowered[i + skip :]
         if cue and after:
-            strong = word in w.strong or any(
-                " ".join(lowered[i : i + len(p.split())]) == p for p in w.strong
+            strong = said_as is not None or word in w.strong
+            meant = (
+                meant or _looks_like_time(after[:2], w) or (strong and after[0] not in w.not_times)
             )
-            meant = meant or _looks_like_time(after, w) or (strong and after[0] not in w.not_times)
-        for candidate in candidates:
-            try:
-                check(candidate)
-            except WhenError as exc:
-                first_error = first_error or exc
-                continue
-            return " ".join(tokens[:i]), candidate
+        for end in range(len(tokens), i, -1):
+            spans = [" ".join(tokens[i:end])]
+            if said_as is not None and end > i + skip:
+                spans.insert(0, " ".join([said_as, *tokens[i + skip : end]]))
+            for candidate in spans:
+                candidate = candidate.rstrip(".,")
+                try:
+                    check(candidate)
+                except WhenError as exc:
+                    if end == len(tokens):
+                        first_error = first_error or exc
+                    continue
+                return " ".join(tokens[:i] + tokens[end:]), candidate
     if first_error is not None and meant:
         raise UsageError(f"{what}: {first_error}")
     return text, None
+
+
+def _cue_as(lowered: Sequence[str], i: int, w: Words) -> tuple[str | None, int]:
+    """A cue the grammar is told in its own words ("before" -> "by"), and its length."""
+    for phrase, said_as in sorted(w.cue_as.items(), key=lambda kv: -len(kv[0])):
+        n = len(phrase.split())
+        if " ".join(lowered[i : i + n]) == phrase:
+            return said_as, n
+    return None, 1
 
 
 def _looks_like_time(tokens: Sequence[str], w: Words) -> bool:

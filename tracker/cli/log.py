@@ -14,6 +14,7 @@ from tracker import cases as svc
 from tracker.cli.case import CHANNEL, _due, _due_words
 from tracker.cli.common import (
     CASE_ID,
+    WHEN,
     WhenInput,
     at_option,
     case_change,
@@ -27,7 +28,7 @@ from tracker.history import begin_change
 from tracker.models import Case, Organization, utcnow
 from tracker.quicklog import Understood, understand, words
 from tracker.redact import mask
-from tracker.when import Window, format_local
+from tracker.when import WhenError, Window, format_local
 
 
 @dataclass
@@ -35,6 +36,7 @@ class _Plan:
     """What will be saved: the parts read, on the case chosen, with their times resolved."""
 
     case_id: int
+    at: datetime | None
     case_words: str
     understood: Understood
     promises: list[Window]
@@ -97,7 +99,7 @@ def log(
         if not click.confirm("Save it?", default=True, err=True):
             click.echo("Nothing saved.", err=True)
             return
-    _save(plan, at, not_a_card, now)
+    _save(plan, not_a_card, now)
 
 
 def _plan(
@@ -118,6 +120,7 @@ def _plan(
                 "'emailed', 'wrote to', 'amex called me'); add one, or give --channel"
             )
         case, note = _case(session, understood, case_id)
+        at = _contact_time(understood, at, now)
         anchor = at or now
         calendar = svc.case_calendar(case)
         backdated = at is not None
@@ -142,7 +145,24 @@ def _plan(
             )
         org = case.organization.name if case.organization else "no organization"
         words_ = f"{case.id}: {case.title} ({org}){note}"
-        return _Plan(case.id, words_, understood, promises, follow)
+        return _Plan(case.id, at, words_, understood, promises, follow)
+
+
+def _contact_time(understood: Understood, at: datetime | None, now: datetime) -> datetime | None:
+    """When the contact was: --at, or the time the line says ("called amex yesterday")."""
+    if understood.at is None:
+        return at
+    if at is not None:
+        raise UsageError(f"the line says when ({understood.at}) and so does --at; give one")
+    try:
+        said = WHEN.parse(understood.at)
+    except WhenError as exc:
+        raise UsageError(f"the time of the contact: {exc}") from None
+    if said > now + svc.FUTURE_SLACK:
+        raise UsageError(
+            f"the contact time {format_local(said)} ('{understood.at}') is in the future"
+        )
+    return said
 
 
 def _case(session: Session, understood: Understood, case_id: int | None) -> tuple[Case, str]:
@@ -199,7 +219,7 @@ def _window_words(window: Window) -> str:
     return f"due {format_local(window.end)}"
 
 
-def _save(plan: _Plan, at: datetime | None, not_a_card: bool, now: datetime) -> None:
+def _save(plan: _Plan, not_a_card: bool, now: datetime) -> None:
     u = plan.understood
     assert u.channel is not None
     with case_change(plan.case_id) as (session, case, masker):
@@ -209,7 +229,7 @@ def _save(plan: _Plan, at: datetime | None, not_a_card: bool, now: datetime) -> 
             case,
             channel=u.channel,
             masker=masker,
-            at=at,
+            at=plan.at,
             direction=u.direction,
             agent_name=u.agent,
             agent_id=u.agent_id,
