@@ -650,16 +650,63 @@ CORPUS: list[Entry] = [
             "promises": [["credit", "company", "by Dec 24"]],
         },
     ),
-    # Who is to send the documents? The words say no one; the company is assumed.
-    Misreads(
-        "got an email from BofA, ticket 4477, documents due by Dec 15",
+    Reads(
+        "Called AmEx re: double charge, agent Bob #4471, ref 5544",
         {
-            "channel": "email",
-            "direction": "in",
-            "organization": "Bank of America",
-            "references": [["4477", "other"]],
-            "promises": [["documents due", "company", "by Dec 15"]],
+            "channel": "phone",
+            "organization": "American Express",
+            "agent": "Bob",
+            "agent_id": "4471",
+            "references": [["5544", "call"]],
         },
-        wanted="the promise is mine (I send the documents)",
+    ),
+    Reads(
+        "called amex, spoke to Jen, she gave me ref ABC-9 and said credit within 10 business days",
+        {
+            "channel": "phone",
+            "organization": "American Express",
+            "agent": "Jen",
+            "references": [["ABC-9", "call"]],
+            "promises": [["credit", "company", "within 10 business days"]],
+        },
+    ),
+    Reads(
+        "called amex about the ACME charge, dispute number 88-1-2026, provisional credit tomorrow",
+        {
+            "channel": "phone",
+            "organization": "American Express",
+            "references": [["88-1-2026", "dispute"]],
+            "promises": [["provisional credit", "company", "tomorrow"]],
+        },
+    ),
+    Reads(
+        "chatted with amex, transcript emailed, ref CHAT-1",
+        {
+            "channel": "chat",
+            "organization": "American Express",
+            "references": [["CHAT-1", "other"]],
+        },
+    ),
+    Reads(
+        "called amex, no reference given, call back on Friday",
+        {
+            "channel": "phone",
+            "organization": "American Express",
+            "follow_up": ["call back", "on Friday"],
+        },
+    ),
+    Reads(
+        "called amex 2 hours on hold, hung up",
+        {"channel": "phone", "organization": "American Express"},
+    ),
+    Reads(
+        "called amex, spoke to supervisor Linda, complaint ref C-55, final response in 8 weeks",
+        {
+            "channel": "phone",
+            "organization": "American Express",
+            "agent": "Linda",
+            "references": [["C-55", "complaint"]],
+            "promises": [["final response", "company", "in 8 weeks"]],
+        },
     ),
 ]

@@ -52,6 +52,7 @@ class Words:
     incoming_from: tuple[tuple[re.Pattern[str], str], ...]
     agent: re.Pattern[str]
     not_names: frozenset[str]
+    roles: re.Pattern[str]
     name_ends: frozenset[str]
     agent_id: re.Pattern[str]
     references: tuple[tuple[re.Pattern[str], str], ...]
@@ -103,6 +104,9 @@ def words(language: str = "en") -> Words:
         incoming_from=tuple((compiled(c["from"]), c["channel"]) for c in raw["incoming"]),
         agent=compiled(raw["agent"]["words"]),
         not_names=frozenset(w.lower() for w in raw["agent"]["not_names"]),
+        roles=re.compile(
+            r"(?:(?:" + _phrases(raw["agent"]["roles"]).pattern + r")\s*)+", re.IGNORECASE
+        ),
         name_ends=frozenset(w.lower() for w in raw["agent"]["name_ends"]),
         agent_id=id_pattern,
         references=tuple((compiled(r["words"]), r["kind"]) for r in raw["reference"]),
@@ -314,7 +318,8 @@ def _read_clause(
 ) -> None:
     had_channel = found.channel
     rest = _channel(clause, found, w, orgs)
-    if found.channel is not None and had_channel is None:
+    contact_clause = found.channel is not None and had_channel is None
+    if contact_clause:
         rest = _contact_time(rest, found, w, check)
     refs_before = len(found.references)
     rest = _references(rest, found, w)
@@ -344,6 +349,8 @@ def _read_clause(
         return
     promise_verb = _promiser(rest, w)
     strict = promise_verb is not None
+    if contact_clause and not strict:
+        return  # "called amex 2 hours on hold": the contact's own words, no promise
     before, when = _time_in(rest, w, check, what=f"'{rest}'")
     if when is None:
         if strict:
@@ -482,9 +489,16 @@ def _agent_id(text: str, found: Understood, w: Words) -> str:
 
 
 def _agent(text: str, found: Understood, w: Words) -> str:
+    """The agent's name after "spoke to" and the like: one word, then up to two more
+    capitalised ones ("Maria Lopez"); a role before it is no part ("supervisor Linda").
+    "#4471" right after the name is the agent's id."""
     for m in w.agent.finditer(text):
         tail = text[m.end() :].strip()
-        names = re.match(r"([^\W\d_][\w'\-.]*)((?:\s+[A-Z][\w'\-]*){0,2})", tail)
+        role = w.roles.match(tail)
+        if role is not None:
+            tail = tail[role.end() :].strip()
+        pattern = _CAPITALISED_NAME if role is not None else _NAME
+        names = pattern.match(tail)
         if names is None:
             continue
         first = names[1].rstrip(".")
@@ -500,8 +514,17 @@ def _agent(text: str, found: Understood, w: Words) -> str:
             raise UsageError(f"two agents' names ({found.agent}, {name}); give one per line")
         found.agent = name
         used = len(text) - len(tail) + len(" ".join([names[1], *kept]))
+        badge = _HASH_ID.match(text[used:])
+        if badge is not None and found.agent_id is None:
+            found.agent_id = badge[1]
+            used += badge.end()
         return text[: m.start()] + " " + text[used:]
     return text
+
+
+_NAME = re.compile(r"([^\W\d_][\w'\-.]*)((?:\s+[A-Z][\w'\-]*){0,2})")
+_CAPITALISED_NAME = re.compile(r"([A-Z][\w'\-.]*)((?:\s+[A-Z][\w'\-]*){0,2})")
+_HASH_ID = re.compile(r"\s*\(?#(\d[\w\-]*)\)?")
 
 
 def _duration(text: str, found: Understood, w: Words) -> str:
