@@ -58,6 +58,7 @@ class Words:
     references: tuple[tuple[re.Pattern[str], str], ...]
     fillers: frozenset[str]
     company: re.Pattern[str]
+    said: re.Pattern[str]
     me: re.Pattern[str]
     empty: frozenset[str]
     cues: frozenset[str]
@@ -112,6 +113,7 @@ def words(language: str = "en") -> Words:
         references=tuple((compiled(r["words"]), r["kind"]) for r in raw["reference"]),
         fillers=frozenset(w.lower() for w in raw["reference_fillers"]["words"]),
         company=compiled(raw["promise"]["company"]),
+        said=compiled(raw["promise"]["said"]),
         me=compiled(raw["promise"]["me"]),
         empty=frozenset(w.lower() for w in raw["promise"]["empty"]),
         cues=frozenset(w.lower() for w in raw["time"]["cues"]),
@@ -582,7 +584,8 @@ def _promise_text(
     text = before.strip(" .,-")
     text = _drop_org(text, orgs, w)
     named = re.match(r"([A-Z][\w'\-]+)\s+", text)
-    if named is not None and w.company.match(text[named.end() :]):
+    after_name = text[named.end() :] if named is not None else ""
+    if named is not None and (w.company.match(after_name) or w.said.match(after_name)):
         # "Jen said the credit will show": Jen is the agent, who said it.
         if found.agent is None and named[1].lower() not in w.not_names:
             found.agent = named[1]
@@ -590,7 +593,7 @@ def _promise_text(
     by = "company"
     while True:
         me = w.me.match(text)
-        company = w.company.match(text)
+        company = w.company.match(text) or w.said.match(text)
         if me is not None and (company is None or me.end() >= company.end()):
             by = "me"
             text = text[me.end() :].strip()

@@ -28,6 +28,7 @@ from tracker.history import begin_change
 from tracker.models import Case, Organization, utcnow
 from tracker.quicklog import Understood, understand, words
 from tracker.redact import mask
+from tracker.values import reference
 from tracker.when import WhenError, Window, format_local
 
 
@@ -90,6 +91,9 @@ def log(
     if at is not None and at > now + svc.FUTURE_SLACK:
         raise UsageError(f"the contact time {format_local(at)} is in the future; --at says when")
     plan = _plan(text, case_id, channel, at, now)
+    for value, _kind in plan.understood.references:
+        # A card-like one is refused before anything is shown (the preview would print it).
+        reference(value, not_a_card=not_a_card)
     to_err = json_requested()
     for line in _preview(plan, now):
         click.echo(line, err=to_err)
@@ -209,8 +213,12 @@ def _preview(plan: _Plan, now: datetime) -> list[str]:
         rows.append(("follow_up", f"{format_local(plan.follow_up.end)}: {u.follow_up.text}"))
     if u.duration:
         rows.append(("duration", f"{int(u.duration.total_seconds()) // 60} min"))
-    rows.append(("summary", mask(u.summary)))
-    return [f"{label[key]:<{width}}{value}" for key, value in rows]
+    rows.append(("summary", u.summary))
+    # Shown as it will be stored: masked (a reference is refused, never masked, on saving).
+    return [
+        f"{label[key]:<{width}}{value if key == 'reference' else mask(value)}"
+        for key, value in rows
+    ]
 
 
 def _window_words(window: Window) -> str:
