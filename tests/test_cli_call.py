@@ -218,6 +218,13 @@ def test_an_unknown_case_or_a_closed_one_is_refused_before_anything_is_asked(
     child = spawn("call")
     child.expect_exact("Error: no unfinished call; say which case to call about")
     child.expect(pexpect.EOF)
+    tracker.ok("case", "close", str(dispute))
+    child = spawn("call", str(dispute))
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = screen(child)
+    assert shown.startswith(f"Error: case {dispute} is closed") and "Dial" not in shown, shown
+    assert tracker.json("case", "show", str(dispute))["interactions"] == []
 
 
 def test_call_opens_a_case_with_org_and_starts_at_once(tracker: Tracker) -> None:

@@ -222,19 +222,22 @@ def _start(case_id: int) -> int:
     with store().write() as session:
         case = svc.get_case(session, case_id, for_update=True)
         org = case.organization.name if case.organization else "no organization"
-        _say(f"Case {case.id}: {case.title} ({org}, {case.escalation_level.replace('_', ' ')})")
+        lines = [f"Case {case.id}: {case.title} ({org}, {case.escalation_level})"]
         point = number_to_call(session, case)
         if point is not None:
-            _say("Dial: " + describe_contact(point).removeprefix("call "))
+            lines.append("Dial: " + describe_contact(point).removeprefix("call "))
             via = display_value(point)
         else:
-            _say("The directory has no number to call for this case (tracker org import FILE).")
+            lines.append("The directory has no number to call for this case (org import FILE).")
             via = None
-        _say("Have ready: " + "; ".join(call_checklist(case)) + ".")
-        _say("Never say or note your security code (CID/CVV) or PIN.")
+        lines.append("Have ready: " + "; ".join(call_checklist(case)) + ".")
+        lines.append("Never say or note your security code (CID/CVV) or PIN.")
+        # Written first: a closed case is refused before anything is shown.
         started = calls.start_call(session, case, masker=masker, via=via, now=now)
         session.flush()
         interaction_id = started.id
+    for line in lines:
+        _say(line)
     _warn(masker)
     _say(
         f"Call started at {format_local(now)[11:]} (contact {interaction_id}). Every answer "
