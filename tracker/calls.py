@@ -76,15 +76,6 @@ class Call:
     def promises(self) -> list[Promise]:
         return [p for p in self.case.promises if p.interaction_id == self.interaction.id]
 
-    def follow_ups(self) -> list[FollowUp]:
-        return list(
-            self.session.scalars(
-                select(FollowUp).where(
-                    FollowUp.case_id == self.case.id, FollowUp.created_at >= self.interaction.at
-                )
-            )
-        )
-
     def set_agent(self, name: str | None, masker: Masker) -> None:
         self.interaction.agent_name = optional_text(
             name, masker, what="the agent's name", limit=200
@@ -185,10 +176,12 @@ def reopen(session: Session, interaction_id: int, *, now: datetime) -> Call:
     events = session.scalars(
         select(Event).where(Event.case_id == case.id, Event.type == "interaction")
     ).all()
-    event = next(e for e in events if e.data.get("created") == ["interactions", interaction_id])
-    change = session.get(Change, event.change_id)
-    if change is None or change.reverted_by_id is not None:  # pragma: no cover - undo deletes it
-        raise Conflict(f"the call of contact {interaction_id} was undone")
+    event = next(
+        (e for e in events if e.data.get("created") == ["interactions", interaction_id]), None
+    )
+    change = session.get(Change, event.change_id) if event is not None else None
+    if event is None or change is None or change.reverted_by_id is not None:
+        raise Conflict(f"the call of contact {interaction_id} has no history to add to")
     # The case was snapshotted by the call's first event: undo puts back that state.
     log = ChangeLog(session=session, change=change, now=now, _snapshotted={case.id})
     return Call(session=session, case=case, interaction=interaction, log=log, event=event)

@@ -189,7 +189,8 @@ def _run(case_id: int | None) -> None:
             interaction_id, case_id = draft_id, draft_case
             clock = _Clock(timedelta(seconds=seconds))
         elif case_id is None:
-            raise _Left
+            _say(f"The draft stays; tracker call {draft_case} finishes it.")
+            return
     assert case_id is not None
     if interaction_id is None:
         interaction_id = _start(case_id)
