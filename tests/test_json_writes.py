@@ -116,6 +116,18 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     cancel_me = run("case", "promise", case, "Call back", "--due", "2d")["created"]["promises"]
     run("promise", "cancel", str(cancel_me[0]["id"]))
 
+    # One line in the user's words: a contact with its reference, promise and follow-up.
+    logged = run(
+        "log", "called amex, spoke to Jen (id 4471), ref LOG-1, credit in 7-10 business days, "
+        "call back if nothing in 2 weeks", "--case", case, "--yes",
+    )  # fmt: skip
+    (quick,) = logged["created"]["interactions"]
+    assert (quick["agent"], quick["agent_id"], quick["reference_values"]) == (
+        "Jen", "4471", ["LOG-1"],
+    )  # fmt: skip
+    assert logged["created"]["promises"][0]["interaction_id"] == quick["id"]
+    assert logged["created"]["follow_ups"][0]["text"] == "call back if nothing"
+
     follow = run("case", "follow-up", case, "3d", "Check the statement")
     assert follow["created"]["follow_ups"][0]["text"] == "Check the statement"
 

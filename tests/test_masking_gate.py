@@ -122,6 +122,13 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "follow-up cancel": {"follow_up_id": VALUE},
     "follow-up snooze": {"follow_up_id": VALUE, "when": VALUE},
     "snooze": {"case_id": VALUE, "when": VALUE},
+    # `tracker call` asks its questions on a terminal only: here (no terminal) it refuses
+    # before it reads anything. What is typed during a call is masked: tests/test_cli_call.py.
+    "call": {"target": REFUSED, "organization": REFUSED, "category": VALUE},
+    "log": {
+        "text": TEXT, "case_id": VALUE, "channel": VALUE, "at": VALUE,
+        "not_a_card": NOT_A_CARRIER, "yes": NOT_A_CARRIER,
+    },
 }  # fmt: skip
 
 
@@ -246,6 +253,9 @@ def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
     }.get(path, [])
     if path == "case contact" and param == "transcript":
         needs += ["--yes"]
+    if path == "log":
+        needs += ["--yes"] + (["--case", case_id] if param != "case_id" else [])
+        needs += ["--channel", "phone"] if param != "channel" else []
     if path == "case contact" and param == "promise":
         needs += ["--due", "1d"]
     if path == "case contact" and param == "due":

@@ -26,6 +26,7 @@ COMMANDS = [
     ["case", "show", "1"],
     ["due"],
     ["search", "disputed"],
+    ["log", "chatted with american express, no news", "--yes"],
 ]
 
 

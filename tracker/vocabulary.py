@@ -203,3 +203,31 @@ REGULATORS = {
     ),
 }
 """Consumer complaint bodies by ISO country code (guidance, not legal advice)."""
+
+
+# What to have ready before calling, by category (the guide, 1.2 "gather details"). The
+# words "last4", "transaction" and "references" stand for the case's own facts, filled in
+# from it (tracker.advice.call_checklist); the rest is said as written. Never a security
+# code or a PIN: the tracker keeps neither.
+CALL_CHECKLIST: dict[str, tuple[str, ...]] = {
+    "lost_stolen": (
+        "last4",
+        "when and where you last had the card",
+        "any charges you did not make",
+        "an address for the new card",
+    ),
+    "dispute": (
+        "last4",
+        "transaction",
+        "what you did to sort it out with the merchant",
+        "references",
+    ),
+    "rewards": ("last4", "the points or offer concerned and the statement it is on", "references"),
+    "personal_info": ("last4", "the old and the new details", "references"),
+    "benefits": ("last4", "the benefit, with the date and receipt it covers", "references"),
+    "payment": ("last4", "transaction", "the payment's date, amount and account", "references"),
+    "application": ("the application's date and reference", "references"),
+    "complaint": ("last4", "what went wrong, with dates", "what would put it right", "references"),
+    "card_replacement": ("last4", "an address for the new card", "references"),
+    "other": ("last4", "references"),
+}

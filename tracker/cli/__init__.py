@@ -52,6 +52,8 @@ COMMANDS = {
     "import": ("tracker.cli.export:import_", "Import a JSON export."),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
     "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
+    "call": ("tracker.cli.call:call", "A guided phone call, each answer saved as typed."),
+    "log": ("tracker.cli.log:log", "Record a contact from one line in your own words."),
     "note": ("tracker.cli.edit:note", "Correct a note."),
 }
 # Modules that add subcommands to a group defined elsewhere, loaded with it.

@@ -111,6 +111,7 @@ def interaction_dict(item: Interaction, refs: list[Reference]) -> dict[str, Any]
         "duration_seconds": item.duration_seconds,
         "summary": item.summary,
         "reference_values": [r.value for r in refs if r.interaction_id == item.id],
+        "draft": bool(item.draft),
     }
 
 
@@ -366,8 +367,10 @@ def case_report(case: Case, now: datetime, tz: tzinfo | None = None) -> str:
             if refs:
                 head += f"  ref {', '.join(refs)}"
             lines.append(head)
+            if i.draft:
+                lines.append(f"      unfinished call: finish it with tracker call {case.id}")
             if i.summary:
-                lines.append(f"      {i.summary}")
+                lines += [f"      {line}" for line in i.summary.splitlines()]
     if case.notes:
         lines += ["", "Notes"]
         for n in case.notes:
