@@ -307,6 +307,7 @@ def log_interaction(
     promise_window_start: datetime | None = None,
     promise_calendar: str | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Interaction:
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
@@ -319,7 +320,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -696,6 +697,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
             selectinload(Case.tags),
+            selectinload(Case.attachments),
             selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()

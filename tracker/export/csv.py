@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from tracker.export import BATCH_SIZE, Progress
 from tracker.history import (
+    AttachmentAdded,
     Contacted,
     Corrected,
     FollowUpMarked,
@@ -86,6 +87,10 @@ CSV_COLUMNS = (
     # Follow-ups with an end, and tags (migration 0007).
     "follow_up_status",
     "tags",
+    # Evidence (migration 0009): an attachment_added event's file, kind and SHA-256.
+    "attachment_file",
+    "attachment_kind",
+    "attachment_sha256",
 )
 
 # The columns read out of the event's payload (Event.data), each with the payload key it
@@ -98,6 +103,9 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
     "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
     "direction": payload_field(Contacted, name="direction"),
     "follow_up_status": payload_field(FollowUpMarked, name="follow_up_status"),
+    "attachment_file": payload_field(AttachmentAdded, name="filename"),
+    "attachment_kind": payload_field(AttachmentAdded, name="kind"),
+    "attachment_sha256": payload_field(AttachmentAdded, name="sha256"),
 }
 
 # The payload keys that lead to the row an event wrote, whose full text the `text` column
