@@ -189,11 +189,19 @@ def html_to_text(html: str) -> str:
 _TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_/#.-]*[A-Za-z0-9])?")
 
 
+def _reference_like(word: str) -> bool:
+    """A word that can be a reference: a digit and 3 characters or more (D-1, CALL-5521),
+    and 5 digits or more if it is only digits (an amount or a year is not one)."""
+    if not any(ch.isdigit() for ch in word) or len(word) < 3:
+        return False
+    return not word.isdigit() or len(word) >= 5
+
+
 def cases_named(session: Session, *texts: str) -> list[int]:
     """The cases whose reference numbers appear in the texts (as whole words, compared
-    without regard to case; only references of 4 characters or more with a digit)."""
+    without regard to case; see :func:`_reference_like` for which words count)."""
     words = {w.upper() for text in texts for w in _TOKEN.findall(text)}
-    words = {w for w in words if len(w) >= 4 and any(ch.isdigit() for ch in w)}
+    words = {w for w in words if _reference_like(w)}
     found: set[int] = set()
     ordered = sorted(words)
     for start in range(0, len(ordered), 500):

@@ -20,8 +20,8 @@ from tracker.cli.common import (
     IdType,
     at_option,
     case_change,
-    emit_json,
     store,
+    view_option,
     warn,
     write_command,
 )
@@ -30,10 +30,9 @@ from tracker.files import open_output
 from tracker.history import begin_change
 from tracker.models import Attachment
 from tracker.redact import Masker
-from tracker.views.base import echo, indented_rows
-from tracker.views.case import attachment_dict, attachment_rows
+from tracker.views import View
 from tracker.vocabulary import EVIDENCE_KINDS
-from tracker.when import format_local
+from tracker.when import local_zone
 
 ATTACHMENT_ID = IdType("attachment")
 KIND = ChoiceType("kind", EVIDENCE_KINDS)
@@ -190,8 +189,8 @@ def get(attachment_id: int, output: str) -> None:
 
 @attachment.command("list")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON only.")
-def list_(case_id: int, as_json: bool) -> None:
+@view_option
+def list_(case_id: int, view: View) -> None:
     """List a case's evidence: id, date, kind, file name, size, SHA-256.
 
     \b
@@ -200,12 +199,4 @@ def list_(case_id: int, as_json: bool) -> None:
       tracker case attachment list 1 --json
     """
     with store().read() as session:
-        found = get_case(session, case_id)
-        items = list(found.attachments)
-        if as_json:
-            emit_json([attachment_dict(a) for a in items])
-            return
-        if not items:
-            echo(f"No evidence on case {case_id} (tracker case attach {case_id} FILE).")
-            return
-        echo("\n".join(indented_rows(attachment_rows(items, format_local), indent="")))
+        view.attachment_list(get_case(session, case_id), local_zone())

@@ -103,6 +103,9 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
     "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
     "direction": payload_field(Contacted, name="direction"),
     "follow_up_status": payload_field(FollowUpMarked, name="follow_up_status"),
+}
+# An attachment_added event's file, read only from that type (another's `kind` is not one).
+ATTACHMENT_COLUMNS: Final[Mapping[str, str]] = {
     "attachment_file": payload_field(AttachmentAdded, name="filename"),
     "attachment_kind": payload_field(AttachmentAdded, name="kind"),
     "attachment_sha256": payload_field(AttachmentAdded, name="sha256"),
@@ -171,6 +174,13 @@ def _history_query() -> Select[Any]:
         column: Event.data[key].as_string().label(column)
         for column, key in EVENT_DATA_COLUMNS.items()
     }
+    attached = _of_type(AttachmentAdded)
+    payload.update(
+        {
+            column: case((attached, Event.data[key].as_string())).label(column)
+            for column, key in ATTACHMENT_COLUMNS.items()
+        }
+    )
     created = (CREATED_KEY, 1)
     contact = _of_type(Contacted)
     # The full text. Undo deletes the row an event wrote and keeps the event: the event's

@@ -444,6 +444,17 @@ class Text:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         echo(case_report(case, now, tz))
 
+    def attachment_list(self, case: Case, tz: tzinfo | None = None) -> None:
+        if not case.attachments:
+            # In a pipe the message goes to stderr: the data stream stays empty.
+            echo(
+                f"No evidence on case {case.id} (tracker case attach {case.id} FILE).",
+                err=not base.stdout_is_tty(),
+            )
+            return
+        rows = attachment_rows(case.attachments, lambda at: format_local(at, tz))
+        echo("\n".join(indented_rows(rows, indent="")))
+
     def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
         if not cases:
             # In a pipe the message goes to stderr: the data stream stays empty.
@@ -455,6 +466,9 @@ class Text:
 class Json:
     def case_detail(self, case: Case, now: datetime, tz: tzinfo | None = None) -> None:
         emit_json(case_detail(case, now, tz))
+
+    def attachment_list(self, case: Case, tz: tzinfo | None = None) -> None:
+        emit_json([attachment_dict(a) for a in case.attachments])
 
     def case_list(self, cases: Sequence[Case], overdue: dict[int, int], empty: str) -> None:
         emit_json([case_summary(c, overdue=overdue.get(c.id, 0)) for c in cases])
