@@ -174,8 +174,13 @@ class _TextOfHtml(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._hidden:
-            self.parts.append(" ".join(data.split()) if data.strip() else " ")
+        if self._hidden:
+            return
+        words = " ".join(data.split())
+        # The spaces around a run of text separate it from its neighbours (<b>D-1</b> is).
+        lead = " " if data[:1].isspace() else ""
+        tail = " " if data[-1:].isspace() and words else ""
+        self.parts.append(lead + words + tail)
 
 
 def html_to_text(html: str) -> str:
