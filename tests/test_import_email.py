@@ -206,7 +206,9 @@ def test_an_mbox_of_three_with_one_refused(
     messages = [
         eml("Re: D-4471", "First.", message_id="<a@x>"),
         eml(
-            "Hello", "Hello from the bank, no reference.\nFrom here on, nothing.", message_id="<b@x>"
+            "Hello",
+            "Hello from the bank, no reference.\nFrom here on, nothing.",
+            message_id="<b@x>",
         ),
         eml("Claim CLM-2020", "Third.", message_id="<c@x>"),
     ]
