@@ -45,6 +45,9 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "Opened case 2: Disputed charge at ACME Hardware",
         "Promise 2 marked broken; case 2 is open.",
         "Case 2 escalated to supervisor.",
+        '$ tracker case attach 2 statement.md --kind statement --note "November statement"',
+        "$ tracker import email refund-promise.eml",
+        "Imported refund-promise.eml as interaction 4 on case 2 (email in).",
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
         "Case 2: Disputed charge at ACME Hardware",
@@ -55,11 +58,13 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     assert re.search(r"2 days (overdue|ago).*Provisional credit", due), due
     assert "Maria (ID 4471). Reference: CALL-88812." in out
     assert "have ready" in out.lower()
+    assert re.search(r"^Attached 1: statement\.md \(statement, ", out, flags=re.MULTILINE)
+    assert "3782" not in out and "822463" not in out  # the card in the statement and email
     if importlib.util.find_spec("tracker.cli.export") is not None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out
     # Every section header is there, in order.
     headers = re.findall(r"^=== (\d+)\. ", out, flags=re.MULTILINE)
-    assert headers == [str(n) for n in range(1, 12)]
+    assert headers == [str(n) for n in range(1, 13)]
     # The temporary store is gone.
     match = re.search(r"The temporary store (\S+) is removed now\.", out)
     assert match is not None

@@ -344,6 +344,21 @@ def _mask_part(part: Any, masker: Masker, what: str, unread: list[str]) -> bool:
     return True
 
 
+def message_id_of(data: bytes) -> str | None:
+    """A message's Message-ID header ("<...>"), or None."""
+    import email
+    import email.policy
+
+    header = email.message_from_bytes(data, policy=email.policy.compat32).get("Message-ID")
+    return clean_message_id(str(header)) if header is not None else None
+
+
+def clean_message_id(value: str) -> str | None:
+    """A Message-ID header's value on one line, at most 998 characters (RFC 5322)."""
+    value = " ".join(value.split())
+    return value[:998] or None
+
+
 def infer_kind(prepared: Prepared, filename: str) -> str:
     """The kind of evidence a file obviously is: an email, a photo; else other."""
     if prepared.media_type == "message/rfc822" or PurePath(filename).suffix.lower() == ".eml":

@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tracker.errors import UsageError
+from tracker.evidence import clean_message_id
 from tracker.models import Case, Reference
 
 MAX_BODY = 4000
@@ -54,20 +55,6 @@ def split_mailbox(data: bytes, source: str) -> list[tuple[str, bytes]]:
         if body.strip():
             messages.append((f"{source} message {index}", body))
     return messages
-
-
-def message_id_of(data: bytes) -> str | None:
-    """A message's Message-ID header ("<...>"), or None."""
-    import email
-    import email.policy
-
-    header = email.message_from_bytes(data, policy=email.policy.compat32).get("Message-ID")
-    return _clean_id(str(header)) if header is not None else None
-
-
-def _clean_id(value: str) -> str | None:
-    value = " ".join(value.split())
-    return value[:998] or None
 
 
 def read_message(raw: bytes, source: str) -> Message:
@@ -112,7 +99,7 @@ def read_message(raw: bytes, source: str) -> Message:
     return Message(
         source=source,
         raw=raw,
-        message_id=_clean_id(str(found_id)) if found_id is not None else None,
+        message_id=clean_message_id(str(found_id)) if found_id is not None else None,
         at=at,
         from_name=name.strip() or None,
         from_address=address.strip() or None,

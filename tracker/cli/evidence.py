@@ -65,8 +65,6 @@ class _Ready:
 
 def prepare_files(paths: tuple[str, ...], kind: str | None) -> list[_Ready]:
     """Every file read and checked; the first one refused refuses them all."""
-    from tracker.mail import message_id_of
-
     ready = []
     for path in paths:
         data = read_file(path)
@@ -74,7 +72,7 @@ def prepare_files(paths: tuple[str, ...], kind: str | None) -> list[_Ready]:
         filename = evidence.clean_filename(path, masker)
         prepared = evidence.prepare(data, filename, masker=masker, what=filename)
         chosen = kind or evidence.infer_kind(prepared, filename)
-        found_id = message_id_of(prepared.data) if chosen == "email" else None
+        found_id = evidence.message_id_of(prepared.data) if chosen == "email" else None
         ready.append(_Ready(path, filename, chosen, prepared, masker, found_id))
     return ready
 
