@@ -466,7 +466,12 @@ def put(session: Session, data: bytes, digest: str) -> None:
     """Keep `data` under its hash (once: an identical file is already there)."""
     folder = folder_of(session)
     if folder is None:
-        if session.get(Blob, digest) is None:
+        # FOR SHARE: an undo that finds the bytes unused waits for this transaction (and
+        # then finds this attachment) instead of deleting the row under it.
+        found = session.scalar(
+            select(Blob.sha256).where(Blob.sha256 == digest).with_for_update(read=True)
+        )
+        if found is None:
             session.add(Blob(sha256=digest, size=len(data), data=data))
             session.flush()
         return

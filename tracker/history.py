@@ -1063,7 +1063,9 @@ def _forget_unused_evidence(session: Session, digests: set[str]) -> None:
     )
     unused = sorted(digests - used)
     if unused:
-        session.execute(delete(Blob).where(Blob.sha256.in_(unused)))
+        # The condition again in the DELETE: it is checked under the row's lock.
+        in_use = exists().where(Attachment.sha256 == Blob.sha256)
+        session.execute(delete(Blob).where(Blob.sha256.in_(unused), not_(in_use)))
         session.info.setdefault(UNUSED_EVIDENCE, set()).update(unused)
 
 
