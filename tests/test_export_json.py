@@ -116,8 +116,10 @@ def test_the_document_has_its_format_version_and_every_table(tracker: Any, histo
         "follow_ups": 1,
         "notes": 1,
         "tags": 0,
+        "attachments": 0,
         "events": 12,
         "reminders": 1,
+        "attachment_blobs": 0,  # the evidence's bytes: see tests/test_evidence_cli.py
     }
 
 
@@ -661,7 +663,8 @@ BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
         ("promise status", "promises.0.status", "late", "bad.json: promises row id 1: 'status' "
          "\"late\" is not a promise status (one of: pending, kept, broken, cancelled)"),
         ("event type for a spreadsheet", "events.0.type", "=1+1", "bad.json: events row id 1: "
-         "'type' \"=1+1\" is not an event type (one of: opened, note, reference_added, "
+         "'type' \"=1+1\" is not an event type (one of: opened, note, attachment_added, "
+         "reference_added, "
          "interaction, promise_made, promise_kept, promise_broken, promise_cancelled, "
          "follow_up_set, follow_up_done, follow_up_cancelled, follow_up_snoozed, tagged, "
          "untagged, escalated, resolved, reopened, closed, undone, reminder_fired, corrected)"),

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import quopri
 import random
 import subprocess
 from collections.abc import Iterator
@@ -77,6 +78,11 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     },
     "case note": {"case_id": VALUE, "text": TEXT, "at": VALUE},
     "case promise": {"case_id": VALUE, "text": TEXT, "due": VALUE, "by": VALUE, "at": VALUE},
+    "case attach": {
+        "case_id": VALUE, "files": FILE_IN, "kind": VALUE, "note": TEXT, "at": VALUE,
+    },
+    "case attachment get": {"attachment_id": VALUE, "output": NOT_A_CARRIER},
+    "case attachment list": {"case_id": VALUE, "view": NOT_A_CARRIER},
     "case ref": {
         "case_id": VALUE, "ref": REF, "kind": VALUE, "not_a_card": NOT_A_CARRIER, "at": VALUE,
     },
@@ -99,6 +105,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "export ics": {"case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER},
     "export json": {"case_id": VALUE, "output": NOT_A_CARRIER},
     "import json": {"file": FILE_IN},
+    "import email": {"files": FILE_IN, "case_id": VALUE},
     "org add": {"name": TEXT, "country": VALUE, "website": TEXT, "notes": TEXT},
     "org import": {"path": FILE_IN, "prune": NOT_A_CARRIER},
     "org list": {"view": NOT_A_CARRIER},
@@ -215,6 +222,19 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
             "Chat ended 10:09\n",
             encoding="utf-8",
         )
+    elif command == "case attach":  # a transcript; an email whose parts are encoded
+        path = tmp / "transcript.txt"
+        path.write_text(f"Agent: Maria\nMe: {s.text()}\n", encoding="utf-8")
+    elif command == "import email":
+        body = quopri.encodestring(f"My card: {s.text()}\nRef BASE-1\n".encode()).decode()
+        path = tmp / "mail.eml"
+        path.write_text(
+            f"From: Bank <b@bank.example>\nSubject: Re: {s.card()}\n"
+            "Date: Mon, 02 Nov 2026 10:00:00 +0000\nMessage-ID: <gate@bank.example>\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+            f"Content-Transfer-Encoding: quoted-printable\n\n{body}",
+            encoding="utf-8",
+        )
     elif command == "import json":
         exported = json.loads(home.ok("export", "json"))
         for row in exported["tables"]["notes"]:
@@ -231,8 +251,9 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
     return path
 
 
-def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
-    """A valid command line with `secret` as the value of `param`."""
+def _invocation(path: str, param: str, secret: str, case_id: str, plain: str = "x") -> list[str]:
+    """A valid command line with `secret` as the value of `param` (`plain`: a file
+    holding nothing secret, for a command that needs one)."""
     command = dict(_commands())[path]
     args: list[str] = path.split() if path else []
     options: list[str] = []
@@ -241,7 +262,7 @@ def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
         if isinstance(p, click.Argument):
             defaults = {
                 "case_id": case_id, "promise_id": "1", "when": "1d", "contact_id": "1",
-                "note_id": "1", "who": "me",
+                "note_id": "1", "who": "me", "files": plain, "attachment_id": "1",
             }  # fmt: skip
             args.append(value if value is not None else defaults.get(p.name or "", "x"))
         elif isinstance(p, click.Option) and value is not None:
@@ -274,6 +295,9 @@ def test_every_way_in_masks_or_refuses_card_data(
     # Contact 1, promise 1 and note 1, for the commands that correct them.
     tracker.ok("case", "contact", "1", "--channel", "phone", "--promise", "Call", "--due", "3d")
     tracker.ok("case", "note", "1", "A note")
+    tracker.ok("case", "ref", "1", "BASE-1")  # the reference an email names (import email)
+    plain = tmp_path / "receipt.txt"
+    plain.write_text("Receipt: ACME Hardware 129.99\n", encoding="utf-8")
     for path, params in ENTRY_POINTS.items():
         for param, kind in params.items():
             if kind == NOT_A_CARRIER:
@@ -285,7 +309,7 @@ def test_every_way_in_masks_or_refuses_card_data(
                 secret = str(_secret_file(kind, path, tmp_path, s, tracker))
             else:
                 secret = s.text() if kind == TEXT else s.card()
-            args = _invocation(path, param, secret, str(case_id))
+            args = _invocation(path, param, secret, str(case_id), str(plain))
             if path == "import json":  # into a store of its own, searched below too
                 args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
             if param == "transcript":  # in a store of its own too: import json does not
@@ -297,7 +321,7 @@ def test_every_way_in_masks_or_refuses_card_data(
             if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
                 # A short field (an agent's id: 100 characters) refuses the longer samples
                 # (a card and a security code phrase): then a card alone, masked.
-                args = _invocation(path, param, s.card(), str(case_id))
+                args = _invocation(path, param, s.card(), str(case_id), str(plain))
                 result = tracker(*args)
                 outputs.append(result.stdout + result.stderr)
             where = f"{path} {param} ({kind}): {result.stderr}"
@@ -311,6 +335,8 @@ def test_every_way_in_masks_or_refuses_card_data(
                 assert result.exit_code in (0, 1), where
             elif kind == FILE_IN:
                 assert result.exit_code in (0, 2), where
+                if path in ("case attach", "import email"):  # stored, masked
+                    assert result.exit_code == 0 and "Warning: " in result.stderr, where
     for args in (
         ("case", "show", "1"), ("export", "csv"), ("export", "json"), ("due",),
         ("search", "cvv", "--limit", "1000"), ("search", "base*", "--json"),
@@ -324,13 +350,14 @@ def test_every_way_in_masks_or_refuses_card_data(
 
 
 def _stored_text(db_url: str) -> str:
-    """Every byte of a SQLite store (and its WAL), or every cell of a PostgreSQL one."""
+    """Every byte of a SQLite store (its WAL and its evidence files too), or every cell of a
+    PostgreSQL one (the evidence's bytes included)."""
     if db_url.startswith("sqlite"):
         path = Path(db_url.removeprefix("sqlite:///"))
+        evidence = sorted(Path(f"{path}-evidence").rglob("*"))
         return "".join(
             p.read_bytes().decode("utf-8", "replace")
-            # and the evidence kept beside it (a transcript's stored copy)
-            for p in (path, Path(f"{path}-wal"), *Path(f"{path}-evidence").rglob("*"))
+            for p in (path, Path(f"{path}-wal"), *evidence)
             if p.is_file()
         )
     engine = sa.create_engine(db_url)
@@ -345,11 +372,10 @@ def _stored_text(db_url: str) -> str:
     return "\n".join(cells)
 
 
-def _cell(cell: object) -> str:
-    """A cell as text; the bytes of stored evidence (PostgreSQL) as the text they hold."""
-    if isinstance(cell, (bytes, memoryview)):
-        return bytes(cell).decode("utf-8", "replace")
-    return str(cell)
+def _cell(value: object) -> str:
+    if isinstance(value, bytes | memoryview):  # the evidence's bytes, as text
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
 
 
 # --------------------------------------------------------------------------- installed command

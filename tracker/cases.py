@@ -809,6 +809,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
             selectinload(Case.tags),
+            selectinload(Case.attachments),
             selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()

@@ -110,6 +110,7 @@ class Settings:
         date_order = "DMY"        # how you write 05/06: DMY, MDY or YMD (default: your country's)
         time_zone = "Europe/London"   # default: TZ, else the system's zone
         notify = ["desktop", "apprise:mailto://me:PASSWORD@smtp.example.org"]
+        email = "me@example.org"  # your own address: `import email` records what you sent as out
 
     Your country is the jurisdiction and the holiday calendar of a case whose organization
     has none, and a case at an organization of another country counts as abroad. `notify`
@@ -117,7 +118,7 @@ class Settings:
     desktop): one value or a list, each a channel of its own.
     """
 
-    __slots__ = ("country", "date_order", "notify", "subdivision", "time_zone")
+    __slots__ = ("country", "date_order", "email", "notify", "subdivision", "time_zone")
 
     def __init__(
         self,
@@ -126,7 +127,9 @@ class Settings:
         date_order: str | None = None,
         time_zone: str | None = None,
         notify: tuple[str, ...] | None = None,
+        email: str | None = None,
     ) -> None:
+        self.email = email
         self.country = country
         self.subdivision = subdivision
         self.date_order = date_order
@@ -139,7 +142,7 @@ class Settings:
         return self.date_order or date_order_of(self.country)
 
 
-_SETTINGS_KEYS = ("country", "date_order", "time_zone", "notify")
+_SETTINGS_KEYS = ("country", "date_order", "time_zone", "notify", "email")
 _NOTIFIER_KINDS = ("desktop", "plyer", "console")
 _NOTIFIER_PREFIXES = ("command:", "apprise:")
 _settings_cache: dict[tuple[str | None, str | None], Settings] = {}
@@ -201,7 +204,13 @@ def _read_settings(path: Path) -> Settings:
             raise UsageError(
                 f"{where}: unknown time_zone '{zone}'; use a name such as Europe/London"
             ) from None
+    email = data.get("email")
+    if email is not None:
+        email = email.strip()
+        if email.count("@") != 1 or any(ch.isspace() for ch in email):
+            raise UsageError(f"{where}: email must be one address, e.g. me@example.org")
     return Settings(
+        email=email,
         country=region[0] if region else None,
         subdivision=region[1] if region else None,
         date_order=order,

@@ -425,6 +425,8 @@ class Attachment(Base):
     original_sha256: Mapped[str] = mapped_column(String(64))
     masked: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    """An email's Message-ID (`tracker import email` skips a message already recorded)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="attachments")

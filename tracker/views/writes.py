@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from tracker.directory import case_counts
 from tracker.models import (
+    Attachment,
     Case,
     ContactPoint,
     FollowUp,
@@ -33,6 +34,7 @@ from tracker.models import (
     Tag,
 )
 from tracker.views.case import (
+    attachment_dict,
     case_summary,
     event_dict,
     follow_up_dict,
@@ -68,6 +70,7 @@ RENDERERS: dict[type, tuple[str, Render]] = {
     Promise: ("promises", lambda s, row, now: promise_dict(row, now)),
     FollowUp: ("follow_ups", lambda s, row, now: follow_up_dict(row)),
     Note: ("notes", lambda s, row, now: note_dict(row)),
+    Attachment: ("attachments", lambda s, row, now: attachment_dict(row)),
     Organization: ("organizations", _organization),
     ContactPoint: ("contact_points", lambda s, row, now: contact_point_dict(row)),
     # (not "tags": a case's "tags" is its list of words)
