@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers")
+HEAVY = (
+    "alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers",
+    "jinja2", "babel", "markupsafe",
+)  # fmt: skip
 COMMANDS = [
     ["--help"],
     ["case", "--help"],
@@ -26,6 +29,7 @@ COMMANDS = [
     ["case", "show", "1"],
     ["due"],
     ["search", "disputed"],
+    ["config", "show"],
 ]
 
 

@@ -35,7 +35,7 @@ from tracker.cli.common import (
 from tracker.errors import UsageError
 from tracker.files import open_output
 from tracker.letter import KINDS as LETTER_KINDS
-from tracker.letter import render_letter
+from tracker.letter import kind_for, render_case_letter
 from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
 from tracker.tags import tag_case, untag_case
@@ -708,23 +708,31 @@ def close(case_id: int, at: datetime | None) -> None:
 @click.option(
     "--kind",
     type=click.Choice(LETTER_KINDS),
-    default="complaint",
-    show_default=True,
-    help="A formal complaint, or a billing-error notice (FCBA).",
+    default=None,
+    help="A formal complaint, a billing-error notice (FCBA), or a letter to the regulator "
+    "or ombudsman (default: the regulator letter at the regulator level, else a complaint).",
 )
 @output_option("Write to FILE (.md for Markdown, .txt for plain text); default stdout.")
-def letter(case_id: int, kind: str, output: str) -> None:
+def letter(case_id: int, kind: str | None, output: str) -> None:
     """Write a ready-to-send letter from the case history.
+
+    Dates and money are written for the organization's country (December 1, 2026 and
+    $129.99 in the US; 1 December 2026 and £129.99 in the UK); the sender is your name and
+    address from `tracker config`. The wording is a template you can replace: see
+    README.md, "Letters".
 
     \b
     Examples:
       tracker case letter 1 --kind billing-error -o letter.md
       tracker case letter 1 --kind complaint
+      tracker case letter 1 --kind regulator -o to-the-ombudsman.txt
     """
     now = utcnow()
     plain = output.endswith(".txt")
     with store().read() as session:
-        text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
+        found = svc.load_case_detail(session, case_id)
+        kind = kind_for(found, kind)
+        text = render_case_letter(session, found, kind=kind, now=now, tz=local_zone(), plain=plain)
     with open_output(output) as stream:
         stream.write(text.encode("utf-8"))
     if output != "-":
