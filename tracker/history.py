@@ -70,6 +70,7 @@ from tracker.vocabulary import (
     CATEGORIES,
     CHANNELS,
     DIRECTIONS,
+    EVIDENCE_KINDS,
     FOLLOW_UP_STATUSES,
     LEVELS,
     PROMISE_PARTIES,
@@ -368,6 +369,19 @@ class Opened(Payload):
 class NoteAdded(Payload):
     TYPES = ("note",)
     CREATES = "notes"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachmentAdded(Payload):
+    """A file kept as evidence (tracker.evidence); undo deletes its row."""
+
+    TYPES = ("attachment_added",)
+    CREATES = "attachments"
+    CHOICES = (("kind", EVIDENCE_KINDS),)
+    kind: str
+    filename: str
+    sha256: str
+    interaction_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -813,6 +827,7 @@ def in_ranges(column: ColumnElement[int], ranges: IdRanges) -> ColumnElement[boo
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Opened,
     NoteAdded,
+    AttachmentAdded,
     ReferenceAdded,
     Contacted,
     PromiseMade,

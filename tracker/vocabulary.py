@@ -135,6 +135,8 @@ def next_level(level: str) -> str | None:
 
 
 REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+# What a piece of evidence is (`case attach --kind`).
+EVIDENCE_KINDS = ("statement", "receipt", "transcript", "email", "letter", "photo", "other")
 DIRECTIONS = ("out", "in")
 STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "waiting", "escalated")
