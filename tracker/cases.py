@@ -307,6 +307,7 @@ def log_interaction(
     promise_window_start: datetime | None = None,
     promise_calendar: str | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Interaction:
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
@@ -319,7 +320,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -533,6 +534,7 @@ def escalate(
     note: str | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Case:
     """Escalate; ``at``: when it happened (the complaint letter sent), if earlier. The
     escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start then."""
@@ -547,7 +549,7 @@ def escalate(
             raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
-    log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
+    log = log or begin_change(session, f"case escalate {case.id} to {target}", now=now)
     when = _lifecycle_time(case, at, log.now, "the escalation")
     if case.escalated_at is not None and when < case.escalated_at:
         raise UsageError(

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tracker.advice import StepCache, cached_threshold_step
 from tracker.directory import abroad_of, calendar_of, region_of
-from tracker.models import Case, FollowUp, Organization, Promise
+from tracker.models import Case, Change, Event, FollowUp, Organization, Promise
 from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
 
@@ -160,6 +160,22 @@ _PROMISE_FACTS = (
 )
 
 
+def _notices_sent(session: Session, case_id: int | None) -> dict[int, datetime]:
+    """When each active case's first billing-error notice was sent (`case letter --sent`;
+    one that was undone was not): where the FCBA clocks start."""
+    found: dict[int, datetime] = {}
+    for row in session.execute(
+        select(Event.case_id, Event.at, Event.data)
+        .join(Change, Event.change_id == Change.id)
+        .join(Case, Event.case_id == Case.id)
+        .where(_active_case(case_id), Event.type == "letter_sent", Change.reverted_by_id.is_(None))
+    ):
+        if (row.data or {}).get("kind") == "billing-error" and row.case_id is not None:
+            earlier = found.get(row.case_id)
+            found[row.case_id] = row.at if earlier is None else min(earlier, row.at)
+    return found
+
+
 def _promises_and_thresholds(
     session: Session,
     horizon: datetime | None,
@@ -183,6 +199,7 @@ def _promises_and_thresholds(
         if promise.status in ("pending", "broken"):
             promises[promise.case_id].append(promise)
 
+    notices = _notices_sent(session, case_id) if thresholds else {}
     steps: StepCache = {}
     items: list[DueItem] = []
     for case in cases:
@@ -229,6 +246,7 @@ def _promises_and_thresholds(
             escalated_at=case.escalated_at,
             broken_at=tuple(sorted(broken)),
             calendar=calendar,
+            notice_at=notices.get(case.id),
         )
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:

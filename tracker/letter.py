@@ -37,16 +37,45 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.cases import load_case_detail
+from tracker.cases import (
+    add_reference,
+    escalate,
+    event_time,
+    load_case_detail,
+    log_interaction,
+)
 from tracker.config import config_dir, settings
 from tracker.directory import case_calendar, case_region
-from tracker.errors import UsageError
-from tracker.history import Escalated, payload_of
-from tracker.models import Case, Change, ContactPoint, Event, Interaction, Organization, Promise
+from tracker.errors import CaseNotActive, UsageError
+from tracker.evidence import attach, clean_filename, prepare
+from tracker.history import Escalated, LetterSent, begin_change, payload_of
+from tracker.models import (
+    Attachment,
+    Case,
+    Change,
+    ContactPoint,
+    Event,
+    Interaction,
+    Organization,
+    Promise,
+    Reference,
+    utcnow,
+)
 from tracker.policy import Policies, load_policies
-from tracker.vocabulary import ACTIVE_STATUSES, CHANNEL, LEVEL, LEVELS, REGULATORS
+from tracker.redact import Masker
+from tracker.values import choice, reference
+from tracker.vocabulary import (
+    ACTIVE_STATUSES,
+    CHANNEL,
+    LETTER_CHANNELS,
+    LETTER_KINDS,
+    LEVEL,
+    LEVELS,
+    REGULATORS,
+)
+from tracker.when import format_local
 
-KINDS = ("complaint", "billing-error", "regulator")
+KINDS = LETTER_KINDS
 WIDTH = 76  # plain text: fits a printed page and an e-mail body
 TEMPLATE_FOLDER = "letters"  # in the config folder: templates that replace the built-in ones
 FALLBACK_LOCALE = "en_GB"
@@ -731,3 +760,149 @@ def _render(name: str, context: dict[str, Any]) -> str:
         raise UsageError(f"letter template {where}, line {exc.lineno}: {exc.message}") from None
     except TemplateError as exc:
         raise UsageError(f"letter template {name}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- sent
+
+
+_SENT_SUMMARY = {
+    "complaint": "Formal complaint sent",
+    "billing-error": "Billing-error notice sent",
+    "regulator": "Letter to the regulator sent",
+}
+# A letter that is the step up: sending it puts a case below that rung on it, that day.
+_RUNG = {"complaint": "complaint", "regulator": "regulator"}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A threshold the sent letter starts, and when it is crossed."""
+
+    id: str
+    why: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SentLetter:
+    kind: str
+    at: datetime
+    interaction: Interaction
+    attachment: Attachment
+    tracking: Reference | None
+    escalated_to: str | None
+    clocks: tuple[Clock, ...]
+
+
+def record_sent(
+    session: Session,
+    case: Case,
+    *,
+    kind: str | None,
+    channel: str,
+    masker: Masker,
+    tz: tzinfo,
+    at: datetime | None = None,
+    tracking: str | None = None,
+    tracking_not_a_card: bool = False,
+    copy: tuple[bytes, str] | None = None,
+    plain: bool = False,
+    policies: Policies | None = None,
+    now: datetime | None = None,
+) -> SentLetter:
+    """Record the case's letter as sent, as one change (one `tracker undo`): an outgoing
+    interaction on `channel` (mail or email) at `at`; the letter kept as its evidence (the
+    letter as written for that day, or `copy`: the bytes and name of the copy really sent);
+    the tracking number as a reference (never masked); and the clocks it starts: a
+    complaint or a regulator letter puts a case below that rung on it (its clocks count
+    from the escalation), and the first billing-error notice sent is where the FCBA's
+    thresholds count from (``since = "notice"``). `case` is loaded with load_case_detail
+    and locked."""
+    kind = kind_for(case, kind)
+    channel = choice(channel, LETTER_CHANNELS, "way of sending a letter")
+    now = now or utcnow()
+    when = event_time(at, now, "the letter")
+    if when < case.opened_at:
+        raise UsageError(
+            f"the letter's time {format_local(when)} is before the case was opened "
+            f"({format_local(case.opened_at)})"
+        )
+    if case.status not in ACTIVE_STATUSES:
+        raise CaseNotActive(case.id, case.status, "record a letter")
+    number = reference(tracking, not_a_card=tracking_not_a_card) if tracking else None
+    policies = policies or load_policies()
+    # The copy kept is the letter as it stood on the day it was sent: made before anything
+    # of this change is recorded (it must not tell of its own sending).
+    if copy is None:
+        text = render_case_letter(
+            session, case, kind=kind, now=now, tz=tz, plain=plain, policies=policies,
+            dated=when, notes=False,
+        )  # fmt: skip
+        day = when.astimezone(tz).date().isoformat()
+        data, filename = (
+            text.encode("utf-8"),
+            f"letter-{case.id}-{kind}-{day}.{'txt' if plain else 'md'}",
+        )
+    else:
+        data, filename = copy[0], clean_filename(copy[1], masker)
+    prepared = prepare(data, filename, masker=masker, what="the letter")
+    log = begin_change(session, f"case letter {case.id} {kind} sent", now=now)
+    rung = _RUNG.get(kind)
+    escalated_to = None
+    if rung is not None and LEVELS.index(case.escalation_level) < LEVELS.index(rung):
+        escalate(session, case, masker=masker, to=rung, at=when, log=log)
+        escalated_to = rung
+    interaction = log_interaction(
+        session, case, channel=channel, masker=masker, at=when, direction="out",
+        summary=_SENT_SUMMARY[kind], now=now, log=log,
+    )  # fmt: skip
+    attachment = attach(
+        session, case, prepared, filename=filename, kind="letter", log=log,
+        interaction=interaction, at=when,
+    )  # fmt: skip
+    ref = None
+    if number is not None:
+        ref = add_reference(
+            session, case, number, kind="tracking", not_a_card=tracking_not_a_card,
+            interaction=interaction, log=log,
+        )  # fmt: skip
+    log.record(
+        case,
+        LetterSent(
+            kind=kind,
+            channel=channel,
+            interaction_id=interaction.id,
+            sha256=prepared.sha256,
+            tracking=number,
+        ),
+        f"{_SENT_SUMMARY[kind]} by {channel}" + (f", tracking {number}" if number else ""),
+        at=when,
+    )
+    return SentLetter(
+        kind=kind,
+        at=when,
+        interaction=interaction,
+        attachment=attachment,
+        tracking=ref,
+        escalated_to=escalated_to,
+        clocks=_clocks_started(case, kind, escalated_to, when, policies),
+    )
+
+
+def _clocks_started(
+    case: Case, kind: str, escalated_to: str | None, when: datetime, policies: Policies
+) -> tuple[Clock, ...]:
+    """The thresholds of the case's policy that now count from the letter."""
+    country = case_region(case)[0]
+    policy = policies.for_case(case.category, case.policy, country)
+    since = "notice" if kind == "billing-error" else "escalated" if escalated_to else None
+    calendar = case_calendar(case)
+    found = []
+    for threshold in policy.thresholds:
+        if threshold.since != since or threshold.after is None:
+            continue
+        if not threshold.applies(case.escalation_level):
+            continue
+        found.append(Clock(threshold.id, threshold.why, threshold.after.after(when, calendar)))
+    found.sort(key=lambda c: (c.at, c.id))
+    return tuple(found)
