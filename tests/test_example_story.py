@@ -47,6 +47,9 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "Case 2 escalated to supervisor.",
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
+        "Ada Lovelace\\",
+        "$ tracker case letter 2 --kind billing-error --sent --via mail "
+        "--tracking 9407111899223197428490",
         "Case 2: Disputed charge at ACME Hardware",
     ]:
         assert line in out.splitlines(), f"missing line: {line}\n\n{out}"
@@ -55,6 +58,13 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     assert re.search(r"2 days (overdue|ago).*Provisional credit", due), due
     assert "Maria (ID 4471). Reference: CALL-88812." in out
     assert "have ready" in out.lower()
+    assert re.search(
+        r"^Recorded the billing-error letter for case 2 as sent by mail on .*, tracking number "
+        r"9407111899223197428490\.$",
+        out,
+        flags=re.MULTILINE,
+    ), out
+    assert "90 days since the billing-error notice (fcba-resolve-90d)" in out
     if importlib.util.find_spec("tracker.cli.export") is not None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out
     # Every section header is there, in order.

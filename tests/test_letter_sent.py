@@ -140,7 +140,7 @@ def test_a_sent_complaint_puts_the_case_on_the_complaint_rung_that_day(tracker: 
     assert letter["escalated_to"] == "complaint" and letter["channel"] == "email"
     assert letter["clocks"] == [
         {
-            "id": "complaint-8w",
+            "rule": "complaint-8w",
             "why": "8 weeks since the formal complaint",
             "at": "2026-12-01T09:30:00+00:00",
         }

@@ -53,4 +53,5 @@ class Json:
         )
 
     def config_value(self, key: str, value: Value) -> None:
-        emit_json({"key": key, "value": _json(shown(key, value))})
+        # Always a list, so that the key has one type: one value, or an address's lines.
+        emit_json({"key": key, "values": _lines(shown(key, value))})

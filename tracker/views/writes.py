@@ -139,5 +139,5 @@ def sent_letter_dict(done: SentLetter) -> dict[str, Any]:
         "sha256": done.attachment.sha256,
         "tracking": done.tracking.value if done.tracking else None,
         "escalated_to": done.escalated_to,
-        "clocks": [{"id": c.id, "why": c.why, "at": iso(c.at)} for c in done.clocks],
+        "clocks": [{"rule": c.id, "why": c.why, "at": iso(c.at)} for c in done.clocks],
     }
