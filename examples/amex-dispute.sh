@@ -119,12 +119,18 @@ section "9. Escalate (guide 3.5: ask for a supervisor)" \
 run case escalate 2 --to supervisor --note "Credit promised for 10 days ago never posted"
 
 section "10. Put it in writing (guide 2.3: mail for a legally verifiable record)" \
-    "A billing-error notice built from the case history, addressed to the mailing address."
+    "A billing-error notice built from the case history, addressed to the mailing address," \
+    "signed with your name and address from the config file. Posted by certified mail, it is" \
+    "recorded as sent: the letter kept as evidence, the tracking number as a reference, and" \
+    "the Fair Credit Billing Act's clocks (resolution within 90 days) counted from that day."
+run config set name "Ada Lovelace"
+run config set address "1 Main St" "Springfield, IL 62701"
 (
     cd "$TRACKER_HOME" # the letter is written beside the temporary store
     run case letter 2 --kind billing-error -o letter.md
     cat letter.md
 )
+run case letter 2 --kind billing-error --sent --via mail --tracking 9407111899223197428490
 
 section "11. The paper trail (a written record)" \
     "Every event of every case, as CSV for a spreadsheet."

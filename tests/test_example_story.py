@@ -54,6 +54,9 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "Imported refund-promise.eml as interaction 4 on case 2 (email in).",
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
+        "Ada Lovelace\\",
+        "$ tracker case letter 2 --kind billing-error --sent --via mail "
+        "--tracking 9407111899223197428490",
         "Case 2: Disputed charge at ACME Hardware",
         "$ tracker case file 2 -o case-2.html --bundle case-2.zip",
     ]:
@@ -67,6 +70,13 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     assert "have ready" in out.lower()
     assert re.search(r"^Attached 1: statement\.md \(statement, ", out, flags=re.MULTILINE)
     assert "3782" not in out and "822463" not in out  # the card in the statement and email
+    assert re.search(
+        r"^Recorded the billing-error letter for case 2 as sent by mail on .*, tracking number "
+        r"9407111899223197428490\.$",
+        out,
+        flags=re.MULTILINE,
+    ), out
+    assert "90 days since the billing-error notice (fcba-resolve-90d)" in out
     if importlib.util.find_spec("tracker.cli.export") is not None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out
     # Every section header is there, in order.

@@ -217,6 +217,21 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     assert into["change_id"] is not None and into["added_count"] > 0
     assert into["added_by_table"]["cases"] == 1 and into["skipped_count"] == 0
     assert run("--db", other, "undo")["reverted_change_id"] == into["change_id"]
+
+    # A letter sent keeps evidence, which `export json` does not carry yet: a store apart.
+    letters = f"sqlite:///{tmp_path / 'letters.db'}"
+    first = run("--db", letters, "case", "open", "Fees", "--org", "Acme Bank")
+    sent = run(
+        "--db", letters, "case", "letter", str(first["case_id"]), "--kind", "complaint",
+        "--sent", "--via", "mail", "--tracking", "RR123456785GB",
+    )  # fmt: skip
+    assert sent["letter"]["escalated_to"] == "complaint"
+    assert sent["letter"]["interaction_id"] == sent["created"]["interactions"][0]["id"]
+    assert sent["created"]["references"][0] == {
+        **sent["created"]["references"][0], "value": "RR123456785GB", "kind": "tracking",
+    }  # fmt: skip
+    assert sent["created"]["attachments"] == [{"id": sent["letter"]["attachment_id"]}]
+    assert run("--db", letters, "undo")["reverted_change_id"] == sent["change_id"]
     return {"case": case}
 
 
@@ -339,8 +354,11 @@ def reads(run: Script) -> None:
         ("daemon", "status"),
         ("search", "credit"),
         ("case", "file", "1", "-o", os.devnull),
+        ("config", "show"),
     ):
         run(*args)
+    run.tracker.ok("config", "set", "address", "1 Main St", "Springfield")
+    run("config", "get", "address")
 
 
 def test_a_key_has_one_type_and_meaning_in_every_json_output(

@@ -33,6 +33,10 @@ TEXT = "text"  # free text: stored masked, the command succeeds
 REF = "reference"  # a reference number: refused (exit 2) when it looks like card data
 VALUE = "value"  # a checked value (id, date, amount, choice, number): refused (exit 2)
 LOOKUP = "lookup"  # a name looked up, never stored: the answer must not echo the card
+# A number that bounds a listing (--limit): one past any store's size is no limit
+# (tests/test_fuzz_cli.py), so an unbroken card number is taken as that, and one with
+# spaces is refused; never stored, never echoed.
+BOUND = "bound"
 REFUSED = "refused"  # configuration (a notifier command): refused when it holds card data
 FILE_IN = "file"  # a file whose content is read: its texts are masked or refused
 NOT_A_CARRIER = "none"  # a flag, or an output path the user names
@@ -74,7 +78,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     },
     "case list": {
         "status": VALUE, "organization": LOOKUP, "category": VALUE,
-        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER, "tags": VALUE,
+        "overdue": NOT_A_CARRIER, "limit": BOUND, "view": NOT_A_CARRIER, "tags": VALUE,
     },
     "case note": {"case_id": VALUE, "text": TEXT, "at": VALUE},
     "case promise": {"case_id": VALUE, "text": TEXT, "due": VALUE, "by": VALUE, "at": VALUE},
@@ -94,7 +98,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "daemon run": {
         "notifier_spec": REFUSED, "poll": VALUE, "retry": VALUE, "policy_file": FILE_IN,
     },
-    "daemon status": {"limit": VALUE, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
+    "daemon status": {"limit": BOUND, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
     "db backup": {"file": NOT_A_CARRIER},
     "db path": {},
     "db upgrade": {},
@@ -118,7 +122,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     },
     "search": {
         "query": LOOKUP, "organization": LOOKUP, "since": VALUE, "until": VALUE,
-        "case_id": VALUE, "limit": VALUE, "view": NOT_A_CARRIER,
+        "case_id": VALUE, "limit": BOUND, "view": NOT_A_CARRIER,
     },
     "undo": {},
     # Follow-ups with an end, and tags. (Last, so that the card shapes the entries above get,
@@ -137,6 +141,40 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "not_a_card": NOT_A_CARRIER, "yes": NOT_A_CARRIER,
     },
 }  # fmt: skip
+
+# Ways in added since, tried after all of the above (so that the card shapes those get, one
+# after another from a cycle, stay as they were): a command's options here are its own in
+# ENTRY_POINTS too, for the classification.
+LATER_ENTRY_POINTS: dict[str, dict[str, str]] = {
+    # A letter sent (its options are read only with --sent).
+    "case letter": {
+        "sent": NOT_A_CARRIER, "via": VALUE, "tracking": REF, "not_a_card": NOT_A_CARRIER,
+        "copy_file": FILE_IN, "at": VALUE,
+    },
+    # Your settings (config.toml): a value with card data is refused, nothing written.
+    "config set": {"key": VALUE, "values": REFUSED},
+    "config unset": {"key": VALUE},
+    "config get": {"key": VALUE, "view": NOT_A_CARRIER},
+    "config show": {"view": NOT_A_CARRIER},
+}  # fmt: skip
+
+
+def _ways_in() -> Iterator[tuple[str, str, str]]:
+    """(command, parameter, kind) of every way in, in the order they are tried."""
+    for table in (ENTRY_POINTS, LATER_ENTRY_POINTS):
+        for path, params in table.items():
+            for param, kind in params.items():
+                yield path, param, kind
+
+
+def _classified() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path, param, _ in _ways_in():
+        found.setdefault(path, set()).add(param)
+    for table in (ENTRY_POINTS, LATER_ENTRY_POINTS):
+        for path in table:
+            found.setdefault(path, set())  # a command without parameters
+    return found
 
 
 def _commands() -> Iterator[tuple[str, click.Command]]:
@@ -168,7 +206,7 @@ def test_every_parameter_of_every_command_is_classified() -> None:
         for path, command in _commands()
         if not isinstance(command, click.Group) or path == ""
     }
-    assert {p: set(n) for p, n in found.items()} == {p: set(n) for p, n in ENTRY_POINTS.items()}, (
+    assert {p: set(n) for p, n in found.items()} == _classified(), (
         "classify the new command or option in ENTRY_POINTS (and give it a case below)"
     )
 
@@ -263,6 +301,7 @@ def _invocation(path: str, param: str, secret: str, case_id: str, plain: str = "
             defaults = {
                 "case_id": case_id, "promise_id": "1", "when": "1d", "contact_id": "1",
                 "note_id": "1", "who": "me", "files": plain, "attachment_id": "1",
+                "key": "name",
             }  # fmt: skip
             args.append(value if value is not None else defaults.get(p.name or "", "x"))
         elif isinstance(p, click.Option) and value is not None:
@@ -271,6 +310,8 @@ def _invocation(path: str, param: str, secret: str, case_id: str, plain: str = "
         "case contact": ["--channel", "phone"] if param != "channel" else [],
         "case promise": ["--due", "1d"] if param != "due" else [],
         "daemon run": ["--notifier", "console"] if param != "notifier_spec" else [],
+        # The options of a letter sent are read only with --sent.
+        "case letter": ["--sent"] if param in ("via", "tracking", "copy_file", "at") else [],
     }.get(path, [])
     if path == "case contact" and param == "transcript":
         needs += ["--yes"]
@@ -298,53 +339,49 @@ def test_every_way_in_masks_or_refuses_card_data(
     tracker.ok("case", "ref", "1", "BASE-1")  # the reference an email names (import email)
     plain = tmp_path / "receipt.txt"
     plain.write_text("Receipt: ACME Hardware 129.99\n", encoding="utf-8")
-    for path, params in ENTRY_POINTS.items():
-        for param, kind in params.items():
-            if kind == NOT_A_CARRIER:
-                continue
-            # An escalation or a resolution changes its case: those get a case of their own.
-            fresh = path in ("case escalate", "case resolve")
-            case_id = tracker.json("case", "open", "Base")["id"] if fresh else 1
-            if kind == FILE_IN:
-                secret = str(_secret_file(kind, path, tmp_path, s, tracker))
-            else:
-                secret = s.text() if kind == TEXT else s.card()
-            args = _invocation(path, param, secret, str(case_id), str(plain))
-            if path == "import json":  # into a store of its own, searched below too
-                args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
-            if param == "transcript":  # in a store of its own too: import json does not
-                # read attachments yet
-                tracker("--db", f"sqlite:///{tmp_path / 'chat.db'}", "case", "open", "Base")
-                args = ["--db", f"sqlite:///{tmp_path / 'chat.db'}", *args]
+    for path, param, kind in _ways_in():
+        if kind == NOT_A_CARRIER:
+            continue
+        # An escalation or a resolution changes its case: those get a case of their own.
+        fresh = path in ("case escalate", "case resolve")
+        case_id = tracker.json("case", "open", "Base")["id"] if fresh else 1
+        if kind == FILE_IN:
+            secret = str(_secret_file(kind, path, tmp_path, s, tracker))
+        else:
+            secret = s.text() if kind == TEXT else s.card()
+        args = _invocation(path, param, secret, str(case_id), str(plain))
+        if path == "import json":  # into a store of its own, searched below too
+            args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
+        result = tracker(*args)
+        outputs.append(result.stdout + result.stderr)
+        if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
+            # A short field (an agent's id: 100 characters) refuses the longer samples
+            # (a card and a security code phrase): then a card alone, masked.
+            args = _invocation(path, param, s.card(), str(case_id), str(plain))
             result = tracker(*args)
             outputs.append(result.stdout + result.stderr)
-            if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
-                # A short field (an agent's id: 100 characters) refuses the longer samples
-                # (a card and a security code phrase): then a card alone, masked.
-                args = _invocation(path, param, s.card(), str(case_id), str(plain))
-                result = tracker(*args)
-                outputs.append(result.stdout + result.stderr)
-            where = f"{path} {param} ({kind}): {result.stderr}"
-            if kind == TEXT:
-                assert result.exit_code == 0, where
-                assert "Warning: masked" in result.stderr, where
-            elif kind in (REF, VALUE, REFUSED):
-                assert result.exit_code == 2 if kind != VALUE else result.exit_code in (1, 2), where
-                assert result.stderr.startswith("Error: "), where
-            elif kind == LOOKUP:
-                assert result.exit_code in (0, 1), where
-            elif kind == FILE_IN:
-                assert result.exit_code in (0, 2), where
-                if path in ("case attach", "import email"):  # stored, masked
-                    assert result.exit_code == 0 and "Warning: " in result.stderr, where
+        where = f"{path} {param} ({kind}): {result.stderr}"
+        if kind == TEXT:
+            assert result.exit_code == 0, where
+            assert "Warning: masked" in result.stderr, where
+        elif kind in (REF, VALUE, REFUSED):
+            assert result.exit_code == 2 if kind != VALUE else result.exit_code in (1, 2), where
+            assert result.stderr.startswith("Error: "), where
+        elif kind == LOOKUP:
+            assert result.exit_code in (0, 1), where
+        elif kind in (BOUND, FILE_IN):
+            assert result.exit_code in (0, 2), where
+            if path in ("case attach", "import email"):  # stored, masked
+                assert result.exit_code == 0 and "Warning: " in result.stderr, where
     for args in (
         ("case", "show", "1"), ("export", "csv"), ("export", "json"), ("due",),
         ("search", "cvv", "--limit", "1000"), ("search", "base*", "--json"),
     ):  # fmt: skip
         outputs.append(tracker.ok(*args))
     stored = _stored_text(db_url) + _stored_text(f"sqlite:///{tmp_path / 'imported.db'}")
-    stored += _stored_text(f"sqlite:///{tmp_path / 'chat.db'}")
-    assert list((tmp_path / "chat.db-evidence").rglob("*")), "the transcript was not kept"
+    evidence = Path(db_url.removeprefix("sqlite:///") + "-evidence")
+    if db_url.startswith("sqlite"):
+        assert list(evidence.rglob("*")), "the transcript, the files and the letters were not kept"
     assert s.leaks(stored) == [], "a card reached the store"
     assert s.leaks("\n".join(outputs)) == [], [o[:300] for o in outputs if s.leaks(o)]
 

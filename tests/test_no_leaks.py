@@ -271,6 +271,17 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
     assert len(blobs) == 4, [b["sha256"] for b in blobs]  # 2 texts, 2 emails
     for index, blob in enumerate(blobs):
         (exports / f"blob-{index}").write_bytes(base64.b64decode(blob["data"]))
+    # Letters sent: the letter kept as evidence in the data folder, and a copy given with a
+    # card in it, kept masked.
+    ok(
+        "case", "letter", "1", "--kind", "complaint", "--sent", "--tracking", "RR123456785GB",
+        "-o", str(exports / "sent.txt"),
+    )  # fmt: skip
+    copy = tmp_path / "copy.txt"
+    before = len(s.cards)
+    copy.write_text(f"My letter: {s.text('copy of a letter')}\n", encoding="utf-8")
+    run.refused.update(s.cards[before:])  # in the evidence folder, masked; not in the database
+    ok("case", "letter", "1", "--kind", "billing-error", "--sent", "--copy", str(copy))
 
     # Notifications: the console notifier prints them; a command notifier gets them as
     # arguments (its script logs them).

@@ -62,6 +62,8 @@ def test_every_event_the_store_writes_passes_its_checks(
     tracker.ok("promise", "cancel", "2")
     tracker.ok("case", "tag", "1", "travel", "urgent")
     tracker.ok("case", "untag", "1", "urgent")
+    # A letter sent: the letter kept as evidence (attachment_added), and letter_sent.
+    tracker.ok("case", "letter", "1", "--sent", "--tracking", "T-1")
     tracker.ok("follow-up", "snooze", "1", "5d")
     tracker.ok("follow-up", "done", "1")
     tracker.ok("follow-up", "cancel", "1")

@@ -571,6 +571,7 @@ def escalate(
     note: str | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Case:
     """Escalate; ``at``: when it happened (the complaint letter sent), if earlier. The
     escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start then."""
@@ -585,7 +586,7 @@ def escalate(
             raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
-    log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
+    log = log or begin_change(session, f"case escalate {case.id} to {target}", now=now)
     when = _lifecycle_time(case, at, log.now, "the escalation")
     if case.escalated_at is not None and when < case.escalated_at:
         raise UsageError(

@@ -74,6 +74,8 @@ from tracker.vocabulary import (
     DIRECTIONS,
     EVIDENCE_KINDS,
     FOLLOW_UP_STATUSES,
+    LETTER_CHANNELS,
+    LETTER_KINDS,
     LEVELS,
     PROMISE_PARTIES,
     PROMISE_STATUSES,
@@ -384,6 +386,21 @@ class AttachmentAdded(Payload):
     filename: str
     sha256: str
     interaction_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LetterSent(Payload):
+    """A letter of `case letter` recorded as sent: its interaction, kept text and tracking
+    number are rows of their own events in the same change. The FCBA clocks count from
+    the first billing-error notice sent (tracker.due)."""
+
+    TYPES = ("letter_sent",)
+    CHOICES = (("kind", LETTER_KINDS), ("channel", LETTER_CHANNELS))
+    kind: str
+    channel: str
+    interaction_id: int
+    sha256: str
+    tracking: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -830,6 +847,7 @@ PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Opened,
     NoteAdded,
     AttachmentAdded,
+    LetterSent,
     ReferenceAdded,
     Contacted,
     PromiseMade,

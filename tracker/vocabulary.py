@@ -147,7 +147,12 @@ def next_level(level: str) -> str | None:
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
-REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "tracking", "other")
+"""`tracking`: a posted letter's tracking number (case letter --sent --tracking)."""
+LETTER_KINDS = ("complaint", "billing-error", "regulator")
+"""The letters `case letter` writes (tracker.letter)."""
+LETTER_CHANNELS = ("mail", "email")
+"""How a letter can be sent (case letter --sent --via)."""
 # What a piece of evidence is (`case attach --kind`).
 EVIDENCE_KINDS = ("statement", "receipt", "transcript", "email", "letter", "photo", "other")
 DIRECTIONS = ("out", "in")

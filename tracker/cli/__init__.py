@@ -50,6 +50,10 @@ COMMANDS = {
     "search": ("tracker.cli.search:search", "Find words and reference numbers in every case."),
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
     "import": ("tracker.cli.export:import_", "Import a JSON export, or emails."),
+    "config": (
+        "tracker.cli.config:config",
+        "Your settings: name and address for letters, email, country, notifiers.",
+    ),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
     "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
     "call": ("tracker.cli.call:call", "A guided phone call, each answer saved as typed."),

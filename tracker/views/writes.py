@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,9 @@ from tracker.views.case import (
 )
 from tracker.views.org import contact_point_dict, organization_dict
 from tracker.written import Written
+
+if TYPE_CHECKING:
+    from tracker.letter import SentLetter
 
 Render = Callable[[Session, Any, datetime], dict[str, Any]]
 
@@ -123,4 +126,21 @@ def write_dict(session: Session, wrote: Written, now: datetime) -> dict[str, Any
         "created": _by_kind(session, wrote.created, now),
         "changed": _by_kind(session, wrote.changed, now),
         "events": [event_dict(e) for e in wrote.events],
+    }
+
+
+def sent_letter_dict(done: SentLetter) -> dict[str, Any]:
+    """`case letter --sent --json`'s own key, "letter": what was recorded and kept."""
+    return {
+        "kind": done.kind,
+        "sent_at": iso(done.at),
+        "channel": done.interaction.channel,
+        "interaction_id": done.interaction.id,
+        "attachment_id": done.attachment.id,
+        "filename": done.attachment.filename,
+        "size": done.attachment.size,
+        "sha256": done.attachment.sha256,
+        "tracking": done.tracking.value if done.tracking else None,
+        "escalated_to": done.escalated_to,
+        "clocks": [{"rule": c.id, "why": c.why, "at": iso(c.at)} for c in done.clocks],
     }
