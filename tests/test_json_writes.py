@@ -218,7 +218,7 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     assert into["added_by_table"]["cases"] == 1 and into["skipped_count"] == 0
     assert run("--db", other, "undo")["reverted_change_id"] == into["change_id"]
 
-    # A letter sent keeps evidence, which `export json` does not carry yet: a store apart.
+    # A letter sent, in a store of its own (it escalates its case to the complaint rung).
     letters = f"sqlite:///{tmp_path / 'letters.db'}"
     first = run("--db", letters, "case", "open", "Fees", "--org", "Acme Bank")
     sent = run(
@@ -230,7 +230,8 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     assert sent["created"]["references"][0] == {
         **sent["created"]["references"][0], "value": "RR123456785GB", "kind": "tracking",
     }  # fmt: skip
-    assert sent["created"]["attachments"] == [{"id": sent["letter"]["attachment_id"]}]
+    assert [a["id"] for a in sent["created"]["attachments"]] == [sent["letter"]["attachment_id"]]
+    assert sent["created"]["attachments"][0]["kind"] == "letter"
     assert run("--db", letters, "undo")["reverted_change_id"] == sent["change_id"]
     return {"case": case}
 

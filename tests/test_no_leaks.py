@@ -462,8 +462,7 @@ def test_an_import_holding_a_card_as_a_number_or_a_key_is_refused_or_masked(
 
 def test_a_chat_transcript_leaves_no_card_anywhere(tracker_home: Path, tmp_path: Path) -> None:
     """The transcript's stored copy (the evidence folder beside the store), the contact's
-    fields, the findings shown and a summary from a pipe are masked. (Apart from the test
-    above: `import json` does not read attachments yet.)"""
+    fields, the findings shown and a summary from a pipe are masked."""
     seed = _seed()
     s = Secrets(seed)
     run = Run(tracker_home)
