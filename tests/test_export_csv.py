@@ -193,18 +193,22 @@ def test_every_column_of_every_event_oldest_first(tracker: Any, clock: Any) -> N
         "event_id",
         "follow_up_status",
         "tags",
+        "attachment_file",
+        "attachment_kind",
+        "attachment_sha256",
     ]
     the_case = ["129.99", "USD", "resolved", "false"]  # as the case is now; nothing undone
+    NO_FILE = ["", "", ""]  # no attachment: see tests/test_evidence_cli.py
     assert [row[12:] for row in rows] == [
-        ["", "", "", "", "", *the_case, "1", "", ""],
-        ["", "", "", "", "", *the_case, "2", "", ""],
-        ["Dispute opened, charge removed", "out", "", "", "", *the_case, "3", "", ""],
-        ["", "", "", "", "", *the_case, "4", "", ""],
-        ["Provisional credit", "", "", "", "", *the_case, "5", "", ""],
-        ["Provisional credit", "", "", "", "", *the_case, "6", "", ""],
-        ["Check the statement", "", "", "", "", *the_case, "7", "", ""],
-        ["", "", "", "", "", *the_case, "8", "", ""],
-        ["", "", "", "", "", *the_case, "9", "", ""],
+        ["", "", "", "", "", *the_case, "1", "", "", *NO_FILE],
+        ["", "", "", "", "", *the_case, "2", "", "", *NO_FILE],
+        ["Dispute opened, charge removed", "out", "", "", "", *the_case, "3", "", "", *NO_FILE],
+        ["", "", "", "", "", *the_case, "4", "", "", *NO_FILE],
+        ["Provisional credit", "", "", "", "", *the_case, "5", "", "", *NO_FILE],
+        ["Provisional credit", "", "", "", "", *the_case, "6", "", "", *NO_FILE],
+        ["Check the statement", "", "", "", "", *the_case, "7", "", "", *NO_FILE],
+        ["", "", "", "", "", *the_case, "8", "", "", *NO_FILE],
+        ["", "", "", "", "", *the_case, "9", "", "", *NO_FILE],
     ]
 
 

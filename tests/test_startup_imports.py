@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers")
+HEAVY = (
+    "alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers",
+    "jinja2", "babel", "markupsafe",
+)  # fmt: skip
 COMMANDS = [
     ["--help"],
     ["case", "--help"],
@@ -26,6 +29,8 @@ COMMANDS = [
     ["case", "show", "1"],
     ["due"],
     ["search", "disputed"],
+    ["log", "chatted with american express, no news", "--yes"],
+    ["config", "show"],
 ]
 
 

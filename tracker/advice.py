@@ -22,7 +22,7 @@ from tracker.directory import (
 )
 from tracker.models import Case, ContactPoint
 from tracker.policy import DISCLAIMER, Crossing
-from tracker.vocabulary import CHANNEL, LEVEL, REGULATORS, Regulator, next_level
+from tracker.vocabulary import CALL_CHECKLIST, CHANNEL, LEVEL, REGULATORS, Regulator, next_level
 
 
 class StepCache(dict[tuple[int | None, str, str, str, bool], str]):
@@ -159,6 +159,17 @@ def _suggested(
     return found[0] if found else None
 
 
+def number_to_call(session: Session, case: Case) -> ContactPoint | None:
+    """The phone line to dial for the case at its level (abroad: the collect line first),
+    or None when the directory has no phone for it."""
+    if case.organization_id is None:
+        return None
+    found = _suitable(
+        session, case.organization_id, case.category, case_abroad(case), case.escalation_level
+    )
+    return next((p for p in found if p.kind == "phone"), None)
+
+
 def point_details(point: ContactPoint, *, label: bool = True, hours: bool = True) -> list[str]:
     details = []
     if label and point.label and point.level != "regulator":
@@ -249,6 +260,25 @@ def _have_ready(case: Case) -> list[str]:
     refs = [r.value for r in case.references]
     if refs:
         items.append(f"earlier reference numbers ({', '.join(refs)})")
+    return items
+
+
+def call_checklist(case: Case) -> list[str]:
+    """What to have ready for a call on the case: its category's checklist (the guide, 1.2),
+    with the case's own facts filled in. Never a security code or a PIN."""
+    facts = _have_ready(case)
+    filled = {
+        "last4": facts[0],
+        "transaction": next((f for f in facts if f.startswith("the transaction")), None),
+        "references": next((f for f in facts if f.startswith("earlier reference")), None),
+    }
+    items = []
+    for item in CALL_CHECKLIST.get(case.category, CALL_CHECKLIST["other"]):
+        shown = filled.get(item, item)
+        if item == "transaction" and shown is None:
+            shown = "the transaction's date, merchant and amount"
+        if shown is not None:
+            items.append(shown)
     return items
 
 

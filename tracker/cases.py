@@ -325,13 +325,16 @@ def log_interaction(
     now: datetime | None = None,
     promises: Sequence[NewPromise] = (),
     ref_kinds: Mapping[str, str] | None = None,
+    command: str | None = None,
     log: ChangeLog | None = None,
 ) -> Interaction:
     """Record one contact, its reference numbers and the promises made in it.
 
     ``promises``: more promises besides ``promise`` (a transcript's); ``ref_kinds``: the
-    kind of a reference number given, by its value (default: the channel's); ``log``: the
-    change it is part of (another write of the same command, an attachment, follows it).
+    kind of a reference number given, by its value (default: the channel's, a call
+    reference for a phone call); ``command`` names the change in the history (undo says
+    it); ``log``: the change it is part of (another write of the same command, an
+    attachment or `tracker log`'s follow-up, follows it).
     """
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
@@ -344,7 +347,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = log or begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, command or f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -359,13 +362,6 @@ def log_interaction(
     )
     session.add(interaction)
     session.flush()
-    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
-    if interaction.agent_id:
-        who += f" (id {interaction.agent_id})"
-    arrow = "to" if direction == "out" else "from"
-    headline = f"{CHANNEL[channel].label} {arrow} the company{who}"
-    if interaction.summary:
-        headline += f": {interaction.summary}"
     # Masked once here, so the masker counts each card once and the event shows no card.
     # Checked before anything is written: a card-like one refuses the whole contact.
     ref_values = [reference(ref, not_a_card=refs_not_cards) for ref in refs]
@@ -378,7 +374,7 @@ def log_interaction(
             agent=interaction.agent_name,
             reference=", ".join(ref_values) or None,
         ),
-        headline[:500],
+        contact_headline(interaction),
         at=at,
     )
     for ref in ref_values:
@@ -414,6 +410,18 @@ def log_interaction(
         case.last_interaction_at = at
     case.last_activity_at = max(case.last_activity_at, at)
     return interaction
+
+
+def contact_headline(interaction: Interaction) -> str:
+    """The timeline's line for a contact: 'Phone call to the company with Jen (id 4471): ...'."""
+    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
+    if interaction.agent_id:
+        who += f" (id {interaction.agent_id})"
+    arrow = "to" if interaction.direction == "out" else "from"
+    headline = f"{CHANNEL[interaction.channel].label} {arrow} the company{who}"
+    if interaction.summary:
+        headline += f": {interaction.summary}"
+    return headline[:500]
 
 
 def make_promise(
@@ -563,6 +571,7 @@ def escalate(
     note: str | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Case:
     """Escalate; ``at``: when it happened (the complaint letter sent), if earlier. The
     escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start then."""
@@ -577,7 +586,7 @@ def escalate(
             raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
-    log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
+    log = log or begin_change(session, f"case escalate {case.id} to {target}", now=now)
     when = _lifecycle_time(case, at, log.now, "the escalation")
     if case.escalated_at is not None and when < case.escalated_at:
         raise UsageError(
@@ -774,6 +783,21 @@ def _tags_of(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[str, 
     return {case_id: tuple(tags) for case_id, tags in found.items()}
 
 
+def active_cases_of(session: Session, organization: str) -> list[Case]:
+    """The organization's active cases, the latest active first (`tracker log` picks it)."""
+    return list(
+        session.scalars(
+            select(Case)
+            .join(Organization, Case.organization_id == Organization.id)
+            .where(
+                Organization.name_key == organization_key(organization),
+                Case.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(Case.last_activity_at.desc(), Case.id.desc())
+        )
+    )
+
+
 def load_case_detail(session: Session, case_id: int) -> Case:
     case = session.scalars(
         select(Case)
@@ -786,6 +810,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
             selectinload(Case.tags),
+            selectinload(Case.attachments),
             selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()

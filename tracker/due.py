@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVarTuple
 
 from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from tracker.advice import StepCache, cached_threshold_step
 from tracker.directory import abroad_of, region_of
-from tracker.models import Case, FollowUp, Organization, Promise
+from tracker.models import Case, Change, Event, FollowUp, Organization, Promise
 from tracker.policy import (
     CaseFacts,
     Crossing,
@@ -180,6 +180,22 @@ _PROMISE_FACTS = (
 )
 
 
+def _notices_sent(session: Session, case_id: int | None) -> dict[int, datetime]:
+    """When each active case's first billing-error notice was sent (`case letter --sent`;
+    one that was undone was not): where the FCBA clocks start."""
+    found: dict[int, datetime] = {}
+    for row in session.execute(
+        select(Event.case_id, Event.at, Event.data)
+        .join(Change, Event.change_id == Change.id)
+        .join(Case, Event.case_id == Case.id)
+        .where(_active_case(case_id), Event.type == "letter_sent", Change.reverted_by_id.is_(None))
+    ):
+        if (row.data or {}).get("kind") == "billing-error" and row.case_id is not None:
+            earlier = found.get(row.case_id)
+            found[row.case_id] = row.at if earlier is None else min(earlier, row.at)
+    return found
+
+
 def _promises_and_thresholds(
     session: Session,
     horizon: datetime | None,
@@ -205,6 +221,7 @@ def _promises_and_thresholds(
         if promise.status in ("pending", "broken"):
             promises[promise.case_id].append(promise)
 
+    notices = _notices_sent(session, case_id) if thresholds else {}
     steps = StepCache()
     items: list[DueItem] = []
     zone = local_zone()  # once: a large store adds tens of thousands of spans
@@ -234,7 +251,14 @@ def _promises_and_thresholds(
             )
         if not thresholds:
             continue
-        facts = _facts(case, promises.get(case.id, ()), policy, calendar, zone)
+        facts = _facts(
+            case,
+            promises.get(case.id, ()),
+            policy,
+            calendar,
+            notice_at=notices.get(case.id),
+            zone=zone,
+        )
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:
                 break
@@ -272,6 +296,8 @@ def _facts(
     promises: Iterable[Any],
     policy: Policy,
     calendar: Calendar,
+    *,
+    notice_at: datetime | None = None,
     zone: tzinfo | None = None,
 ) -> CaseFacts:
     """What the thresholds read of a case (a row of _CASE_FACTS or a Case) and its promises
@@ -299,6 +325,7 @@ def _facts(
         escalated_at=case.escalated_at,
         broken_at=tuple(sorted(broken)),
         calendar=calendar,
+        notice_at=notice_at,
         zone=zone,
     )
 
@@ -313,4 +340,6 @@ def case_clocks(case: Case, policies: Policies) -> tuple[Policy, CaseFacts]:
     country = region[0]
     calendar = calendar_for(*region)
     policy = policies.for_case(case.category, case.policy, country)
-    return policy, _facts(case, case.promises, policy, calendar)
+    session = object_session(case)
+    notice_at = _notices_sent(session, case.id).get(case.id) if session is not None else None
+    return policy, _facts(case, case.promises, policy, calendar, notice_at=notice_at)

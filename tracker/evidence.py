@@ -24,13 +24,16 @@ import mimetypes
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path, PurePath
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tracker.db import Store
 from tracker.errors import TrackerError, UsageError
 from tracker.history import AttachmentAdded, ChangeLog
 from tracker.models import Attachment, Blob, Case, Interaction
@@ -168,14 +171,23 @@ def mask_text(data: bytes, codec: str, masker: Masker, what: str) -> bytes:
     return masked.encode("utf-8")
 
 
-def prepare(data: bytes, filename: str, *, masker: Masker, what: str = "the file") -> Prepared:
-    """Check a file before it is stored; UsageError if it must not be (too large, a PDF
-    showing a card number). Nothing is written."""
-    if len(data) > MAX_BYTES:
+def check_size(size: int, what: str) -> None:
+    """UsageError if a file of `size` bytes is larger than tracker keeps."""
+    if size > MAX_BYTES:
         raise UsageError(
-            f"{what} is {_size(len(data))}; the largest file tracker keeps is "
+            f"{what} is {_size(size)}; the largest file tracker keeps is "
             f"{_size(MAX_BYTES)} (split it, or keep a smaller copy)"
         )
+
+
+def prepare(data: bytes, filename: str, *, masker: Masker, what: str = "the file") -> Prepared:
+    """Check a file before it is stored; UsageError if it must not be (too large, a PDF
+    showing a card number). Nothing is written.
+
+    An email (a MIME message: ``.eml``, or any text that has base64 or quoted-printable
+    parts) is masked part by part (:func:`mask_email`); a PDF it carries is checked as a
+    PDF attached on its own would be, and refuses the whole message."""
+    check_size(len(data), what)
     if not data:
         raise UsageError(f"{what} is empty; nothing was saved")
     media_type, readable = media_type_of(data, filename)
@@ -184,9 +196,13 @@ def prepare(data: bytes, filename: str, *, masker: Masker, what: str = "the file
     before = masker.cards + masker.codes
     warning = None
     if readable == "text":
-        codec = _text_codec(data)
+        if is_mime(data, filename):
+            # A card number in a base64 or quoted-printable part is not in the raw text:
+            # each part is decoded and masked, and the message written out again.
+            stored, warning = mask_email(data, masker, what)
+        codec = _text_codec(stored)
         assert codec is not None
-        stored = mask_text(data, codec, masker, what)
+        stored = mask_text(stored, codec, masker, what)
     elif readable == "pdf":
         check_pdf(data, what)
     else:
@@ -204,6 +220,162 @@ def prepare(data: bytes, filename: str, *, masker: Masker, what: str = "the file
         masked=masker.cards + masker.codes - before,
         warning=warning,
     )
+
+
+_MIME_ENCODED = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*(?:base64|quoted-printable)")
+
+
+def is_mime(data: bytes, filename: str) -> bool:
+    """Whether a text file is an email whose parts must be decoded to be read: an .eml
+    file, or any text with a base64 or quoted-printable part."""
+    return PurePath(filename).suffix.lower() == ".eml" or _MIME_ENCODED.search(data) is not None
+
+
+def mask_email(data: bytes, masker: Masker, what: str) -> tuple[bytes, str | None]:
+    """An email's bytes with card data masked out of every header and text part (decoded
+    from base64 or quoted-printable first, encoded the same way again), and what the user
+    must know about parts that cannot be read (images).
+
+    A message whose parts needed no masking comes back byte for byte. A PDF part that
+    shows a card number refuses the whole message (UsageError), as a PDF attached on its
+    own is refused; so does an mbox of several messages (`tracker import email` reads
+    those, one interaction each).
+    """
+    import email
+    import email.policy
+    from email.message import Message
+
+    if data.startswith(b"From ") and re.search(rb"(?m)^From ", data[5:]) is not None:
+        raise UsageError(
+            f"{what} is a mailbox of several messages; import it with `tracker import email`"
+        )
+    message = email.message_from_bytes(data, policy=email.policy.compat32)
+    changed = False
+    unread: list[str] = []
+    for part in message.walk():
+        changed |= _mask_headers(part, masker, what)
+        if part.is_multipart() or isinstance(part.get_payload(), list):
+            continue
+        assert isinstance(part, Message)
+        changed |= _mask_part(part, masker, what, unread)
+    if changed:
+        data = message.as_bytes(unixfrom=message.get_unixfrom() is not None)
+    warning = None
+    if unread:
+        warning = (
+            f"{what} carries {_plural_names(unread)} that tracker cannot read, kept as they "
+            "are. Make sure they show no full card number or security code"
+        )
+    return data, warning
+
+
+def _plural_names(names: list[str]) -> str:
+    shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+    return f"{'a file' if len(names) == 1 else 'files'} ({shown})"
+
+
+def _mask_headers(part: Any, masker: Masker, what: str) -> bool:
+    """Mask the headers of one part (encoded words decoded); True if one changed."""
+    from email.header import Header, decode_header, make_header
+
+    items = part.items()
+    masked_items = []
+    changed = False
+    for name, value in items:
+        try:
+            text = str(make_header(decode_header(str(value))))
+        except (UnicodeError, LookupError, ValueError):
+            text = str(value)
+        clean = masker(text, f"{what} ({name} header)")
+        if clean != text:
+            changed = True
+            value = (
+                Header(clean, "utf-8", header_name=name).encode() if not clean.isascii() else clean
+            )
+        masked_items.append((name, value))
+    if changed:
+        for name in dict.fromkeys(name.lower() for name, _ in items):
+            del part[name]
+        for name, value in masked_items:
+            part[name] = value
+    return changed
+
+
+def _mask_part(part: Any, masker: Masker, what: str, unread: list[str]) -> bool:
+    """Mask one leaf part of an email in place; True if it changed. A PDF part with card
+    data refuses the message; an image's name is added to `unread`."""
+    import base64
+    import quopri
+
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes) or not raw:
+        return False
+    name = part.get_filename() or f"a {part.get_content_type()} part"
+    _, readable = media_type_of(raw, name)
+    if readable == "pdf":
+        check_pdf(raw, f"{what}: its attachment {masker(name)}")
+        return False
+    if readable != "text":
+        unread.append(masker(name))
+        return False
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = raw.decode(charset)
+    except (LookupError, UnicodeDecodeError):
+        charset = _text_codec(raw) or "latin-1"
+        text = raw.decode(charset, errors="replace")
+    clean = masker(text, what)
+    if clean == text:
+        return False
+    try:
+        encoded = clean.encode(charset)
+    except (LookupError, UnicodeEncodeError):  # the mask's bullets: not in every charset
+        encoded = clean.encode("utf-8")
+        part.set_param("charset", "utf-8")
+    cte = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if cte == "base64":
+        payload = base64.encodebytes(encoded).decode("ascii")
+    else:
+        payload = quopri.encodestring(encoded).decode("ascii")
+        if cte != "quoted-printable":
+            del part["Content-Transfer-Encoding"]
+            part["Content-Transfer-Encoding"] = "quoted-printable"
+    part.set_payload(payload)
+    return True
+
+
+def message_id_of(data: bytes) -> str | None:
+    """A message's Message-ID header ("<...>"), or None."""
+    import email
+    import email.policy
+
+    header = email.message_from_bytes(data, policy=email.policy.compat32).get("Message-ID")
+    return clean_message_id(str(header)) if header is not None else None
+
+
+def clean_message_id(value: str) -> str | None:
+    """A Message-ID header's value on one line, at most 998 characters (RFC 5322)."""
+    value = " ".join(value.split())
+    return value[:998] or None
+
+
+def infer_kind(prepared: Prepared, filename: str) -> str:
+    """The kind of evidence a file obviously is: an email, a photo; else other."""
+    if prepared.media_type == "message/rfc822" or PurePath(filename).suffix.lower() == ".eml":
+        return "email"
+    if prepared.readable == "image":
+        return "photo"
+    return "other"
+
+
+def check_stored(data: bytes, filename: str, *, what: str) -> None:
+    """UsageError unless `data` is what tracker would store for `filename` as it is: a
+    text or an email with nothing to mask, a PDF that shows no card data (an import of
+    evidence written elsewhere is checked this way; its hash must not change)."""
+    masker = Masker()
+    prepared = prepare(data, filename, masker=masker, what=what)
+    if prepared.masked or prepared.data != data:
+        raise UsageError(f"{what} holds a card number or a security code")
 
 
 def check_pdf(data: bytes, what: str) -> None:
@@ -262,8 +434,27 @@ def folder_of(session: Session) -> Path | None:
     database = bind.engine.url.database
     if not database or database == ":memory:":
         return None
-    real = Path(database).expanduser().resolve()
+    return folder_beside(Path(database))
+
+
+def folder_beside(database: Path) -> Path:
+    """The evidence folder of the SQLite store at `database`: ``<its name>-evidence``."""
+    real = database.expanduser().resolve()
     return real.with_name(real.name + FOLDER_SUFFIX)
+
+
+def read_file(folder: Path, digest: str) -> bytes:
+    """The file of `digest` in an evidence folder, checked against it (EvidenceError)."""
+    path = _blob_path(folder, digest)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise EvidenceError(f"the stored copy {digest[:12]}... is missing in {folder}") from None
+    except OSError as exc:
+        raise EvidenceError(f"cannot read {path}: {exc.strerror}") from None
+    if sha256(data) != digest:
+        raise EvidenceError(f"the stored copy {path} is damaged: its SHA-256 is not its name")
+    return data
 
 
 def _blob_path(folder: Path, digest: str) -> Path:
@@ -276,10 +467,21 @@ def put(session: Session, data: bytes, digest: str) -> None:
     """Keep `data` under its hash (once: an identical file is already there)."""
     folder = folder_of(session)
     if folder is None:
-        if session.get(Blob, digest) is None:
+        # FOR SHARE: an undo that finds the bytes unused waits for this transaction (and
+        # then finds this attachment) instead of deleting the row under it.
+        found = session.scalar(
+            select(Blob.sha256).where(Blob.sha256 == digest).with_for_update(read=True)
+        )
+        if found is None:
             session.add(Blob(sha256=digest, size=len(data), data=data))
             session.flush()
         return
+    write_file(folder, digest, data)
+
+
+def write_file(folder: Path, digest: str, data: bytes) -> None:
+    """Keep `data` as the file of `digest` in an evidence folder (0700; the file 0600,
+    written whole and synced, with its folder, before it is named)."""
     path = _blob_path(folder, digest)
     if path.exists() and path.stat().st_size == len(data):
         return
@@ -340,6 +542,7 @@ def attach(
     note: str | None = None,
     interaction: Interaction | None = None,
     at: datetime | None = None,
+    message_id: str | None = None,
 ) -> Attachment:
     """Store a prepared file on a case (or one of its interactions), as one event of the
     change `log`. `filename` and `note` must already be masked (clean_filename, masker)."""
@@ -358,6 +561,7 @@ def attach(
         original_sha256=prepared.original_sha256,
         masked=prepared.masked,
         note=note,
+        message_id=message_id,
         created_at=when,
     )
     session.add(attachment)
@@ -386,3 +590,32 @@ def referenced(session: Session, digest: str) -> int:
         )
         or 0
     )
+
+
+def remove_unused_files(store: Store, digests: Iterable[str]) -> int:
+    """Delete the files of a SQLite store's evidence that no attachment uses any more, once
+    the change that stopped using them (an undo) is committed; returns how many went.
+
+    Checked again in a write transaction of its own: no other command is then between
+    storing a file and committing its row, so a file an identical attachment has just
+    started to use again stays. A crash before this runs leaves a file nothing names,
+    which does no harm (the next identical attachment uses it).
+    """
+    wanted = sorted(set(digests))
+    if not wanted:
+        return 0
+    removed = 0
+    with store.write() as session:
+        folder = folder_of(session)
+        if folder is None:
+            return 0
+        used = set(session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(wanted))))
+        for digest in wanted:
+            if digest in used:
+                continue
+            try:
+                _blob_path(folder, digest).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed

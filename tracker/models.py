@@ -32,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0009"
+SCHEMA_REVISION = "0010"
 
 
 def utcnow() -> datetime:
@@ -247,6 +247,8 @@ class Interaction(Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # True while `tracker call` is filling it in (or was, until a crash): None when done.
+    draft: Mapped[bool | None] = mapped_column(Boolean)
 
     case: Mapped[Case] = relationship(back_populates="interactions")
 
@@ -423,6 +425,8 @@ class Attachment(Base):
     original_sha256: Mapped[str] = mapped_column(String(64))
     masked: Mapped[int] = mapped_column(Integer, default=0)
     note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    """An email's Message-ID (`tracker import email` skips a message already recorded)."""
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="attachments")
@@ -459,7 +463,9 @@ class Change(Base):
 
 
 class Event(Base):
-    """One line of a case's history. Append-only: rows are never updated."""
+    """One line of a case's history. Append-only: rows are never updated, but for the event
+    of a draft contact, which `tracker call` rewrites as the call fills it in (its own change
+    is still open: tracker.calls)."""
 
     __tablename__ = "events"
     __table_args__ = (

@@ -147,7 +147,12 @@ def next_level(level: str) -> str | None:
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
-REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "tracking", "other")
+"""`tracking`: a posted letter's tracking number (case letter --sent --tracking)."""
+LETTER_KINDS = ("complaint", "billing-error", "regulator")
+"""The letters `case letter` writes (tracker.letter)."""
+LETTER_CHANNELS = ("mail", "email")
+"""How a letter can be sent (case letter --sent --via)."""
 # What a piece of evidence is (`case attach --kind`).
 EVIDENCE_KINDS = ("statement", "receipt", "transcript", "email", "letter", "photo", "other")
 DIRECTIONS = ("out", "in")
@@ -203,3 +208,31 @@ REGULATORS = {
     ),
 }
 """Consumer complaint bodies by ISO country code (guidance, not legal advice)."""
+
+
+# What to have ready before calling, by category (the guide, 1.2 "gather details"). The
+# words "last4", "transaction" and "references" stand for the case's own facts, filled in
+# from it (tracker.advice.call_checklist); the rest is said as written. Never a security
+# code or a PIN: the tracker keeps neither.
+CALL_CHECKLIST: dict[str, tuple[str, ...]] = {
+    "lost_stolen": (
+        "last4",
+        "when and where you last had the card",
+        "any charges you did not make",
+        "an address for the new card",
+    ),
+    "dispute": (
+        "last4",
+        "transaction",
+        "what you did to sort it out with the merchant",
+        "references",
+    ),
+    "rewards": ("last4", "the points or offer concerned and the statement it is on", "references"),
+    "personal_info": ("last4", "the old and the new details", "references"),
+    "benefits": ("last4", "the benefit, with the date and receipt it covers", "references"),
+    "payment": ("last4", "transaction", "the payment's date, amount and account", "references"),
+    "application": ("the application's date and reference", "references"),
+    "complaint": ("last4", "what went wrong, with dates", "what would put it right", "references"),
+    "card_replacement": ("last4", "an address for the new card", "references"),
+    "other": ("last4", "references"),
+}

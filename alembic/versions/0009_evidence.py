@@ -2,7 +2,8 @@
 
 * attachments: one row per file attached to a case (or to one of its interactions), with its
   kind, name, media type, size, the SHA-256 of the stored copy and of the original (they
-  differ when card numbers were masked out of a text), and how many were masked.
+  differ when card numbers were masked out of a text), how many were masked, and for an
+  email its Message-ID (`tracker import email` skips a message already recorded).
 * attachment_blobs: the bytes by SHA-256, used on PostgreSQL (a shared store shares its
   evidence); a SQLite store keeps them as files in a folder beside the database.
 
@@ -42,6 +43,7 @@ def upgrade() -> None:
         sa.Column("original_sha256", sa.String(length=64), nullable=False),
         sa.Column("masked", sa.Integer(), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
+        sa.Column("message_id", sa.String(length=998), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
@@ -61,6 +63,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_attachments_case_id"), "attachments", ["case_id"])
     op.create_index(op.f("ix_attachments_interaction_id"), "attachments", ["interaction_id"])
     op.create_index(op.f("ix_attachments_sha256"), "attachments", ["sha256"])
+    op.create_index(op.f("ix_attachments_message_id"), "attachments", ["message_id"])
     op.create_table(
         "attachment_blobs",
         sa.Column("sha256", sa.String(length=64), nullable=False),
@@ -73,6 +76,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("attachment_blobs")
+    op.drop_index(op.f("ix_attachments_message_id"), table_name="attachments")
     op.drop_index(op.f("ix_attachments_sha256"), table_name="attachments")
     op.drop_index(op.f("ix_attachments_interaction_id"), table_name="attachments")
     op.drop_index(op.f("ix_attachments_case_id"), table_name="attachments")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import click
@@ -33,10 +34,10 @@ from tracker.cli.common import (
     write_command,
     write_report,
 )
-from tracker.errors import UsageError
+from tracker.errors import TrackerError, UsageError
 from tracker.files import open_output
 from tracker.letter import KINDS as LETTER_KINDS
-from tracker.letter import render_letter
+from tracker.letter import kind_for, record_sent, render_case_letter
 from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
 from tracker.tags import tag_case, untag_case
@@ -44,10 +45,12 @@ from tracker.values import parse_tag
 from tracker.views import View
 from tracker.views.case import case_detail
 from tracker.views.followups import Text as FollowUpText
+from tracker.views.writes import sent_letter_dict
 from tracker.vocabulary import (
     ACTIVE_STATUSES,
     CATEGORIES,
     CHANNELS,
+    LETTER_CHANNELS,
     LEVELS,
     REFERENCE_KINDS,
     STATUSES,
@@ -812,29 +815,141 @@ def close(case_id: int, at: datetime | None) -> None:
     click.echo(f"Case {case_id} closed.")
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TrackerError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 @case.command("letter")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option(
     "--kind",
     type=click.Choice(LETTER_KINDS),
-    default="complaint",
-    show_default=True,
-    help="A formal complaint, or a billing-error notice (FCBA).",
+    default=None,
+    help="A formal complaint, a billing-error notice (FCBA), or a letter to the regulator "
+    "or ombudsman (default: the regulator letter at the regulator level, else a complaint).",
 )
 @output_option("Write to FILE (.md for Markdown, .txt for plain text); default stdout.")
-def letter(case_id: int, kind: str, output: str) -> None:
-    """Write a ready-to-send letter from the case history.
+@click.option(
+    "--sent",
+    is_flag=True,
+    help="Record the letter as sent: an outgoing contact with the letter kept as evidence "
+    "(SHA-256), and the clocks it starts (see README.md, Letters).",
+)
+@click.option(
+    "--via",
+    type=click.Choice(LETTER_CHANNELS),
+    default=None,
+    help="How it was sent (with --sent; default mail).",
+)
+@click.option(
+    "--tracking",
+    metavar="NUMBER",
+    help="The post's tracking number (with --sent): kept as a reference, exactly as typed.",
+)
+@not_a_card_option
+@click.option(
+    "--copy",
+    "copy_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="The copy you sent (your signed PDF, your edited text), kept instead of the "
+    "letter as written (with --sent).",
+)
+@at_option("it was sent (with --sent)")
+@write_command
+def letter(
+    case_id: int,
+    kind: str | None,
+    output: str,
+    sent: bool,
+    via: str | None,
+    tracking: str | None,
+    not_a_card: bool,
+    copy_file: Path | None,
+    at: datetime | None,
+) -> None:
+    """Write a ready-to-send letter from the case history; --sent records it as sent.
+
+    Dates and money are written for the organization's country (December 1, 2026 and
+    $129.99 in the US; 1 December 2026 and £129.99 in the UK); the sender is your name and
+    address from `tracker config`. The wording is a template you can replace: see
+    README.md, "Letters".
+
+    With --sent, the letter (as written for the day it was sent, or --copy) is kept as
+    evidence on an outgoing mail or email contact, --tracking as a reference, all as one
+    change (tracker undo). A complaint or a regulator letter puts the case on that rung
+    that day, so the FCA's 8 weeks or the CFPB's clocks count from it; a billing-error
+    notice starts the FCBA's 30 and 90 days.
 
     \b
     Examples:
       tracker case letter 1 --kind billing-error -o letter.md
       tracker case letter 1 --kind complaint
+      tracker case letter 1 --kind regulator -o to-the-ombudsman.txt
+      tracker case letter 1 --kind billing-error --sent --via mail \\
+          --tracking 9407111899223197428490
+      tracker case letter 1 --kind complaint --sent --at "2026-12-01 10:00" --copy signed.pdf
     """
+    ctx = click.get_current_context()
+    if not sent:
+        given = [
+            name
+            for name, flag in (
+                ("--via", "via"), ("--tracking", "tracking"), ("--copy", "copy_file"),
+                ("--at", "at"), ("--json", "write_json"),
+            )
+            if ctx.params.get(flag) is not None and ctx.params.get(flag) is not False
+        ]  # fmt: skip
+        if given:
+            raise click.UsageError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} "
+                                   "with --sent")  # fmt: skip
     now = utcnow()
     plain = output.endswith(".txt")
-    with store().read() as session:
-        text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
-    with open_output(output) as stream:
-        stream.write(text.encode("utf-8"))
+    if not sent:
+        with store().read() as session:
+            found = svc.load_case_detail(session, case_id)
+            kind = kind_for(found, kind)
+            text = render_case_letter(
+                session, found, kind=kind, now=now, tz=local_zone(), plain=plain
+            )
+        with open_output(output) as stream:
+            stream.write(text.encode("utf-8"))
+        if output != "-":
+            click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+        return
+    copy = (_read(copy_file), copy_file.name) if copy_file is not None else None
+    with case_change(case_id) as (session, _, masker):
+        found = svc.load_case_detail(session, case_id)
+        done = record_sent(
+            session, found, kind=kind, channel=via or "mail", masker=masker, tz=local_zone(),
+            at=at, tracking=tracking, tracking_not_a_card=not_a_card, copy=copy, plain=plain,
+            now=now,
+        )  # fmt: skip
+        if output != "-":
+            text = render_case_letter(
+                session, found, kind=done.kind, now=now, tz=local_zone(), plain=plain,
+                dated=done.at,
+            )  # fmt: skip
+            with open_output(output) as stream:
+                stream.write(text.encode("utf-8"))
+        attachment = done.attachment
+        write_report().add(letter=sent_letter_dict(done))
+        lines = [
+            f"Recorded the {done.kind} letter for case {case_id} as sent by "
+            f"{done.interaction.channel} on {format_local(done.at)} "
+            f"(contact {done.interaction.id})"
+            + (f", tracking number {done.tracking.value}." if done.tracking else "."),
+            f"Kept it as evidence: {attachment.filename} ({attachment.size} bytes, "
+            f"SHA-256 {attachment.sha256}).",
+        ]
+        if done.escalated_to:
+            lines.append(f"Case {case_id} is now at the {done.escalated_to} level.")
+        if done.clocks:
+            lines.append("Clocks that count from it:")
+            lines += [f"  {format_local(c.at)[:10]}  {c.why} ({c.id})" for c in done.clocks]
+    click.echo("\n".join(lines))
     if output != "-":
-        click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+        click.echo(f"Wrote the {done.kind} letter for case {case_id} to {output}.", err=True)

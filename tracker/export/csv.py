@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 
 from tracker.export import BATCH_SIZE, Progress
 from tracker.history import (
+    AttachmentAdded,
     Contacted,
     Corrected,
     FollowUpMarked,
@@ -83,6 +84,10 @@ CSV_COLUMNS = (
     # Follow-ups with an end, and tags (migration 0007).
     "follow_up_status",
     "tags",
+    # Evidence (migration 0009): an attachment_added event's file, kind and SHA-256.
+    "attachment_file",
+    "attachment_kind",
+    "attachment_sha256",
 )
 
 # The columns read out of the event's payload (Event.data), each with the payload key it
@@ -95,6 +100,12 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
     "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
     "direction": payload_field(Contacted, name="direction"),
     "follow_up_status": payload_field(FollowUpMarked, name="follow_up_status"),
+}
+# An attachment_added event's file, read only from that type (another's `kind` is not one).
+ATTACHMENT_COLUMNS: Final[Mapping[str, str]] = {
+    "attachment_file": payload_field(AttachmentAdded, name="filename"),
+    "attachment_kind": payload_field(AttachmentAdded, name="kind"),
+    "attachment_sha256": payload_field(AttachmentAdded, name="sha256"),
 }
 
 # The payload keys that lead to the row an event wrote, whose full text the `text` column
@@ -160,6 +171,13 @@ def _history_query() -> Select[Any]:
         column: Event.data[key].as_string().label(column)
         for column, key in EVENT_DATA_COLUMNS.items()
     }
+    attached = _of_type(AttachmentAdded)
+    payload.update(
+        {
+            column: case((attached, Event.data[key].as_string())).label(column)
+            for column, key in ATTACHMENT_COLUMNS.items()
+        }
+    )
     created = (CREATED_KEY, 1)
     contact = _of_type(Contacted)
     # The full text. Undo deletes the row an event wrote and keeps the event: the event's
