@@ -17,6 +17,11 @@ LAZY_ALLOWED = {
     ("tracker.cli.app", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
     ("tracker.cli.daemon", "tracker.daemon"): "APScheduler: only `daemon run` needs it",
     ("tracker.cli.complete", "tracker.db"): "SQLAlchemy: `tracker --help` must not load it",
+    ("tracker.cli.evidence", "tracker.evidence"): "the evidence store: loaded by its commands only",
+    ("tracker.cli.casefile", "tracker.casefile"): "the case file: loaded by its command only",
+    ("tracker.cli.casefile", "tracker.evidence"): "the case file: loaded by its command only",
+    ("tracker.cli.casefile", "tracker.views.casepage"): "the case file: loaded by its command only",
+    ("tracker.letter", "tracker.evidence"): "the evidence store: only a letter sent needs it",
     ("tracker.cli.case", "tracker.cli.transcript"): (
         "the transcript parser and the evidence store: only `case contact --transcript` needs them"
     ),
