@@ -110,14 +110,16 @@ class Settings:
         date_order = "DMY"        # how you write 05/06: DMY, MDY or YMD (default: your country's)
         time_zone = "Europe/London"   # default: TZ, else the system's zone
         notify = ["desktop", "apprise:mailto://me:PASSWORD@smtp.example.org"]
+        server = false            # never start the command server (default: true)
 
     Your country is the jurisdiction and the holiday calendar of a case whose organization
     has none, and a case at an organization of another country counts as abroad. `notify`
     is how reminders are shown when no --notifier is given (tracker.notify; default: the
-    desktop): one value or a list, each a channel of its own.
+    desktop): one value or a list, each a channel of its own. `server = false` keeps
+    `tracker` from starting the command server (tracker/server.py) in the background.
     """
 
-    __slots__ = ("country", "date_order", "notify", "subdivision", "time_zone")
+    __slots__ = ("country", "date_order", "notify", "server", "subdivision", "time_zone")
 
     def __init__(
         self,
@@ -126,12 +128,14 @@ class Settings:
         date_order: str | None = None,
         time_zone: str | None = None,
         notify: tuple[str, ...] | None = None,
+        server: bool | None = None,
     ) -> None:
         self.country = country
         self.subdivision = subdivision
         self.date_order = date_order
         self.time_zone = time_zone
         self.notify = notify
+        self.server = server
 
     @property
     def order(self) -> str | None:
@@ -139,7 +143,7 @@ class Settings:
         return self.date_order or date_order_of(self.country)
 
 
-_SETTINGS_KEYS = ("country", "date_order", "time_zone", "notify")
+_SETTINGS_KEYS = ("country", "date_order", "time_zone", "notify", "server")
 _NOTIFIER_KINDS = ("desktop", "plyer", "console")
 _NOTIFIER_PREFIXES = ("command:", "apprise:")
 _settings_cache: dict[tuple[str | None, str | None], Settings] = {}
@@ -178,6 +182,9 @@ def _read_settings(path: Path) -> Settings:
             f"{where}: unknown key '{unknown[0]}' (known: {', '.join(_SETTINGS_KEYS)})"
         )
     notify = _notify_setting(data.pop("notify", None), where)
+    server = data.pop("server", None)
+    if server is not None and not isinstance(server, bool):
+        raise UsageError(f"{where}: server must be true or false")
     for name, value in data.items():
         if not isinstance(value, str):
             raise UsageError(f"{where}: {name} must be text")
@@ -207,6 +214,7 @@ def _read_settings(path: Path) -> Settings:
         date_order=order,
         time_zone=zone,
         notify=notify,
+        server=server,
     )
 
 

@@ -51,6 +51,10 @@ COMMANDS = {
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
     "import": ("tracker.cli.export:import_", "Import a JSON export."),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
+    "server": (
+        "tracker.cli.server:server_group",
+        "The command server that starts commands warm: status, stop.",
+    ),
     "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
     "note": ("tracker.cli.edit:note", "Correct a note."),
 }
