@@ -187,6 +187,8 @@ def send_message(sock: _socket.socket, fields: list[bytes], fds: tuple[int, ...]
 
 def connect(path: str, timeout: float = HANDSHAKE_SECONDS) -> _socket.socket:
     """A connection to the server at `path`; Refused("absent") when nobody listens."""
+    if len(os.fsencode(path)) > 107:
+        raise Refused("the socket's path is too long for a Unix socket")
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:

@@ -142,11 +142,13 @@ class Server:
         its exit status with `report`)."""
         fds: list[int] = []
         try:
-            if not peer_allowed(peer_uid(conn)):
+            conn.settimeout(client.HANDSHAKE_SECONDS)
+            uid = peer_uid(conn)
+            # Read the request first (and close what it passed), so the refusal is heard.
+            fields, fds = _receive(conn)
+            if not peer_allowed(uid):
                 client.send_message(conn, [b"Rnot your server"])
                 return None
-            conn.settimeout(client.HANDSHAKE_SECONDS)
-            fields, fds = _receive(conn)
             if len(fields) < 3 or fields[0] != client.PROTOCOL:
                 client.send_message(conn, [b"Rprotocol"])
                 return None
@@ -155,9 +157,10 @@ class Server:
                 client.send_message(conn, self.status(fields[1]))
                 return None
             if kind == b"stop":
-                client.send_message(conn, [b"OK"])
+                # The socket goes first: a server taking over binds once this answer came.
                 self.stopping = True
                 self.stop_listening()
+                client.send_message(conn, [b"OK"])
                 return None
             if kind != b"run" or len(fds) != 4:
                 client.send_message(conn, [b"Rbad request"])
