@@ -39,6 +39,9 @@ BACKENDS = [
 
 os.environ["TZ"] = "UTC"
 time.tzset()
+# No `python -m tracker` a test starts leaves a command server behind (tests/test_server.py
+# starts its own, with a short idle timeout, and stops them).
+os.environ["TRACKER_NO_SERVER"] = "1"
 
 # Which way `Tracker` runs a command: "inprocess" (Click's test runner) or "fast" (the
 # command server's worker, forked from this process: tests/fastpath.py).
@@ -69,9 +72,6 @@ def tracker_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # (tests/test_tables.py tests fitting and colour).
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
-    # Subprocesses that run `python -m tracker` must not leave command servers behind;
-    # the fast path's own tests unset it.
-    monkeypatch.setenv("TRACKER_NO_SERVER", "1")
     return home
 
 

@@ -41,7 +41,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tracker import client
+import click
+import sqlalchemy.dialects.sqlite.pysqlite  # the dialect a store loads
+import sqlalchemy.orm
+
+import tracker.cli
+import tracker.db
+import tracker.models
+from tracker import client, config
 
 IDLE_ENV = "TRACKER_SERVER_IDLE"
 IDLE_SECONDS = 900.0
@@ -63,14 +70,6 @@ def peer_allowed(uid: int) -> bool:
 
 def warm() -> None:
     """Import what the everyday commands use, then freeze it out of the collector."""
-    import click
-    import sqlalchemy.dialects.sqlite.pysqlite  # the dialect a store loads
-    import sqlalchemy.orm
-
-    import tracker.cli
-    import tracker.db
-    import tracker.models
-
     ctx = click.Context(tracker.cli.cli)
     for name in tracker.cli.COMMANDS:
         tracker.cli.cli.get_command(ctx, name)
@@ -406,10 +405,8 @@ def _install_stdio(stdio: list[bytes]) -> None:
 
 def run_cli() -> int:
     """The console script's entry, tracker.cli.main, as in-process; its exit code."""
-    from tracker.cli import main
-
     try:
-        main()
+        tracker.cli.main()
     except SystemExit as exc:
         if exc.code is None:
             return 0
@@ -453,8 +450,6 @@ def main(detached: bool = False) -> int:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.close(fd)
-    from tracker import config
-
     if Path(config.data_dir()) != folder:
         # The client would look for the socket elsewhere: serving here would help nobody.
         log(f"refusing: the client's data folder {folder} is not {config.data_dir()}")
@@ -497,6 +492,6 @@ def main(detached: bool = False) -> int:
 
 if __name__ == "__main__":
     # `python -m tracker.server`: run the module's one copy, not this __main__ duplicate.
-    from tracker import server as _server
+    import tracker.server
 
-    sys.exit(_server.main(detached="--detached" in sys.argv[1:]))
+    sys.exit(tracker.server.main(detached="--detached" in sys.argv[1:]))
