@@ -118,9 +118,12 @@ def key() -> bytes:
                 parts.append(f"{entry}:{os.stat(entry).st_mtime_ns}")
             except OSError:
                 continue
-    import hashlib  # cheap (about 0.2 ms); only now that a server is there to ask
-
-    return hashlib.sha256("\n".join(parts).encode("utf-8", "surrogateescape")).hexdigest().encode()
+    try:
+        from _blake2 import blake2b  # hashlib would load OpenSSL first: 3 to 20 ms
+    except ImportError:
+        from hashlib import blake2b
+    data = "\n".join(parts).encode("utf-8", "surrogateescape")
+    return blake2b(data, digest_size=20).hexdigest().encode()
 
 
 def command_name(args: list[str]) -> str | None:
@@ -407,7 +410,13 @@ def spawn_if_enabled() -> None:
     import subprocess  # only here: 5 ms
 
     # The same interpreter flags (-I, -O, -X ...), and -P: never the working folder's modules.
-    flags: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    given: list[str] = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]
+    flags: list[str] = []
+    for flag in given:  # not -X importtime: a report of the server's own start-up
+        if flag.split("=")[0] == "importtime" and flags[-1:] == ["-X"]:
+            flags.pop()
+        else:
+            flags.append(flag)
     command = [sys.executable, *flags, "-P", "-m", "tracker.server", "--detached"]
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
