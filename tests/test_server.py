@@ -442,3 +442,21 @@ def test_global_options_do_not_hide_the_command() -> None:
     assert not client.wanted(["--db", "x", "remind"], {})
     assert not client.wanted(["case", "list"], {"TRACKER_NO_SERVER": "1"})
     assert client.wanted(["case", "list"], {"TRACKER_NO_SERVER": "0"})
+
+
+def test_the_warm_server_holds_no_store_open() -> None:
+    """What a worker inherits: modules, never an engine or a connection (SQLAlchemy's rule
+    for fork)."""
+    code = (
+        "import gc, sqlite3, sys\n"
+        "from tracker import server\n"
+        "import tracker.db\n"
+        "server.warm()\n"
+        "assert 'sqlalchemy.orm' in sys.modules and 'tracker.cli.case' in sys.modules\n"
+        "assert not list(tracker.db._ENGINES)\n"
+        "gc.unfreeze()  # frozen objects are not listed otherwise\n"
+        "assert not [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout == "ok\n", done.stderr

@@ -220,6 +220,10 @@ class Server:
                 with suppress(OSError):
                     os.close(fd)
             os.setpgid(0, 0)  # its own group: the client relays signals to all of it
+            # SQLAlchemy's fork rule: a pooled connection of the parent is never used or
+            # closed here (the real server has none; a test process forking workers does).
+            for engine in list(tracker.db._ENGINES):
+                engine.dispose(close=False)
             _reset_signals()
             try:
                 args, argv0, stdio = _apply(fields, fds)
