@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -134,6 +135,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     global _FAST
     if _FAST is not None:
         _FAST.close()
+        shutil.rmtree(_FAST.server.path.parent, ignore_errors=True)
         _FAST = None
 
 
