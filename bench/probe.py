@@ -3,9 +3,8 @@
     .venv/bin/python bench/probe.py sqlite:///bench/.stores/cases-100000-....db
 
 Prints JSON: the median seconds of `upcoming()` (what the daemon computes again after every
-change: every occurrence not yet shown, soonest first) and of `_ready()` (what one reminder
-pass computes, twice: once to see whether anything is due, once inside its write
-transaction), with how many occurrences each found.
+change: every occurrence not yet shown, soonest first) and of `all_due()` (what
+`remind check` computes: every case with something ready now), with how many each found.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from typing import Any
 from tracker.db import Store
 from tracker.models import utcnow
 from tracker.policy import load_policies
-from tracker.reminders import DEFAULT_LEASE, _ready, upcoming
+from tracker.reminders import DEFAULT_LEASE, all_due, upcoming
 
 
 def timed(store: Store, work: Callable[[Any], list[Any]], repeat: int) -> tuple[float, int]:
@@ -40,7 +39,7 @@ def main() -> None:
     policies = load_policies()
     now = utcnow()
     schedule, pending = timed(store, lambda s: upcoming(s, policies), repeat)
-    ready, due = timed(store, lambda s: _ready(s, policies, now, DEFAULT_LEASE), repeat)
+    ready, due = timed(store, lambda s: all_due(s, policies, now=now, lease=DEFAULT_LEASE), repeat)
     print(json.dumps({"upcoming_s": schedule, "upcoming": pending, "ready_s": ready, "ready": due}))
 
 

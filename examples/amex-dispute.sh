@@ -85,32 +85,54 @@ run case contact 2 --channel phone --at "12 days ago" --via 1-800-528-2122 --age
     --promise "Provisional credit of 129.99 USD posts to the account" --due "2 days ago"
 
 section "5. Follow up (guide 3.4: check back if you hear nothing)" \
-    "A chat five days ago, with its transcript reference, and a reminder for tomorrow."
-run case contact 2 --channel chat --at "5 days ago" --agent "Jordan" --ref CHAT-55310 \
-    --summary "Credit not posted yet; agent says it is in progress"
+    "A chat five days ago, read from its transcript: the agent after the bot, the reference," \
+    "what was promised; the transcript is kept, its card number masked. Then a reminder."
+CHAT_AT="$(date -d '5 days ago' +%F 2>/dev/null || date -v-5d +%F) 14:02" # its times have no date
+run case contact 2 --channel chat --transcript examples/chat-transcript.txt --at "$CHAT_AT" --yes
 run case follow-up 2 "tomorrow 9am" "Check the statement for the credit"
 
-section "6. What is due" \
+section "6. Keep the evidence (guide 2.2, 2.3: a written record, supporting documents)" \
+    "The statement that shows the charge, and the email that promised the credit: card" \
+    "numbers in them are masked before they are stored (the email part by part)."
+printf '%s\n' "# Statement, American Express" "" "Card number 3782 822463 10005" \
+    "$TXN_DATE  ACME Hardware  129.99 USD" >"$TRACKER_HOME/statement.md"
+# The email's Date is set to 3 days ago, so that the story's clocks hold whenever it runs.
+EMAIL_DATE=$(date -R -d '3 days ago' 2>/dev/null || date -R -v-3d)
+sed "s/^Date: .*/Date: $EMAIL_DATE/" examples/refund-promise.eml >"$TRACKER_HOME/refund-promise.eml"
+(
+    cd "$TRACKER_HOME"
+    run case attach 2 statement.md --kind statement --note "November statement"
+    run import email refund-promise.eml
+)
+run case attachment list 2
+
+section "7. What is due" \
     "The promised credit is overdue; tomorrow's follow-up is coming."
 run due
 
-section "7. The promise was broken" \
+section "8. The promise was broken" \
     "Its due time passed and the credit never came."
 run promise broken 2
 
-section "8. Escalate (guide 3.5: ask for a supervisor)" \
+section "9. Escalate (guide 3.5: ask for a supervisor)" \
     "The case moves up a rung; the tool says how to reach it and what to quote."
 run case escalate 2 --to supervisor --note "Credit promised for 10 days ago never posted"
 
-section "9. Put it in writing (guide 2.3: mail for a legally verifiable record)" \
-    "A billing-error notice built from the case history, addressed to the mailing address."
+section "10. Put it in writing (guide 2.3: mail for a legally verifiable record)" \
+    "A billing-error notice built from the case history, addressed to the mailing address," \
+    "signed with your name and address from the config file. Posted by certified mail, it is" \
+    "recorded as sent: the letter kept as evidence, the tracking number as a reference, and" \
+    "the Fair Credit Billing Act's clocks (resolution within 90 days) counted from that day."
+run config set name "Ada Lovelace"
+run config set address "1 Main St" "Springfield, IL 62701"
 (
     cd "$TRACKER_HOME" # the letter is written beside the temporary store
     run case letter 2 --kind billing-error -o letter.md
     cat letter.md
 )
+run case letter 2 --kind billing-error --sent --via mail --tracking 9407111899223197428490
 
-section "10. The paper trail (a written record)" \
+section "11. The paper trail (a written record)" \
     "Every event of every case, as CSV for a spreadsheet."
 if "$TRACKER" export --help >/dev/null 2>&1; then
     run export csv
@@ -118,8 +140,21 @@ else
     echo "(this version of tracker has no 'export csv' yet)"
 fi
 
-section "11. The whole case" \
-    "Facts, promises, interactions and the timeline."
+section "12. The whole case" \
+    "Facts, promises, interactions, evidence and the timeline."
 run case show 2
+
+section "13. The case file (for a regulator, an ombudsman or a lawyer)" \
+    "One self-contained page, and a zip with the evidence and a manifest of SHA-256 hashes."
+(
+    cd "$TRACKER_HOME" # written beside the temporary store
+    run case file 2 -o case-2.html --bundle case-2.zip
+    mkdir bundle && cd bundle
+    python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall()' ../case-2.zip
+    if command -v sha256sum >/dev/null; then
+        printf '\n$ sha256sum -c SHA256SUMS\n'
+        sha256sum -c SHA256SUMS
+    fi
+)
 
 printf '\n=== Done. The temporary store %s is removed now.\n' "$TRACKER_HOME"

@@ -16,6 +16,7 @@ from tracker.db import Store
 from tracker.errors import CardLikeReference, Conflict, UsageError
 from tracker.models import ContactPoint, Event, Organization, Reminder
 from tracker.redact import Masker
+from tracker.vocabulary import ACTIVE_STATUSES
 
 CARD = "4111 1111 1111 1111"
 # The services on a SQLite store (the shared `store` fixture); the CLI tests cover both.
@@ -110,7 +111,14 @@ def test_promise_states_are_computed_from_the_clock(store: Store) -> None:
         later = NOW + timedelta(days=2)
         assert svc.overdue_counts(session, [case.id], later) == {case.id: 1}
         assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=NOW) == []
-        assert svc.list_cases(session, svc.CaseFilter(overdue=True), now=later) == [case]
+        assert [c.id for c in svc.list_cases(session, svc.CaseFilter(overdue=True), now=later)] == [
+            case.id
+        ]
+        # A long list of active cases counts from the cases (another query): the same counts.
+        ids = [case.id, *range(10_000, 10_600)]
+        assert svc.overdue_counts(session, ids, later, statuses=ACTIVE_STATUSES) == {case.id: 1}
+        assert svc.overdue_counts(session, ids, later) == {case.id: 1}
+        assert svc.overdue_counts(session, ids, later, statuses=("closed",)) == {}
         svc.set_promise_status(session, promise.id, "kept", now=later)
         assert promise.state(later) == "kept"
 

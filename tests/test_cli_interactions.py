@@ -68,6 +68,7 @@ def test_contact_records_everything_in_one_go(
             "duration_seconds": 1380,
             "summary": "Dispute opened; charge removed pending review",
             "reference_values": ["CALL-88812", "DSP-9"],
+            "draft": False,
         }
     ]
     assert [(r["value"], r["kind"], r["interaction_id"]) for r in case["references"]] == [

@@ -330,6 +330,12 @@ def test_bad_options_of_daemon_run_are_usage_errors(cli: Tracker, tmp_path: Path
         f"Error: policy file {tmp_path / 'none.toml'} does not exist"
     )
     assert "Invalid value for '--poll'" in cli.fails(2, "daemon", "run", "--poll", "0")
+    # Digits of other scripts (a card number typed in full width) and numbers no one means
+    # as seconds are refused, not taken as a setting.
+    for value in ("\uff14\uff11\uff11\uff11", "4111111111111111", "٣٠", "1e3", "3601"):
+        for option in ("--poll", "--retry"):
+            message = cli.fails(2, "daemon", "run", option, value)
+            assert f"Invalid value for '{option}'" in message, (option, value, message)
 
 
 # --------------------------------------------------------------------------- status

@@ -43,23 +43,48 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
         "Call now, 24/7: +1 800-528-2122 (US) or, from abroad, +1 623-492-5450 "
         "(collect calls accepted).",
         "Opened case 2: Disputed charge at ACME Hardware",
-        "Promise 2 marked broken; case 2 is open.",
+        # The chat's written update (from its transcript) is still pending.
+        "Promise 2 marked broken; case 2 is waiting.",
+        "Logged interaction 3 on case 2 (chat).",
+        "Kept the transcript as attachment 1 (chat-transcript.txt, 736 bytes; card data masked "
+        "in it: 1).",
         "Case 2 escalated to supervisor.",
+        '$ tracker case attach 2 statement.md --kind statement --note "November statement"',
+        "$ tracker import email refund-promise.eml",
+        "Imported refund-promise.eml as interaction 4 on case 2 (email in).",
         "$ tracker case letter 2 --kind billing-error -o letter.md",
         "## What has happened so far",
+        "Ada Lovelace\\",
+        "$ tracker case letter 2 --kind billing-error --sent --via mail "
+        "--tracking 9407111899223197428490",
         "Case 2: Disputed charge at ACME Hardware",
+        "$ tracker case file 2 -o case-2.html --bundle case-2.zip",
     ]:
         assert line in out.splitlines(), f"missing line: {line}\n\n{out}"
     # `tracker due` shows the promise whose due time passed two days ago.
     due = out.split("$ tracker due\n", 1)[1].split("\n===", 1)[0]
     assert re.search(r"2 days (overdue|ago).*Provisional credit", due), due
     assert "Maria (ID 4471). Reference: CALL-88812." in out
+    assert "  agent:       Jordan" in result.stderr  # what the transcript showed
+    assert "3782 822463 10005" not in out + result.stderr
     assert "have ready" in out.lower()
+    assert re.search(r"^Attached 1: statement\.md \(statement, ", out, flags=re.MULTILINE)
+    assert "3782" not in out and "822463" not in out  # the card in the statement and email
+    assert re.search(
+        r"^Recorded the billing-error letter for case 2 as sent by mail on .*, tracking number "
+        r"9407111899223197428490\.$",
+        out,
+        flags=re.MULTILINE,
+    ), out
+    assert "90 days since the billing-error notice (fcba-resolve-90d)" in out
     if importlib.util.find_spec("tracker.cli.export") is not None:
         assert "case_id,case_title,organization,category,event_at,event_type" in out
     # Every section header is there, in order.
     headers = re.findall(r"^=== (\d+)\. ", out, flags=re.MULTILINE)
-    assert headers == [str(n) for n in range(1, 12)]
+    assert headers == [str(n) for n in range(1, 14)]
+    # The case file's bundle checks (sha256sum -c), when the machine has sha256sum.
+    if shutil.which("sha256sum") is not None:
+        assert "case-2.html: OK" in out.splitlines() and "manifest.json: OK" in out.splitlines()
     # The temporary store is gone.
     match = re.search(r"The temporary store (\S+) is removed now\.", out)
     assert match is not None

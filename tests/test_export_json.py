@@ -116,8 +116,10 @@ def test_the_document_has_its_format_version_and_every_table(tracker: Any, histo
         "follow_ups": 1,
         "notes": 1,
         "tags": 0,
+        "attachments": 0,
         "events": 12,
         "reminders": 1,
+        "attachment_blobs": 0,  # the evidence's bytes: see tests/test_evidence_cli.py
     }
 
 
@@ -655,13 +657,14 @@ BAD_FILES: list[tuple[str, Callable[[str], str], str]] = [
          "'direction' \"up\" is not a direction (one of: out, in)"),
         ("reference kind", "reference_numbers.0.kind", "x", "bad.json: reference_numbers row id "
          "1: 'kind' \"x\" is not a reference kind (one of: call, dispute, complaint, claim, "
-         "other)"),
+         "tracking, other)"),
         ("promised_by", "promises.0.promised_by", "bank", "bad.json: promises row id 1: "
          "'promised_by' \"bank\" is not a promise's party (one of: company, me)"),
         ("promise status", "promises.0.status", "late", "bad.json: promises row id 1: 'status' "
          "\"late\" is not a promise status (one of: pending, kept, broken, cancelled)"),
         ("event type for a spreadsheet", "events.0.type", "=1+1", "bad.json: events row id 1: "
-         "'type' \"=1+1\" is not an event type (one of: opened, note, reference_added, "
+         "'type' \"=1+1\" is not an event type (one of: opened, note, attachment_added, "
+         "letter_sent, reference_added, "
          "interaction, promise_made, promise_kept, promise_broken, promise_cancelled, "
          "follow_up_set, follow_up_done, follow_up_cancelled, follow_up_snoozed, tagged, "
          "untagged, escalated, resolved, reopened, closed, undone, reminder_fired, corrected)"),

@@ -4,6 +4,7 @@ shape whose ids the next command takes, and a key means one thing in every --jso
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
 from datetime import datetime
@@ -41,9 +42,9 @@ def _command_of(args: tuple[str, ...]) -> str:
     if words[:1] == ["--db"]:
         words = words[2:]
     groups = {name for name, c in _commands() if isinstance(c, click.Group)}
-    path = words[0]
-    if path in groups and len(words) > 1:
-        path = f"{path} {words[1]}"
+    path, rest = words[0], words[1:]
+    while path in groups and rest:  # `case attachment list`: a group within a group
+        path, rest = f"{path} {rest[0]}", rest[1:]
     return path
 
 
@@ -115,6 +116,18 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     cancel_me = run("case", "promise", case, "Call back", "--due", "2d")["created"]["promises"]
     run("promise", "cancel", str(cancel_me[0]["id"]))
 
+    # One line in the user's words: a contact with its reference, promise and follow-up.
+    logged = run(
+        "log", "called amex, spoke to Jen (id 4471), ref LOG-1, credit in 7-10 business days, "
+        "call back if nothing in 2 weeks", "--case", case, "--yes",
+    )  # fmt: skip
+    (quick,) = logged["created"]["interactions"]
+    assert (quick["agent"], quick["agent_id"], quick["reference_values"]) == (
+        "Jen", "4471", ["LOG-1"],
+    )  # fmt: skip
+    assert logged["created"]["promises"][0]["interaction_id"] == quick["id"]
+    assert logged["created"]["follow_ups"][0]["text"] == "call back if nothing"
+
     follow = run("case", "follow-up", case, "3d", "Check the statement")
     assert follow["created"]["follow_ups"][0]["text"] == "Check the statement"
 
@@ -138,6 +151,27 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     other = run("case", "follow-up", case, "5d", "Or not")["created"]["follow_ups"][0]
     cancelled = run("follow-up", "cancel", str(other["id"]))
     assert cancelled["changed"]["follow_ups"][0]["status"] == "cancelled"
+    # Evidence: files attached (text masked, both hashes kept), an email imported.
+    statement = tmp_path / "statement.txt"
+    statement.write_text("Statement for card 4111 1111 1111 1111: ACME 129.99 twice\n")
+    attached = run("case", "attach", case, str(statement), "--kind", "statement", "--note", "Nov")
+    (kept,) = attached["created"]["attachments"]
+    assert (kept["kind"], kept["masked_count"], kept["note"]) == ("statement", 1, "Nov")
+    assert kept["sha256"] != kept["original_sha256"]
+    assert [e["type"] for e in attached["events"]] == ["attachment_added"]
+    assert attached["events"][0]["sha256"] == kept["sha256"]
+    reply = tmp_path / "reply.eml"
+    reply.write_bytes(
+        b"From: Jo <jo@amex.example>\nTo: me@example.org\nSubject: Re: dispute D-1\n"
+        b"Date: Tue, 24 Nov 2026 10:00:00 +0000\nMessage-ID: <r1@amex.example>\n\n"
+        b"We will refund you within 7 days.\n"
+    )
+    mailed = run("import", "email", str(reply))
+    (recorded,) = mailed["imported"]
+    (contact_mail,) = mailed["created"]["interactions"]
+    assert (recorded["case_id"], contact_mail["channel"]) == (int(case), "email")
+    assert mailed["created"]["attachments"][0]["message_id"] == "<r1@amex.example>"
+    assert run("import", "email", str(reply))["skipped"][0]["message_id"] == "<r1@amex.example>"
     tagged = run("case", "tag", case, "travel", "urgent")
     assert (tagged["tags"], tagged["case"]["tags"]) == (["travel", "urgent"],) * 2
     assert run("case", "untag", case, "urgent")["tags_removed"] == ["urgent"]
@@ -183,6 +217,22 @@ def story(run: Script, tmp_path: Path) -> dict[str, Any]:
     assert into["change_id"] is not None and into["added_count"] > 0
     assert into["added_by_table"]["cases"] == 1 and into["skipped_count"] == 0
     assert run("--db", other, "undo")["reverted_change_id"] == into["change_id"]
+
+    # A letter sent, in a store of its own (it escalates its case to the complaint rung).
+    letters = f"sqlite:///{tmp_path / 'letters.db'}"
+    first = run("--db", letters, "case", "open", "Fees", "--org", "Acme Bank")
+    sent = run(
+        "--db", letters, "case", "letter", str(first["case_id"]), "--kind", "complaint",
+        "--sent", "--via", "mail", "--tracking", "RR123456785GB",
+    )  # fmt: skip
+    assert sent["letter"]["escalated_to"] == "complaint"
+    assert sent["letter"]["interaction_id"] == sent["created"]["interactions"][0]["id"]
+    assert sent["created"]["references"][0] == {
+        **sent["created"]["references"][0], "value": "RR123456785GB", "kind": "tracking",
+    }  # fmt: skip
+    assert [a["id"] for a in sent["created"]["attachments"]] == [sent["letter"]["attachment_id"]]
+    assert sent["created"]["attachments"][0]["kind"] == "letter"
+    assert run("--db", letters, "undo")["reverted_change_id"] == sent["change_id"]
     return {"case": case}
 
 
@@ -244,7 +294,7 @@ def test_the_warning_of_a_masked_card_stays_on_stderr(tracker: Tracker) -> None:
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00$")
 # Ids that are not ours: the agent's badge as they said it.
-TEXT_IDS = {"agent_id"}
+TEXT_IDS = {"agent_id", "message_id"}
 
 
 def _kind(value: Any) -> str:
@@ -298,13 +348,18 @@ def reads(run: Script) -> None:
         ("case", "list", "--status", "all"),
         ("case", "list", "--overdue"),
         ("case", "show", "1"),
+        ("case", "attachment", "list", "1"),
         ("due", "--within", "30d"),
         ("org", "list"),
         ("org", "show", "American Express"),
         ("daemon", "status"),
         ("search", "credit"),
+        ("case", "file", "1", "-o", os.devnull),
+        ("config", "show"),
     ):
         run(*args)
+    run.tracker.ok("config", "set", "address", "1 Main St", "Springfield")
+    run("config", "get", "address")
 
 
 def test_a_key_has_one_type_and_meaning_in_every_json_output(

@@ -21,6 +21,9 @@ LAZY_ALLOWED = {
     ("tracker.client", "tracker"): "the client is stdlib-only until it runs in-process",
     ("tracker.client", "tracker.cli"): "the client is stdlib-only until it runs in-process",
     ("tracker.client", "tracker.config"): "the client is stdlib-only until it runs in-process",
+    ("tracker.cli.case", "tracker.cli.transcript"): (
+        "the transcript parser and the evidence store: only `case contact --transcript` needs them"
+    ),
 }
 
 

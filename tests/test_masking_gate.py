@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import quopri
 import random
 import subprocess
 from collections.abc import Iterator
@@ -32,6 +33,10 @@ TEXT = "text"  # free text: stored masked, the command succeeds
 REF = "reference"  # a reference number: refused (exit 2) when it looks like card data
 VALUE = "value"  # a checked value (id, date, amount, choice, number): refused (exit 2)
 LOOKUP = "lookup"  # a name looked up, never stored: the answer must not echo the card
+# A number that bounds a listing (--limit): one past any store's size is no limit
+# (tests/test_fuzz_cli.py), so an unbroken card number is taken as that, and one with
+# spaces is refused; never stored, never echoed.
+BOUND = "bound"
 REFUSED = "refused"  # configuration (a notifier command): refused when it holds card data
 FILE_IN = "file"  # a file whose content is read: its texts are masked or refused
 NOT_A_CARRIER = "none"  # a flag, or an output path the user names
@@ -49,7 +54,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
         "case_id": VALUE, "channel": VALUE, "at": VALUE, "direction": VALUE, "via": TEXT,
         "agent": TEXT, "agent_id": TEXT, "duration": VALUE, "refs": REF,
         "not_a_card": NOT_A_CARRIER, "summary": TEXT, "promise": TEXT, "due": VALUE,
-        "promised_by": VALUE,
+        "promised_by": VALUE, "transcript": FILE_IN, "yes": NOT_A_CARRIER,
     },
     "case edit": {
         "case_id": VALUE, "title": TEXT, "organization": TEXT, "category": VALUE,
@@ -67,12 +72,21 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "promise due": {"promise_id": VALUE, "when": VALUE, "reason": TEXT, "at": VALUE},
     "case follow-up": {"case_id": VALUE, "when": VALUE, "text": TEXT},
     "case letter": {"case_id": VALUE, "kind": VALUE, "output": NOT_A_CARRIER},
+    "case file": {
+        "case_id": VALUE, "output": NOT_A_CARRIER, "bundle": NOT_A_CARRIER,
+        "pdf": NOT_A_CARRIER, "view": NOT_A_CARRIER,
+    },
     "case list": {
         "status": VALUE, "organization": LOOKUP, "category": VALUE,
-        "overdue": NOT_A_CARRIER, "limit": VALUE, "view": NOT_A_CARRIER, "tags": VALUE,
+        "overdue": NOT_A_CARRIER, "limit": BOUND, "view": NOT_A_CARRIER, "tags": VALUE,
     },
     "case note": {"case_id": VALUE, "text": TEXT, "at": VALUE},
     "case promise": {"case_id": VALUE, "text": TEXT, "due": VALUE, "by": VALUE, "at": VALUE},
+    "case attach": {
+        "case_id": VALUE, "files": FILE_IN, "kind": VALUE, "note": TEXT, "at": VALUE,
+    },
+    "case attachment get": {"attachment_id": VALUE, "output": NOT_A_CARRIER},
+    "case attachment list": {"case_id": VALUE, "view": NOT_A_CARRIER},
     "case ref": {
         "case_id": VALUE, "ref": REF, "kind": VALUE, "not_a_card": NOT_A_CARRIER, "at": VALUE,
     },
@@ -84,7 +98,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "daemon run": {
         "notifier_spec": REFUSED, "poll": VALUE, "retry": VALUE, "policy_file": FILE_IN,
     },
-    "daemon status": {"limit": VALUE, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
+    "daemon status": {"limit": BOUND, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
     "db backup": {"file": NOT_A_CARRIER},
     "db path": {},
     "db upgrade": {},
@@ -98,6 +112,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "export ics": {"case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER},
     "export json": {"case_id": VALUE, "output": NOT_A_CARRIER},
     "import json": {"file": FILE_IN},
+    "import email": {"files": FILE_IN, "case_id": VALUE},
     "org add": {"name": TEXT, "country": VALUE, "website": TEXT, "notes": TEXT},
     "org import": {"path": FILE_IN, "prune": NOT_A_CARRIER},
     "org list": {"view": NOT_A_CARRIER},
@@ -110,7 +125,7 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     },
     "search": {
         "query": LOOKUP, "organization": LOOKUP, "since": VALUE, "until": VALUE,
-        "case_id": VALUE, "limit": VALUE, "view": NOT_A_CARRIER,
+        "case_id": VALUE, "limit": BOUND, "view": NOT_A_CARRIER,
     },
     "undo": {},
     # Follow-ups with an end, and tags. (Last, so that the card shapes the entries above get,
@@ -121,7 +136,48 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "follow-up cancel": {"follow_up_id": VALUE},
     "follow-up snooze": {"follow_up_id": VALUE, "when": VALUE},
     "snooze": {"case_id": VALUE, "when": VALUE},
+    # `tracker call` asks its questions on a terminal only: here (no terminal) it refuses
+    # before it reads anything. What is typed during a call is masked: tests/test_cli_call.py.
+    "call": {"target": REFUSED, "organization": REFUSED, "category": VALUE},
+    "log": {
+        "text": TEXT, "case_id": VALUE, "channel": VALUE, "at": VALUE,
+        "not_a_card": NOT_A_CARRIER, "yes": NOT_A_CARRIER,
+    },
 }  # fmt: skip
+
+# Ways in added since, tried after all of the above (so that the card shapes those get, one
+# after another from a cycle, stay as they were): a command's options here are its own in
+# ENTRY_POINTS too, for the classification.
+LATER_ENTRY_POINTS: dict[str, dict[str, str]] = {
+    # A letter sent (its options are read only with --sent).
+    "case letter": {
+        "sent": NOT_A_CARRIER, "via": VALUE, "tracking": REF, "not_a_card": NOT_A_CARRIER,
+        "copy_file": FILE_IN, "at": VALUE,
+    },
+    # Your settings (config.toml): a value with card data is refused, nothing written.
+    "config set": {"key": VALUE, "values": REFUSED},
+    "config unset": {"key": VALUE},
+    "config get": {"key": VALUE, "view": NOT_A_CARRIER},
+    "config show": {"view": NOT_A_CARRIER},
+}  # fmt: skip
+
+
+def _ways_in() -> Iterator[tuple[str, str, str]]:
+    """(command, parameter, kind) of every way in, in the order they are tried."""
+    for table in (ENTRY_POINTS, LATER_ENTRY_POINTS):
+        for path, params in table.items():
+            for param, kind in params.items():
+                yield path, param, kind
+
+
+def _classified() -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for path, param, _ in _ways_in():
+        found.setdefault(path, set()).add(param)
+    for table in (ENTRY_POINTS, LATER_ENTRY_POINTS):
+        for path in table:
+            found.setdefault(path, set())  # a command without parameters
+    return found
 
 
 def _commands() -> Iterator[tuple[str, click.Command]]:
@@ -153,7 +209,7 @@ def test_every_parameter_of_every_command_is_classified() -> None:
         for path, command in _commands()
         if not isinstance(command, click.Group) or path == ""
     }
-    assert {p: set(n) for p, n in found.items()} == {p: set(n) for p, n in ENTRY_POINTS.items()}, (
+    assert {p: set(n) for p, n in found.items()} == _classified(), (
         "classify the new command or option in ENTRY_POINTS (and give it a case below)"
     )
 
@@ -197,6 +253,29 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
             f"hours = {json.dumps(s.text())}\nnotes = {json.dumps(s.text())}\n",
             encoding="utf-8",
         )
+    elif command == "case contact":  # a chat transcript: kept masked, its findings masked
+        path = tmp / "chat.txt"
+        path.write_text(
+            "Chat started 20 Nov 2026 10:00\n"
+            f"Agent: Hello, my name is Jo. {s.text()}\n"
+            f"You: my card is {s.card()}, {s.text()}\n"
+            f"Agent: You will receive a letter within 5 business days. {s.card()}\n"
+            "Chat ended 10:09\n",
+            encoding="utf-8",
+        )
+    elif command == "case attach":  # a transcript; an email whose parts are encoded
+        path = tmp / "transcript.txt"
+        path.write_text(f"Agent: Maria\nMe: {s.text()}\n", encoding="utf-8")
+    elif command == "import email":
+        body = quopri.encodestring(f"My card: {s.text()}\nRef BASE-1\n".encode()).decode()
+        path = tmp / "mail.eml"
+        path.write_text(
+            f"From: Bank <b@bank.example>\nSubject: Re: {s.card()}\n"
+            "Date: Mon, 02 Nov 2026 10:00:00 +0000\nMessage-ID: <gate@bank.example>\n"
+            "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
+            f"Content-Transfer-Encoding: quoted-printable\n\n{body}",
+            encoding="utf-8",
+        )
     elif command == "import json":
         exported = json.loads(home.ok("export", "json"))
         for row in exported["tables"]["notes"]:
@@ -213,8 +292,9 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
     return path
 
 
-def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
-    """A valid command line with `secret` as the value of `param`."""
+def _invocation(path: str, param: str, secret: str, case_id: str, plain: str = "x") -> list[str]:
+    """A valid command line with `secret` as the value of `param` (`plain`: a file
+    holding nothing secret, for a command that needs one)."""
     command = dict(_commands())[path]
     args: list[str] = path.split() if path else []
     options: list[str] = []
@@ -223,7 +303,8 @@ def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
         if isinstance(p, click.Argument):
             defaults = {
                 "case_id": case_id, "promise_id": "1", "when": "1d", "contact_id": "1",
-                "note_id": "1", "who": "me",
+                "note_id": "1", "who": "me", "files": plain, "attachment_id": "1",
+                "key": "name",
             }  # fmt: skip
             args.append(value if value is not None else defaults.get(p.name or "", "x"))
         elif isinstance(p, click.Option) and value is not None:
@@ -232,7 +313,14 @@ def _invocation(path: str, param: str, secret: str, case_id: str) -> list[str]:
         "case contact": ["--channel", "phone"] if param != "channel" else [],
         "case promise": ["--due", "1d"] if param != "due" else [],
         "daemon run": ["--notifier", "console"] if param != "notifier_spec" else [],
+        # The options of a letter sent are read only with --sent.
+        "case letter": ["--sent"] if param in ("via", "tracking", "copy_file", "at") else [],
     }.get(path, [])
+    if path == "case contact" and param == "transcript":
+        needs += ["--yes"]
+    if path == "log":
+        needs += ["--yes"] + (["--case", case_id] if param != "case_id" else [])
+        needs += ["--channel", "phone"] if param != "channel" else []
     if path == "case contact" and param == "promise":
         needs += ["--due", "1d"]
     if path == "case contact" and param == "due":
@@ -251,57 +339,66 @@ def test_every_way_in_masks_or_refuses_card_data(
     # Contact 1, promise 1 and note 1, for the commands that correct them.
     tracker.ok("case", "contact", "1", "--channel", "phone", "--promise", "Call", "--due", "3d")
     tracker.ok("case", "note", "1", "A note")
-    for path, params in ENTRY_POINTS.items():
-        for param, kind in params.items():
-            if kind == NOT_A_CARRIER:
-                continue
-            # An escalation or a resolution changes its case: those get a case of their own.
-            fresh = path in ("case escalate", "case resolve")
-            case_id = tracker.json("case", "open", "Base")["id"] if fresh else 1
-            if kind == FILE_IN:
-                secret = str(_secret_file(kind, path, tmp_path, s, tracker))
-            else:
-                secret = s.text() if kind == TEXT else s.card()
-            args = _invocation(path, param, secret, str(case_id))
-            if path == "import json":  # into a store of its own, searched below too
-                args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
+    tracker.ok("case", "ref", "1", "BASE-1")  # the reference an email names (import email)
+    plain = tmp_path / "receipt.txt"
+    plain.write_text("Receipt: ACME Hardware 129.99\n", encoding="utf-8")
+    for path, param, kind in _ways_in():
+        if kind == NOT_A_CARRIER:
+            continue
+        # An escalation or a resolution changes its case: those get a case of their own.
+        fresh = path in ("case escalate", "case resolve")
+        case_id = tracker.json("case", "open", "Base")["id"] if fresh else 1
+        if kind == FILE_IN:
+            secret = str(_secret_file(kind, path, tmp_path, s, tracker))
+        else:
+            secret = s.text() if kind == TEXT else s.card()
+        args = _invocation(path, param, secret, str(case_id), str(plain))
+        if path == "import json":  # into a store of its own, searched below too
+            args = ["--db", f"sqlite:///{tmp_path / 'imported.db'}", *args]
+        result = tracker(*args)
+        outputs.append(result.stdout + result.stderr)
+        if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
+            # A short field (an agent's id: 100 characters) refuses the longer samples
+            # (a card and a security code phrase): then a card alone, masked.
+            args = _invocation(path, param, s.card(), str(case_id), str(plain))
             result = tracker(*args)
             outputs.append(result.stdout + result.stderr)
-            if kind == TEXT and result.exit_code == 2 and "too long" in result.stderr:
-                # A short field (an agent's id: 100 characters) refuses the longer samples
-                # (a card and a security code phrase): then a card alone, masked.
-                args = _invocation(path, param, s.card(), str(case_id))
-                result = tracker(*args)
-                outputs.append(result.stdout + result.stderr)
-            where = f"{path} {param} ({kind}): {result.stderr}"
-            if kind == TEXT:
-                assert result.exit_code == 0, where
-                assert "Warning: masked" in result.stderr, where
-            elif kind in (REF, VALUE, REFUSED):
-                assert result.exit_code == 2 if kind != VALUE else result.exit_code in (1, 2), where
-                assert result.stderr.startswith("Error: "), where
-            elif kind == LOOKUP:
-                assert result.exit_code in (0, 1), where
-            elif kind == FILE_IN:
-                assert result.exit_code in (0, 2), where
+        where = f"{path} {param} ({kind}): {result.stderr}"
+        if kind == TEXT:
+            assert result.exit_code == 0, where
+            assert "Warning: masked" in result.stderr, where
+        elif kind in (REF, VALUE, REFUSED):
+            assert result.exit_code == 2 if kind != VALUE else result.exit_code in (1, 2), where
+            assert result.stderr.startswith("Error: "), where
+        elif kind == LOOKUP:
+            assert result.exit_code in (0, 1), where
+        elif kind in (BOUND, FILE_IN):
+            assert result.exit_code in (0, 2), where
+            if path in ("case attach", "import email"):  # stored, masked
+                assert result.exit_code == 0 and "Warning: " in result.stderr, where
     for args in (
         ("case", "show", "1"), ("export", "csv"), ("export", "json"), ("due",),
         ("search", "cvv", "--limit", "1000"), ("search", "base*", "--json"),
     ):  # fmt: skip
         outputs.append(tracker.ok(*args))
     stored = _stored_text(db_url) + _stored_text(f"sqlite:///{tmp_path / 'imported.db'}")
+    evidence = Path(db_url.removeprefix("sqlite:///") + "-evidence")
+    if db_url.startswith("sqlite"):
+        assert list(evidence.rglob("*")), "the transcript, the files and the letters were not kept"
     assert s.leaks(stored) == [], "a card reached the store"
     assert s.leaks("\n".join(outputs)) == [], [o[:300] for o in outputs if s.leaks(o)]
 
 
 def _stored_text(db_url: str) -> str:
-    """Every byte of a SQLite store (and its WAL), or every cell of a PostgreSQL one."""
+    """Every byte of a SQLite store (its WAL and its evidence files too), or every cell of a
+    PostgreSQL one (the evidence's bytes included)."""
     if db_url.startswith("sqlite"):
         path = Path(db_url.removeprefix("sqlite:///"))
+        evidence = sorted(Path(f"{path}-evidence").rglob("*"))
         return "".join(
             p.read_bytes().decode("utf-8", "replace")
-            for p in (path, Path(f"{path}-wal"))
-            if p.exists()
+            for p in (path, Path(f"{path}-wal"), *evidence)
+            if p.is_file()
         )
     engine = sa.create_engine(db_url)
     try:
@@ -309,10 +406,16 @@ def _stored_text(db_url: str) -> str:
             cells = []
             for table in sa.inspect(conn).get_table_names():
                 for row in conn.execute(sa.text(f'SELECT * FROM "{table}"')):
-                    cells.append(" | ".join(str(cell) for cell in row))
+                    cells.append(" | ".join(_cell(cell) for cell in row))
     finally:
         engine.dispose()
     return "\n".join(cells)
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, bytes | memoryview):  # the evidence's bytes, as text
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
 
 
 # --------------------------------------------------------------------------- installed command

@@ -62,6 +62,8 @@ def _value(column: sa.Column[Any], table: str, row: int, tag: str, big: bool) ->
         return {"text": UNICODE, "row": row, "nested": [1, "two", None]}
     if isinstance(kind, sa.Text):
         return MEGABYTE_TEXT if big else f"{tag} {table}.{column.name} {row} {UNICODE}"
+    if isinstance(kind, sa.LargeBinary):
+        return bytes(range(256)) * (4096 if big else 1) + f"{tag}{row}".encode()
     if isinstance(kind, sa.String):
         text = f"{row}{tag}{table}.{column.name}{UNICODE}"
         return text[: kind.length] if kind.length else text

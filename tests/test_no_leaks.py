@@ -2,14 +2,18 @@
 
 Free text with generated Luhn-valid card numbers (plain, spaced, dashed; 15 and 16 digits)
 and labelled security codes goes through every command that takes text. Then the raw bytes
-of the database, its -wal and -shm, every file in the data folder, every export, the letter,
-every command's output, the notifications (console and command notifiers) and the history
-in a store restored from an export are searched: no card's digit string and no code as
+of the database, its -wal and -shm, every file in the data folder (the evidence files too),
+every export, the letter, the case file and every file in its bundle, every command's
+output, the notifications (console and command notifiers) and the history in a store
+restored from an export are searched: no card's digit string and no code as
 typed is anywhere; the masked form is.
 """
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import json
 import os
 import random
@@ -18,12 +22,17 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 from conftest import Tracker
 from procs.support import TRACKER
 
-from tracker.redact import contains_card_number, luhn_valid
+from tracker import evidence
+from tracker.cases import load_case_detail
+from tracker.db import Store
+from tracker.history import begin_change
+from tracker.redact import Masker, contains_card_number, luhn_valid
 
 
 def _card(rng: random.Random, prefix: str, length: int) -> str:
@@ -96,6 +105,25 @@ sys.exit(3)
 """
 
 
+def _email(s: Secrets, message_id: str = "<attached@bank.example>") -> bytes:
+    """A reply naming case 1's reference, its cards in base64, quoted-printable and an
+    encoded-word subject, so none of them is in the file as typed."""
+    import quopri
+    from email.header import Header
+
+    plain = base64.encodebytes(f"{s.text('email body')}\nRef CALL-88812\n".encode()).decode()
+    html = quopri.encodestring(f"<p>{s.text('email html')}</p>".encode()).decode()
+    subject = Header(f"Re: CALL-88812 card {s.card()}", "utf-8").encode()
+    return (
+        f"From: Bank <b@bank.example>\nTo: me@example.org\nSubject: {subject}\n"
+        f"Date: Mon, 23 Nov 2026 10:00:00 +0000\nMessage-ID: {message_id}\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=B\n\n"
+        f"--B\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n\n"
+        f"{plain}\n--B\nContent-Type: text/html; charset=utf-8\n"
+        f"Content-Transfer-Encoding: quoted-printable\n\n{html}\n--B--\n"
+    ).encode()
+
+
 class Run:
     """The in-process CLI on the test's SQLite store, keeping every command's output."""
 
@@ -126,7 +154,11 @@ class Run:
         assert {f"{self.db}-wal", f"{self.db}-shm"} <= set(searched), sorted(searched)
         for i, text in enumerate(self.outputs):
             searched[f"output of command {i}"] = text.encode()
+        # What is stored: the database, and the evidence files kept beside it.
         self.stored = searched[str(self.db)] + searched[f"{self.db}-wal"]
+        for where, data in searched.items():
+            if where.startswith(f"{self.db}-evidence"):
+                self.stored += data
         return {
             where: found for where, data in searched.items() if (found := secrets.found_in(data))
         }
@@ -191,6 +223,22 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
         "--at", "3 hours ago", "--due", "2h", "--by", "me",
     )  # fmt: skip
     ok("case", "follow-up", "1", "now", s.text("follow-up"))
+    # Evidence: an attached text, a transcript-like file, an email whose card numbers hide
+    # in base64 and quoted-printable parts (and an encoded subject), attached and imported.
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "receipt.txt").write_text(s.text("receipt") + "\n", encoding="utf-8")
+    (files / "chat.log").write_text(
+        f"[10:02] Agent Maria: how can I help?\n[10:03] Me: {s.text('chat')}\n"
+        f"[10:04] Me: and the other card {s.card()}\n",
+        encoding="utf-8",
+    )
+    (files / "reply.eml").write_bytes(_email(s))
+    ok("case", "attach", "1", str(files / "receipt.txt"), str(files / "chat.log"), "--kind",
+       "transcript", "--note", s.text("attachment note"))  # fmt: skip
+    ok("case", "attach", "1", str(files / "reply.eml"))
+    (files / "reply.eml").write_bytes(_email(s, "<imported@bank.example>"))
+    ok("import", "email", str(files / "reply.eml"))
     ok("case", "escalate", "1", "--to", "supervisor", "--note", s.text("escalation"))
     ok("case", "resolve", "2", "--outcome", s.text("outcome"))
 
@@ -213,8 +261,27 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
         ("case", "letter", "1", "-o", str(exports / "letter.md")),
         ("case", "letter", "1", "--kind", "billing-error"),
         ("db", "backup", str(exports / "backup.db")),
+        ("case", "attachment", "list", "1", "--json"),
+        ("case", "attachment", "get", "3", "-o", str(exports / "attached.eml")),
+        ("case", "attachment", "get", "4", "-o", str(exports / "imported.eml")),
     ):
         ok(*args)
+    # The export's evidence is base64: searched decoded (and decoded part by part below).
+    blobs = json.loads((exports / "store.json").read_text())["tables"]["attachment_blobs"]
+    assert len(blobs) == 4, [b["sha256"] for b in blobs]  # 2 texts, 2 emails
+    for index, blob in enumerate(blobs):
+        (exports / f"blob-{index}").write_bytes(base64.b64decode(blob["data"]))
+    # Letters sent: the letter kept as evidence in the data folder, and a copy given with a
+    # card in it, kept masked.
+    ok(
+        "case", "letter", "1", "--kind", "complaint", "--sent", "--tracking", "RR123456785GB",
+        "-o", str(exports / "sent.txt"),
+    )  # fmt: skip
+    copy = tmp_path / "copy.txt"
+    before = len(s.cards)
+    copy.write_text(f"My letter: {s.text('copy of a letter')}\n", encoding="utf-8")
+    run.refused.update(s.cards[before:])  # in the evidence folder, masked; not in the database
+    ok("case", "letter", "1", "--kind", "billing-error", "--sent", "--copy", str(copy))
 
     # Notifications: the console notifier prints them; a command notifier gets them as
     # arguments (its script logs them).
@@ -256,9 +323,57 @@ def test_no_card_number_or_security_code_is_stored_shown_exported_or_notified(
     restored = tmp_path / "restored.db"
     ok("--db", f"sqlite:///{restored}", "import", "json", str(exports / "store.json"))
 
-    leaks = run.search(s, [*exports.iterdir(), notified, restored])
+    # Evidence (a transcript with card data in it, masked before it is stored), and the
+    # case file with its bundle.
+    _attach(run.db, f"{s.text('chat transcript')}\nRef CALL-88812\n".encode(), "chat.txt")
+    ok("case", "file", "1", "-o", str(exports / "case-1.html"))
+    ok("case", "file", "1", "--bundle", str(exports / "case-1.zip"))
+    ok("case", "file", "2", "-o", "-")
+
+    # The case file's bundle is compressed: what is in it is searched file by file.
+    unzipped = tmp_path / "unzipped"
+    with zipfile.ZipFile(exports / "case-1.zip") as bundle:
+        members = bundle.namelist()
+        bundle.extractall(unzipped)
+    assert any(m.startswith("evidence/") for m in members), members
+    inside = [p for p in unzipped.rglob("*") if p.is_file()]
+    evidence = [*exports.rglob("*"), *tmp_path.glob("restored.db-evidence/*/*")]
+    decoded = tmp_path / "decoded"
+    decoded.mkdir()
+    for index, path in enumerate(p for p in evidence if p.is_file()):
+        if path.read_bytes().startswith(b"From: "):  # an email: every part decoded
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            parts = list(message.walk())
+            payloads = [p.get_payload(decode=True) or b"" for p in parts if not p.is_multipart()]
+            headers = [f"{k}: {v}".encode() for p in parts for k, v in p.items()]
+            (decoded / f"{index}.txt").write_bytes(b"\n".join(headers + payloads))
+    leaks = run.search(s, [*evidence, notified, restored, *decoded.iterdir(), *inside])
     assert not leaks, f"seed {seed}: {leaks}"
+    # What the evidence kept (its emails decoded) counts as stored, for the check below.
+    kept = [*tracker_home.glob("tracker.db-evidence/*/*"), *decoded.iterdir()]
+    run.stored += b"".join(path.read_bytes() for path in kept)
     run.assert_masked_and_kept(s, seed)
+
+
+def _attach(db: Path, data: bytes, name: str) -> None:
+    """An attachment on case 1, through the evidence core (as `case attach` stores one)."""
+    store = Store(f"sqlite:///{db}")
+    try:
+        with store.write() as session:
+            case = load_case_detail(session, 1)
+            masker = Masker()
+            prepared = evidence.prepare(data, name, masker=masker)
+            assert prepared.masked, "the transcript had card data to mask"
+            evidence.attach(
+                session,
+                case,
+                prepared,
+                filename=evidence.clean_filename(name, masker),
+                kind="transcript",
+                log=begin_change(session, f"case attach 1 {name}"),
+            )
+    finally:
+        store.dispose()
 
 
 DIRECTORY = """
@@ -343,3 +458,60 @@ def test_an_import_holding_a_card_as_a_number_or_a_key_is_refused_or_masked(
     assert result.exit_code == 2, result.stderr
     assert not s.found_in((result.stdout + result.stderr).encode())
     assert not restored.exists() or not s.found_in(restored.read_bytes())
+
+
+def test_a_chat_transcript_leaves_no_card_anywhere(tracker_home: Path, tmp_path: Path) -> None:
+    """The transcript's stored copy (the evidence folder beside the store), the contact's
+    fields, the findings shown and a summary from a pipe are masked."""
+    seed = _seed()
+    s = Secrets(seed)
+    run = Run(tracker_home)
+    ok = run.ok
+    ok("case", "open", "Disputed charge", "--org", "American Express")
+    # A chat transcript: its stored copy (in the evidence folder, searched below), the
+    # contact's fields and the findings shown are masked; a summary from a pipe too.
+    chat = tmp_path / "chat.txt"
+    chat.write_text(
+        "[10:02] Jessica (Amex): Hi, how can I help? Your case number is CHAT-5531.\n"
+        f"[10:03] You: {s.text('transcript line')}\n"
+        f"{s.text('a line that runs on')}\n"
+        f"[10:05] Jessica (Amex): {s.text('agent line')}\n"
+        "[10:06] Jessica (Amex): You will receive a credit within 7-10 business days.\n",
+        encoding="utf-8",
+    )
+    ok(
+        "case", "contact", "1", "--channel", "chat", "--at", "4 hours ago",
+        "--transcript", str(chat), "--yes",
+    )  # fmt: skip
+    ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "chat",
+        "--transcript",
+        "-",
+        "--yes",
+        "--at",
+        "4 hours ago",
+        input=chat.read_text(encoding="utf-8").replace("Jessica", "Priya"),
+    )
+    ok(
+        "case",
+        "contact",
+        "1",
+        "--channel",
+        "phone",
+        "--summary",
+        "-",
+        input=s.text("piped summary"),
+    )
+    for args in (("case", "show", "1"), ("case", "show", "1", "--json"), ("export", "csv")):
+        ok(*args)
+    found = run.search(s, [])
+    assert found == {}, (seed, found)
+    kept = b"".join(
+        p.read_bytes() for p in (tracker_home / "tracker.db-evidence").rglob("*") if p.is_file()
+    )
+    for number in s.cards:  # masked, not dropped: in the stored copy or in the contact
+        assert f"•••• {number[-4:]}".encode() in kept + run.stored, (seed, number)

@@ -4,6 +4,7 @@ importer and for undo; the Imported record and its id ranges."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,9 +40,13 @@ STATE = {
 }
 
 
-def test_every_event_the_store_writes_passes_its_checks(tracker: Tracker, db_url: str) -> None:
+def test_every_event_the_store_writes_passes_its_checks(
+    tracker: Tracker, db_url: str, tmp_path: Path
+) -> None:
     tracker.ok("case", "open", "Refund", "--org", "Acme", "--ref", "R-1", "--follow-up", "3d")
     tracker.ok("case", "note", "1", "first note")
+    (tmp_path / "receipt.txt").write_text("Refund of 12.50 for order R-1\n")
+    tracker.ok("case", "attach", "1", str(tmp_path / "receipt.txt"), "--kind", "receipt")
     tracker.ok(
         "case", "contact", "1", "--channel", "phone", "--agent", "Jo", "--ref", "C-2",
         "--promise", "Credit", "--due", "5d",
@@ -57,6 +62,8 @@ def test_every_event_the_store_writes_passes_its_checks(tracker: Tracker, db_url
     tracker.ok("promise", "cancel", "2")
     tracker.ok("case", "tag", "1", "travel", "urgent")
     tracker.ok("case", "untag", "1", "urgent")
+    # A letter sent: the letter kept as evidence (attachment_added), and letter_sent.
+    tracker.ok("case", "letter", "1", "--sent", "--tracking", "T-1")
     tracker.ok("follow-up", "snooze", "1", "5d")
     tracker.ok("follow-up", "done", "1")
     tracker.ok("follow-up", "cancel", "1")

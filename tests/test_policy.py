@@ -275,7 +275,7 @@ def test_the_config_folder_policy_file_is_used_without_an_option(tracker_home: P
         (
             "[[policy.general.threshold]]\nid = 'x'\nwhy = 'w'\nsince = 'yesterday'\n"
             "after = '3d'\nsuggest = 'next'",
-            "unknown since 'yesterday' (known: opened, last_interaction, escalated, "
+            "unknown since 'yesterday' (known: opened, notice, last_interaction, escalated, "
             "promise_broken)",
         ),
         ("[policy.a]\nextends = 'b'\n[policy.b]\nextends = 'a'", "extends itself"),

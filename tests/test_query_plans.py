@@ -30,6 +30,7 @@ from tracker.models import utcnow
 from tracker.policy import load_policies
 from tracker.redact import Masker
 from tracker.reminders import run_pass, upcoming
+from tracker.vocabulary import ACTIVE_STATUSES
 
 ROOT = Path(__file__).resolve().parent.parent
 # Tables that grow with the history: reading one whole is what must not happen.
@@ -140,8 +141,11 @@ def test_due_reads_only_active_cases_and_pending_items_by_index(store: Store) ->
     found = plans(store, lambda s: due_items(s, utcnow(), timedelta(days=60), policies=policies))
     assert_no_full_scan(found)
     assert_from_active_cases(found)
-    # The directory's suggestion, per organization and rung.
-    assert uses(found, "contact_points", "ix_contact_points_organization_id")
+    # The directory's suggestions: its contact points read once (a small table, the user's
+    # directory), not a query or two per organization, category and rung.
+    directory = [plan for plan in found if "FROM contact_points" in plan]
+    assert len(directory) == 1, directory
+    assert not any("FROM cases" in plan and "cases.id = ?" in plan for plan in found), found
 
 
 def test_the_reminder_schedule_and_a_pass_use_indexes(store: Store) -> None:
@@ -172,6 +176,33 @@ def test_case_list_reads_active_cases_and_their_promises_by_index(
     assert uses(found, "cases", "ix_cases_status_last_activity_at")
     # A page of cases counts its own overdue promises, not every overdue promise in the store.
     assert uses(found, "promises", "ix_promises_case_id")
+
+
+def test_every_active_case_counts_overdue_promises_from_the_active_cases(store: Store) -> None:
+    """`case list` of more cases than one IN (...) takes (every active case of a large store):
+    the overdue promises are counted from the active cases by the cases' status index, each
+    case's promises by case id. Not from the promises' status index, which holds every
+    pending promise left on resolved cases too; not a CROSS JOIN (it went quadratic)."""
+    many = [*range(1, 4), *range(10_000, 10_600)]
+
+    def counting(session: Session) -> None:
+        counts = svc.overdue_counts(session, many, utcnow(), statuses=ACTIVE_STATUSES)
+        assert counts == svc.overdue_counts(session, [1, 2, 3], utcnow())
+
+    found = plans(store, counting)
+    assert_no_full_scan(found)
+    long = [plan for plan in found if "GROUP BY" in plan]
+    assert len(long) == 1, found
+    (plan,) = long
+    lines = plan.splitlines()[1:]
+    assert re.search(
+        r"SEARCH cases USING (COVERING )?INDEX ix_cases_status_last_activity_at", lines[0]
+    ), plan
+    assert re.search(r"SEARCH promises USING INDEX ix_promises_case_id \(case_id=\?\)", lines[1]), (
+        plan
+    )
+    assert "ix_promises_status_due_at" not in plan
+    assert "CROSS JOIN" not in plan.splitlines()[0].upper()
 
 
 def test_case_show_loads_each_part_by_the_case_index(store: Store) -> None:

@@ -18,7 +18,10 @@ from typing import Any
 
 import pytest
 
-HEAVY = ("alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers")
+HEAVY = (
+    "alembic", "apscheduler", "plyer", "rich", "psycopg", "icalendar", "phonenumbers",
+    "jinja2", "babel", "markupsafe",
+)  # fmt: skip
 COMMANDS = [
     ["--help"],
     ["case", "--help"],
@@ -28,6 +31,8 @@ COMMANDS = [
     ["case", "show", "1"],
     ["due"],
     ["search", "disputed"],
+    ["log", "chatted with american express, no news", "--yes"],
+    ["config", "show"],
 ]
 
 
@@ -106,3 +111,13 @@ def test_the_client_imports_only_the_standard_library_when_a_server_runs(
     assert not outside, f"tracker {' '.join(args)} imports {', '.join(sorted(outside))}"
     loaded = re.findall(r"\|\s+(tracker[\w.]*)\s*$", done.stderr, re.MULTILINE)
     assert sorted(set(loaded)) == ["tracker", "tracker.client"]
+
+
+def test_a_contact_without_a_transcript_loads_no_parser(home: Path) -> None:
+    """The transcript parser and the evidence store load only for --transcript."""
+    report = run(
+        home, "case", "contact", "1", "--channel", "phone", "--summary", "x", importtime=True
+    ).stderr
+    modules = set(re.findall(r"\|\s+([\w.]+)\s*$", report, re.MULTILINE))
+    assert "tracker.cases" in modules  # the report lists our own modules too
+    assert not modules & {"tracker.transcript", "tracker.evidence", "tracker.cli.transcript"}

@@ -1144,3 +1144,34 @@ print(add_business_days(date(2026, 12, 22), 10, england), "holidays" in sys.modu
     assert done.stdout == "2027-01-08 False\n", done.stderr
     # The child wrote nothing: the parent filled the disk cache (read next time without a child).
     assert list((tmp_path / "home" / "cache").glob("holidays-*.json"))
+
+
+# --------------------------------------------------------------------------- the 15th
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("the 15th", at(2026, 12, 15, 9)),  # the next 15th: December's (26 November now)
+        ("15th", at(2026, 12, 15, 9)),
+        ("by the 15th", at(2026, 12, 15, 9)),
+        ("on the 1st", at(2026, 12, 1, 9)),
+        ("the 26th", at(2026, 11, 26, 9)),  # today's date is today
+        ("the 30th 2pm", at(2026, 11, 30, 14)),
+        ("the 15th at 10:30", at(2026, 12, 15, 10, 30)),
+    ],
+)
+def test_a_day_of_the_month_alone_is_the_next_one(text: str, expected: datetime) -> None:
+    assert when(text) == expected
+
+
+def test_a_day_of_the_month_skips_the_months_without_it() -> None:
+    february = NOW.replace(month=2, day=1)
+    assert when("the 30th", now=february) == at(2026, 3, 30, 9)
+    assert parse_when("the 15th", now=NOW, tz=LISBON, past=True) == at(2026, 11, 15, 9)
+
+
+@pytest.mark.parametrize("text", ["the 32nd", "the 0th"])
+def test_a_day_of_the_month_past_31_is_refused(text: str) -> None:
+    with pytest.raises(WhenError, match=r"the day must be in 1\.\.31"):
+        parse_when(text, now=NOW)

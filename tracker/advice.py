@@ -22,11 +22,28 @@ from tracker.directory import (
 )
 from tracker.models import Case, ContactPoint
 from tracker.policy import DISCLAIMER, Crossing
-from tracker.vocabulary import CHANNEL, LEVEL, REGULATORS, Regulator, next_level
+from tracker.vocabulary import CALL_CHECKLIST, CHANNEL, LEVEL, REGULATORS, Regulator, next_level
 
-StepCache = dict[tuple[int | None, str, str, str, bool], str]
-"""contact_step's answers by (organization, category, level, action, abroad): a due list of
-thousands of cases at a few organizations asks the directory the same few questions."""
+
+class StepCache(dict[tuple[int | None, str, str, str, bool], str]):
+    """contact_step's answers by (organization, category, level, action, abroad), and the
+    directory's contact points, read once: a due list of thousands of cases at a few
+    organizations asks the directory the same few questions (186 of them at 100k cases,
+    each one or two queries when each asked the database)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._points: dict[int, list[ContactPoint]] | None = None
+
+    def points(self, session: Session, organization_id: int) -> list[ContactPoint]:
+        """The organization's contact points in the directory's order (position, id)."""
+        if self._points is None:
+            self._points = {}
+            for point in session.scalars(
+                select(ContactPoint).order_by(ContactPoint.position, ContactPoint.id)
+            ):
+                self._points.setdefault(point.organization_id, []).append(point)
+        return self._points.get(organization_id, [])
 
 
 # --------------------------------------------------------------------------- jurisdiction
@@ -63,14 +80,25 @@ def _regulator_words(regulator: Regulator) -> str:
 # --------------------------------------------------------------------------- which contact point
 
 
-def _candidates(session: Session, case: Case, level: str) -> list[ContactPoint]:
-    """Points at `level` serving the case's category: exact category first, then "any"."""
-    points = session.scalars(
-        select(ContactPoint)
-        .where(ContactPoint.organization_id == case.organization_id, ContactPoint.level == level)
-        .order_by(ContactPoint.position, ContactPoint.id)
-    ).all()
-    exact = [p for p in points if case.category in p.categories.split()]
+def _candidates(
+    session: Session,
+    organization_id: int | None,
+    category: str,
+    level: str,
+    steps: StepCache | None = None,
+) -> list[ContactPoint]:
+    """Points at `level` serving the category: exact category first, then "any"."""
+    if steps is not None and organization_id is not None:
+        points = [p for p in steps.points(session, organization_id) if p.level == level]
+    else:
+        points = list(
+            session.scalars(
+                select(ContactPoint)
+                .where(ContactPoint.organization_id == organization_id, ContactPoint.level == level)
+                .order_by(ContactPoint.position, ContactPoint.id)
+            )
+        )
+    exact = [p for p in points if category in p.categories.split()]
     general = [p for p in points if p not in exact and "any" in p.categories.split()]
     return exact + general
 
@@ -79,13 +107,20 @@ def _from_abroad(point: ContactPoint) -> bool:
     return bool(point.collect_calls or (point.region and point.region.lower() == "abroad"))
 
 
-def _suitable(session: Session, case: Case, level: str) -> list[ContactPoint]:
-    found = _candidates(session, case, level)
+def _suitable(
+    session: Session,
+    organization_id: int | None,
+    category: str,
+    abroad: bool,
+    level: str,
+    steps: StepCache | None = None,
+) -> list[ContactPoint]:
+    found = _candidates(session, organization_id, category, level, steps)
     if not found and level == "supervisor":
         # The guide (3.5): you reach a supervisor by asking for one on the usual line.
-        frontline = _candidates(session, case, "frontline")
+        frontline = _candidates(session, organization_id, category, "frontline", steps)
         found = [p for p in frontline if p.kind == "phone"] or frontline
-    if found and case_abroad(case):
+    if found and abroad:
         # From abroad a toll-free line may not connect: the international (collect) line
         # first, at every rung.
         found = [p for p in found if _from_abroad(p)] + [p for p in found if not _from_abroad(p)]
@@ -101,10 +136,38 @@ def suggested_contact(
     directory's own order (position) breaks ties. A supervisor is reached through the
     frontline phone lines when the directory names no supervisor line.
     """
+    return _suggested(
+        session,
+        case.organization_id,
+        case.category,
+        case_abroad(case),
+        level or case.escalation_level,
+    )
+
+
+def _suggested(
+    session: Session,
+    organization_id: int | None,
+    category: str,
+    abroad: bool,
+    level: str,
+    steps: StepCache | None = None,
+) -> ContactPoint | None:
+    if organization_id is None:
+        return None
+    found = _suitable(session, organization_id, category, abroad, level, steps)
+    return found[0] if found else None
+
+
+def number_to_call(session: Session, case: Case) -> ContactPoint | None:
+    """The phone line to dial for the case at its level (abroad: the collect line first),
+    or None when the directory has no phone for it."""
     if case.organization_id is None:
         return None
-    found = _suitable(session, case, level or case.escalation_level)
-    return found[0] if found else None
+    found = _suitable(
+        session, case.organization_id, case.category, case_abroad(case), case.escalation_level
+    )
+    return next((p for p in found if p.kind == "phone"), None)
 
 
 def point_details(point: ContactPoint, *, label: bool = True, hours: bool = True) -> list[str]:
@@ -200,12 +263,31 @@ def _have_ready(case: Case) -> list[str]:
     return items
 
 
+def call_checklist(case: Case) -> list[str]:
+    """What to have ready for a call on the case: its category's checklist (the guide, 1.2),
+    with the case's own facts filled in. Never a security code or a PIN."""
+    facts = _have_ready(case)
+    filled = {
+        "last4": facts[0],
+        "transaction": next((f for f in facts if f.startswith("the transaction")), None),
+        "references": next((f for f in facts if f.startswith("earlier reference")), None),
+    }
+    items = []
+    for item in CALL_CHECKLIST.get(case.category, CALL_CHECKLIST["other"]):
+        shown = filled.get(item, item)
+        if item == "transaction" and shown is None:
+            shown = "the transaction's date, merchant and amount"
+        if shown is not None:
+            items.append(shown)
+    return items
+
+
 def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | None:
     """What to print after `case open` / `case escalate`, when the directory knows a point."""
     if case.organization_id is None:
         return None
     level = case.escalation_level
-    points = _suitable(session, case, level)
+    points = _suitable(session, case.organization_id, case.category, case_abroad(case), level)
     regulator = regulator_for(case_region(case)[0])
     if not points and level == "regulator" and regulator is not None:
         points = _regulator_points(session, regulator)
@@ -237,7 +319,7 @@ def case_advice(session: Session, case: Case, *, moment: str = "open") -> str | 
     else:
         lines.append(_ways(points, urgent=case.category == "lost_stolen"))
         if case.category in ("dispute", "complaint"):
-            writing = _candidates(session, case, "complaint")
+            writing = _candidates(session, case.organization_id, case.category, "complaint")
             mail = next((p for p in writing if p.kind == "mail"), None)
             if mail is not None:
                 lines.append(
@@ -282,11 +364,35 @@ def contact_step(
     session: Session, case: Case, level: str, what: str, steps: StepCache | None = None
 ) -> str:
     """'ask for a supervisor, call +1 800-528-2122', with the directory's point for `level`."""
-    key = (case.organization_id, case.category, level, what, case_abroad(case))
+    return _contact_step(
+        session,
+        case.organization_id,
+        case.category,
+        level,
+        what,
+        steps,
+        country=case_region(case)[0],
+        abroad=case_abroad(case),
+    )
+
+
+def _contact_step(
+    session: Session,
+    organization_id: int | None,
+    category: str,
+    level: str,
+    what: str,
+    steps: StepCache | None,
+    *,
+    country: str | None,
+    abroad: bool,
+) -> str:
+    """contact_step for a case known by its facts (its organization's country, abroad)."""
+    key = (organization_id, category, level, what, abroad)
     if steps is not None and key in steps:
         return steps[key]
-    point = suggested_contact(session, case, level)
-    regulator = regulator_for(case_region(case)[0]) if level == "regulator" else None
+    point = _suggested(session, organization_id, category, abroad, level, steps)
+    regulator = regulator_for(country) if level == "regulator" else None
     if point is None and regulator is not None:
         points = _regulator_points(session, regulator)
         point = points[0] if points else None
@@ -321,7 +427,6 @@ def threshold_step(
 
 def cached_threshold_step(
     session: Session,
-    case_id: int,
     organization_id: int | None,
     category: str,
     level: str,
@@ -331,14 +436,13 @@ def cached_threshold_step(
     country: str | None = None,
     abroad: bool = False,
 ) -> str:
-    """threshold_step for a case known by its facts: the case is loaded on a cache miss only."""
+    """threshold_step for a case known by its facts (`country`: its region's, `abroad`: as
+    case_abroad), without loading the case."""
     target = crossing.target or level
     what = action(crossing, country)
-    step = steps.get((organization_id, category, target, what, abroad))
-    if step is None:
-        loaded = session.get(Case, case_id)
-        assert loaded is not None
-        step = contact_step(session, loaded, target, what, steps)
+    step = _contact_step(
+        session, organization_id, category, target, what, steps, country=country, abroad=abroad
+    )
     return suggestion(crossing, step)
 
 

@@ -1,4 +1,5 @@
-"""`tracker db backup`: SQLite's online backup API, safe while the daemon writes."""
+"""`tracker db backup`: SQLite's online backup API, safe while the daemon writes, and the
+evidence files beside the store (tracker.evidence) copied beside the backup."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from tracker import evidence
 from tracker.db import connect_sqlite, sqlite_path
 from tracker.errors import DatabaseBusy, StoreError, TrackerError, UsageError
 from tracker.files import PartialFile
@@ -16,7 +18,9 @@ def backup_store(url: str, target: Path) -> Path:
     """Copy the SQLite store at `url` to `target` (0600); returns the path written.
 
     The copy is made page by page under SQLite's own locking, then checked with
-    integrity_check before it replaces anything at `target`.
+    integrity_check before it replaces anything at `target`. The evidence its attachments
+    name is copied to ``<target>-evidence/`` (each file checked against its SHA-256), where
+    the backup, used as a store, finds it.
     """
     source = sqlite_path(url)
     if source is None:
@@ -50,6 +54,7 @@ def backup_store(url: str, target: Path) -> Path:
             src.close()
         if verdict != "ok":
             raise StoreError(f"the backup failed its integrity check: {verdict}")
+        evidence_names = _evidence_of(partial)
         writing.commit()
     except sqlite3.OperationalError as exc:
         writing.discard()
@@ -61,4 +66,29 @@ def backup_store(url: str, target: Path) -> Path:
     except BaseException:
         writing.discard()
         raise
+    copy_evidence(evidence.folder_beside(source), evidence.folder_beside(target), evidence_names)
     return target
+
+
+def _evidence_of(database: Path) -> list[str]:
+    """The SHA-256 of every attachment of a copied store."""
+    conn = sqlite3.connect(database)
+    try:
+        has = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'attachments'"
+        ).fetchone()
+        if not has:
+            return []
+        return [row[0] for row in conn.execute("SELECT DISTINCT sha256 FROM attachments")]
+    finally:
+        conn.close()
+
+
+def copy_evidence(source: Path, target: Path, digests: list[str]) -> int:
+    """Copy the evidence files `digests` from one folder to another (0700, files 0600);
+    returns how many were copied (a file already there is not copied again)."""
+    copied = 0
+    for digest in digests:
+        evidence.write_file(target, digest, evidence.read_file(source, digest))
+        copied += 1
+    return copied

@@ -8,13 +8,17 @@ command's events share a Change, which is what `tracker undo` reverts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import Select, exists, func, select
+from sqlalchemy import ColumnElement, exists, func, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
 from tracker.directory import (
     case_abroad,
@@ -50,6 +54,7 @@ from tracker.models import (
     Organization,
     Promise,
     Reference,
+    Tag,
     utcnow,
 )
 from tracker.redact import Masker, redact
@@ -286,6 +291,17 @@ def add_reference(
     return ref
 
 
+@dataclass(frozen=True)
+class NewPromise:
+    """A promise made during a contact (one of several, as a transcript can hold)."""
+
+    text: str
+    due: datetime
+    promised_by: str = "company"
+    window_start: datetime | None = None
+    calendar: str | None = None
+
+
 def log_interaction(
     session: Session,
     case: Case,
@@ -307,7 +323,19 @@ def log_interaction(
     promise_window_start: datetime | None = None,
     promise_calendar: str | None = None,
     now: datetime | None = None,
+    promises: Sequence[NewPromise] = (),
+    ref_kinds: Mapping[str, str] | None = None,
+    command: str | None = None,
+    log: ChangeLog | None = None,
 ) -> Interaction:
+    """Record one contact, its reference numbers and the promises made in it.
+
+    ``promises``: more promises besides ``promise`` (a transcript's); ``ref_kinds``: the
+    kind of a reference number given, by its value (default: the channel's, a call
+    reference for a phone call); ``command`` names the change in the history (undo says
+    it); ``log``: the change it is part of (another write of the same command, an
+    attachment or `tracker log`'s follow-up, follows it).
+    """
     channel = choice(channel, CHANNELS, "channel")
     direction = choice(direction, DIRECTIONS, "direction")
     if (promise is None) != (promise_due is None):
@@ -319,7 +347,7 @@ def log_interaction(
             f"the contact time {format_local(at)} is in the future; give when it happened"
         )
     _require_active(case, "log a contact")
-    log = begin_change(session, f"case contact {case.id} ({channel})", now=now)
+    log = log or begin_change(session, command or f"case contact {case.id} ({channel})", now=now)
     interaction = Interaction(
         case_id=case.id,
         at=at,
@@ -334,13 +362,6 @@ def log_interaction(
     )
     session.add(interaction)
     session.flush()
-    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
-    if interaction.agent_id:
-        who += f" (id {interaction.agent_id})"
-    arrow = "to" if direction == "out" else "from"
-    headline = f"{CHANNEL[channel].label} {arrow} the company{who}"
-    if interaction.summary:
-        headline += f": {interaction.summary}"
     # Masked once here, so the masker counts each card once and the event shows no card.
     # Checked before anything is written: a card-like one refuses the whole contact.
     ref_values = [reference(ref, not_a_card=refs_not_cards) for ref in refs]
@@ -353,7 +374,7 @@ def log_interaction(
             agent=interaction.agent_name,
             reference=", ".join(ref_values) or None,
         ),
-        headline[:500],
+        contact_headline(interaction),
         at=at,
     )
     for ref in ref_values:
@@ -361,29 +382,46 @@ def log_interaction(
             session,
             case,
             ref,
-            kind=CHANNEL[channel].reference_kind,
+            kind=(ref_kinds or {}).get(ref, CHANNEL[channel].reference_kind),
             not_a_card=refs_not_cards,
             interaction=interaction,
             log=log,
         )
+    made = list(promises)
     if promise is not None and promise_due is not None:
+        made.insert(
+            0, NewPromise(promise, promise_due, promised_by, promise_window_start, promise_calendar)
+        )
+    for new in made:
         make_promise(
             session,
             case,
-            promise,
-            promise_due,
+            new.text,
+            new.due,
             masker=masker,
-            promised_by=promised_by,
+            promised_by=new.promised_by,
             interaction=interaction,
             log=log,
-            window_start=promise_window_start,
-            calendar=promise_calendar,
+            window_start=new.window_start,
+            calendar=new.calendar,
         )
     log.touch(case)
     if case.last_interaction_at is None or at > case.last_interaction_at:
         case.last_interaction_at = at
     case.last_activity_at = max(case.last_activity_at, at)
     return interaction
+
+
+def contact_headline(interaction: Interaction) -> str:
+    """The timeline's line for a contact: 'Phone call to the company with Jen (id 4471): ...'."""
+    who = f" with {interaction.agent_name}" if interaction.agent_name else ""
+    if interaction.agent_id:
+        who += f" (id {interaction.agent_id})"
+    arrow = "to" if interaction.direction == "out" else "from"
+    headline = f"{CHANNEL[interaction.channel].label} {arrow} the company{who}"
+    if interaction.summary:
+        headline += f": {interaction.summary}"
+    return headline[:500]
 
 
 def make_promise(
@@ -533,6 +571,7 @@ def escalate(
     note: str | None = None,
     at: datetime | None = None,
     now: datetime | None = None,
+    log: ChangeLog | None = None,
 ) -> Case:
     """Escalate; ``at``: when it happened (the complaint letter sent), if earlier. The
     escalation clocks (the FCA's 8 weeks, the CFPB's 15 days) start then."""
@@ -547,7 +586,7 @@ def escalate(
             raise UsageError("an escalation moves up: choose supervisor, complaint or regulator")
         if LEVELS.index(target) <= LEVELS.index(case.escalation_level):
             raise Conflict(f"case {case.id} is already at {case.escalation_level}")
-    log = begin_change(session, f"case escalate {case.id} to {target}", now=now)
+    log = log or begin_change(session, f"case escalate {case.id} to {target}", now=now)
     when = _lifecycle_time(case, at, log.now, "the escalation")
     if case.escalated_at is not None and when < case.escalated_at:
         raise UsageError(
@@ -659,19 +698,59 @@ class CaseFilter:
     tags: tuple[str, ...] = ()  # only cases with every one of these
 
 
-def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None) -> list[Case]:
+@dataclass(frozen=True, slots=True)
+class CaseLine:
+    """A case as `case list` shows it: its columns, its organization's name and its tags,
+    read as plain rows (a list of every active case builds no ORM object)."""
+
+    id: int
+    title: str
+    organization: str | None
+    category: str
+    status: str
+    escalation_level: str
+    opened_at: datetime
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    last_activity_at: datetime
+    account_last4: str | None
+    amount: Decimal | None
+    currency: str | None
+    merchant: str | None
+    transaction_date: date | None
+    outcome: str | None
+    tags: tuple[str, ...] = ()
+
+
+_LINE_COLUMNS = (
+    Case.id,
+    Case.title,
+    Organization.name,
+    Case.category,
+    Case.status,
+    Case.escalation_level,
+    Case.opened_at,
+    Case.resolved_at,
+    Case.closed_at,
+    Case.last_activity_at,
+    Case.account_last4,
+    Case.amount,
+    Case.currency,
+    Case.merchant,
+    Case.transaction_date,
+    Case.outcome,
+)
+
+
+def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None) -> list[CaseLine]:
     now = now or utcnow()
-    stmt: Select[Case] = select(Case).options(
-        selectinload(Case.organization), selectinload(Case.tags)
-    )
+    stmt = select(*_LINE_COLUMNS).outerjoin(Organization, Case.organization_id == Organization.id)
     if flt.status is None:
         stmt = stmt.where(Case.status.in_(ACTIVE_STATUSES))
     elif flt.status != "all":
         stmt = stmt.where(Case.status == choice(flt.status, STATUSES, "status"))
     if flt.organization:
-        stmt = stmt.join(Organization, Case.organization_id == Organization.id).where(
-            Organization.name_key == organization_key(flt.organization)
-        )
+        stmt = stmt.where(Organization.name_key == organization_key(flt.organization))
     if flt.category:
         stmt = stmt.where(Case.category == choice(flt.category, CATEGORIES, "category"))
     if flt.overdue:
@@ -681,7 +760,42 @@ def list_cases(session: Session, flt: CaseFilter, *, now: datetime | None = None
     stmt = stmt.order_by(Case.last_activity_at.desc(), Case.id.desc())
     if flt.limit is not None:
         stmt = stmt.limit(flt.limit)
-    return list(session.scalars(stmt))
+    # Plain rows through the connection: the ORM's loading path (and the identity map a
+    # read's end walks) cost more than the query for a list of every active case.
+    session.flush()  # the connection does not autoflush as session.execute does
+    rows = session.connection().execute(stmt).all()
+    tags = _tags_of(session, [row[0] for row in rows])
+    return [CaseLine(*row, tags=tags.get(row[0], ())) for row in rows]  # type: ignore[call-arg]
+
+
+def _tags_of(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+    """The tags of these cases, in order, by case id (no query when the store has none)."""
+    if not case_ids or not session.scalar(select(exists().select_from(Tag))):
+        return {}
+    found: dict[int, list[str]] = {}
+    connection = session.connection()
+    for start in range(0, len(case_ids), _IDS_PER_QUERY):
+        chunk = case_ids[start : start + _IDS_PER_QUERY]
+        for case_id, tag in connection.execute(
+            select(Tag.case_id, Tag.tag).where(Tag.case_id.in_(chunk)).order_by(Tag.tag)
+        ):
+            found.setdefault(case_id, []).append(tag)
+    return {case_id: tuple(tags) for case_id, tags in found.items()}
+
+
+def active_cases_of(session: Session, organization: str) -> list[Case]:
+    """The organization's active cases, the latest active first (`tracker log` picks it)."""
+    return list(
+        session.scalars(
+            select(Case)
+            .join(Organization, Case.organization_id == Organization.id)
+            .where(
+                Organization.name_key == organization_key(organization),
+                Case.status.in_(ACTIVE_STATUSES),
+            )
+            .order_by(Case.last_activity_at.desc(), Case.id.desc())
+        )
+    )
 
 
 def load_case_detail(session: Session, case_id: int) -> Case:
@@ -696,6 +810,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.follow_ups),
             selectinload(Case.notes),
             selectinload(Case.tags),
+            selectinload(Case.attachments),
             selectinload(Case.events).selectinload(Event.change),
         )
     ).one_or_none()
@@ -708,26 +823,74 @@ def load_case_detail(session: Session, case_id: int) -> Case:
 _IDS_PER_QUERY = 500
 
 
-def overdue_counts(session: Session, case_ids: Sequence[int], now: datetime) -> dict[int, int]:
-    """How many pending promises are past due, per case."""
+def overdue_counts(
+    session: Session,
+    case_ids: Sequence[int],
+    now: datetime,
+    *,
+    statuses: Sequence[str] | None = None,
+) -> dict[int, int]:
+    """How many pending promises are past due, per case. `statuses`: the statuses every one
+    of `case_ids` has, when the list is known to be of those only (`case list`: the active
+    statuses), which lets a long list count from its cases."""
     if not case_ids:
         return {}
+    session.flush()  # plain rows through the connection, below: it does not autoflush
     if len(case_ids) > _IDS_PER_QUERY:
-        # A long list (`case list --status all`): every overdue promise of the store, once.
         wanted = set(case_ids)
-        rows = session.execute(
-            select(Promise.case_id, func.count())
-            .where(Promise.overdue_at(now))
-            .group_by(Promise.case_id)
-        )
+        stmt = select(Promise.case_id, func.count())
+        if statuses is not None:
+            # Every active case (`case list`): the overdue promises of the active cases,
+            # read from the cases' status index and by each case's promises. The unary plus
+            # keeps SQLite off the promises' status index, which holds every pending promise
+            # left on resolved cases too (49,782 promises read for 4,509 at 100k cases);
+            # tests/test_query_plans.py pins the plan. (A CROSS JOIN form of the same went
+            # quadratic.)
+            stmt = stmt.join(Case, Promise.case_id == Case.id).where(
+                Case.status.in_(statuses),
+                _unindexed(Promise.status.expression) == "pending",
+                Promise.due_at < now,
+            )
+        else:
+            # Any status (`case list --status all`): every overdue promise of the store, once.
+            stmt = stmt.where(Promise.overdue_at(now))
+        rows = session.connection().execute(stmt.group_by(Promise.case_id))
         return {case_id: count for case_id, count in rows if case_id in wanted}
     # A page of cases: their promises by the case_id index, counted here. With the status
     # in the query SQLite picks the status index and reads every overdue promise of the
     # store (50k of them in a store of 100k cases) to count those of 50 cases.
     counts: dict[int, int] = {}
-    for case_id, status, due_at in session.execute(
+    for case_id, status, due_at in session.connection().execute(
         select(Promise.case_id, Promise.status, Promise.due_at).where(Promise.case_id.in_(case_ids))
     ):
         if Promise.overdue_rule(status, due_at, now):
             counts[case_id] = counts.get(case_id, 0) + 1
     return counts
+
+
+class _Unindexed(ColumnElement[str]):
+    """`+column` on SQLite: the same value, which its planner cannot look up by an index on
+    the column. PostgreSQL (no unary plus on text; it plans by statistics) gets the column."""
+
+    inherit_cache = True
+    _traverse_internals: _TraverseInternalsType = [  # noqa: RUF012 (declared so on the base)
+        ("column", InternalTraversal.dp_clauseelement)
+    ]
+
+    def __init__(self, column: ColumnElement[str]) -> None:
+        self.column = column
+        self.type = column.type
+
+
+@compiles(_Unindexed)
+def _unindexed_default(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column, **kw)
+
+
+@compiles(_Unindexed, "sqlite")
+def _unindexed_sqlite(element: _Unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return "+" + compiler.process(element.column, **kw)
+
+
+def _unindexed(column: ColumnElement[str]) -> ColumnElement[str]:
+    return _Unindexed(column)

@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Row, and_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
+from sqlalchemy.orm import Session, object_session
 
 from tracker.advice import StepCache, cached_threshold_step
-from tracker.directory import abroad_of, calendar_of, region_of
-from tracker.models import Case, FollowUp, Organization, Promise
-from tracker.policy import CaseFacts, Crossing, Policies, broken_instant, crossings, load_policies
+from tracker.directory import abroad_of, region_of
+from tracker.models import Case, Change, Event, FollowUp, Organization, Promise
+from tracker.policy import (
+    CaseFacts,
+    Crossing,
+    Policies,
+    Policy,
+    broken_instant,
+    crossings,
+    load_policies,
+)
 from tracker.vocabulary import ACTIVE_STATUSES, FOLLOW_UP_TEXT
+from tracker.when import Calendar, calendar_for
 
 
 # slots: a large store has tens of thousands of these (and of the reminders' occurrences).
@@ -123,13 +133,23 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
             modified_at=status_at or created_at,  # a snooze moved it: the calendar updates
         )
         for follow_up_id, case_id, due_at, text, status, created_at, status_at, title, org in (
-            session.execute(stmt)
+            _rows(session, stmt)
         )
         if status == "pending" and (horizon is None or due_at <= horizon)
     ]
 
 
 FactsRow = Row[*tuple[Any, ...]]
+_Ts = TypeVarTuple("_Ts")
+
+
+def _rows(session: Session, stmt: Select[*_Ts]) -> Result[*_Ts]:
+    """Plain rows through the session's connection: the ORM's loading path built each row
+    again for columns that need none of it. (Flushed first: the connection does not
+    autoflush, and the daemon asks inside a transaction that may have written.)"""
+    session.flush()
+    return session.connection().execute(stmt)
+
 
 # Plain rows, not ORM objects: the daemon computes this after every change, over every
 # active case, and rows are cheaper to make and to hold than objects in an identity map.
@@ -160,6 +180,22 @@ _PROMISE_FACTS = (
 )
 
 
+def _notices_sent(session: Session, case_id: int | None) -> dict[int, datetime]:
+    """When each active case's first billing-error notice was sent (`case letter --sent`;
+    one that was undone was not): where the FCBA clocks start."""
+    found: dict[int, datetime] = {}
+    for row in session.execute(
+        select(Event.case_id, Event.at, Event.data)
+        .join(Change, Event.change_id == Change.id)
+        .join(Case, Event.case_id == Case.id)
+        .where(_active_case(case_id), Event.type == "letter_sent", Change.reverted_by_id.is_(None))
+    ):
+        if (row.data or {}).get("kind") == "billing-error" and row.case_id is not None:
+            earlier = found.get(row.case_id)
+            found[row.case_id] = row.at if earlier is None else min(earlier, row.at)
+    return found
+
+
 def _promises_and_thresholds(
     session: Session,
     horizon: datetime | None,
@@ -168,42 +204,35 @@ def _promises_and_thresholds(
     case_id: int | None = None,
     thresholds: bool = True,
 ) -> list[DueItem]:
-    cases = session.execute(
+    cases = _rows(
+        session,
         select(*_CASE_FACTS)
         .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(_active_case(case_id))
+        .where(_active_case(case_id)),
     ).all()
     promises: dict[int, list[FactsRow]] = defaultdict(list)
-    for promise in session.execute(
+    for promise in _rows(
+        session,
         select(*_PROMISE_FACTS)
         .join(Case, Promise.case_id == Case.id)
         .where(_active_case(case_id))
-        .order_by(Promise.id)
+        .order_by(Promise.id),
     ):
         if promise.status in ("pending", "broken"):
             promises[promise.case_id].append(promise)
 
-    steps: StepCache = {}
+    notices = _notices_sent(session, case_id) if thresholds else {}
+    steps = StepCache()
     items: list[DueItem] = []
     for case in cases:
         org = case.organization
         # The case's country (its organization's, else the user's) picks its policy, and
         # its holidays are the business days the policy's spans count.
-        country = region_of(case.country, case.subdivision)[0]
-        calendar = calendar_of(case.country, case.subdivision)
+        region = region_of(case.country, case.subdivision)
+        country = region[0]
+        calendar = calendar_for(*region)
         policy = policies.for_case(case.category, case.policy, country)
-        broken: list[datetime] = []
         for promise in promises.get(case.id, ()):
-            if promise.promised_by == "company":
-                instant = broken_instant(
-                    promise.status,
-                    promise.due_at,
-                    promise.status_at,
-                    policy.promise_grace,
-                    calendar,
-                )
-                if instant is not None:
-                    broken.append(instant)
             if promise.status != "pending" or (horizon is not None and promise.due_at > horizon):
                 continue
             items.append(
@@ -221,14 +250,8 @@ def _promises_and_thresholds(
             )
         if not thresholds:
             continue
-        facts = CaseFacts(
-            case_id=case.id,
-            level=case.escalation_level,
-            opened_at=case.opened_at,
-            last_interaction_at=case.last_interaction_at,
-            escalated_at=case.escalated_at,
-            broken_at=tuple(sorted(broken)),
-            calendar=calendar,
+        facts = _facts(
+            case, promises.get(case.id, ()), policy, calendar, notice_at=notices.get(case.id)
         )
         for crossing in crossings(facts, policy):
             if horizon is not None and crossing.at > horizon:
@@ -244,7 +267,6 @@ def _promises_and_thresholds(
                     suggestion=(
                         cached_threshold_step(
                             session,
-                            case.id,
                             case.organization_id,
                             case.category,
                             case.escalation_level,
@@ -261,3 +283,48 @@ def _promises_and_thresholds(
                 )
             )
     return items
+
+
+def _facts(
+    case: Any,
+    promises: Iterable[Any],
+    policy: Policy,
+    calendar: Calendar,
+    *,
+    notice_at: datetime | None = None,
+) -> CaseFacts:
+    """What the thresholds read of a case (a row of _CASE_FACTS or a Case) and its promises
+    (rows of _PROMISE_FACTS or Promises): the one place a broken promise gets its time."""
+    broken: list[datetime] = []
+    for promise in promises:
+        if promise.promised_by == "company":
+            instant = broken_instant(
+                promise.status, promise.due_at, promise.status_at, policy.promise_grace, calendar
+            )
+            if instant is not None:
+                broken.append(instant)
+    return CaseFacts(
+        case_id=case.id,
+        level=case.escalation_level,
+        opened_at=case.opened_at,
+        last_interaction_at=case.last_interaction_at,
+        escalated_at=case.escalated_at,
+        broken_at=tuple(sorted(broken)),
+        calendar=calendar,
+        notice_at=notice_at,
+    )
+
+
+def case_clocks(case: Case, policies: Policies) -> tuple[Policy, CaseFacts]:
+    """The policy that applies to one case, whatever its status, and the facts its
+    thresholds read: what the case file counts, as `tracker due` and the daemon do."""
+    org = case.organization
+    country_code = org.country if org is not None else None
+    subdivision = org.subdivision if org is not None else None
+    region = region_of(country_code, subdivision)
+    country = region[0]
+    calendar = calendar_for(*region)
+    policy = policies.for_case(case.category, case.policy, country)
+    session = object_session(case)
+    notice_at = _notices_sent(session, case.id).get(case.id) if session is not None else None
+    return policy, _facts(case, case.promises, policy, calendar, notice_at=notice_at)

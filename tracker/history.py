@@ -53,7 +53,9 @@ from sqlalchemy.orm import Session
 
 from tracker.errors import Conflict
 from tracker.models import (
+    Attachment,
     Base,
+    Blob,
     Case,
     Change,
     ContactPoint,
@@ -70,7 +72,10 @@ from tracker.vocabulary import (
     CATEGORIES,
     CHANNELS,
     DIRECTIONS,
+    EVIDENCE_KINDS,
     FOLLOW_UP_STATUSES,
+    LETTER_CHANNELS,
+    LETTER_KINDS,
     LEVELS,
     PROMISE_PARTIES,
     PROMISE_STATUSES,
@@ -368,6 +373,34 @@ class Opened(Payload):
 class NoteAdded(Payload):
     TYPES = ("note",)
     CREATES = "notes"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttachmentAdded(Payload):
+    """A file kept as evidence (tracker.evidence); undo deletes its row."""
+
+    TYPES = ("attachment_added",)
+    CREATES = "attachments"
+    CHOICES = (("kind", EVIDENCE_KINDS),)
+    kind: str
+    filename: str
+    sha256: str
+    interaction_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class LetterSent(Payload):
+    """A letter of `case letter` recorded as sent: its interaction, kept text and tracking
+    number are rows of their own events in the same change. The FCBA clocks count from
+    the first billing-error notice sent (tracker.due)."""
+
+    TYPES = ("letter_sent",)
+    CHOICES = (("kind", LETTER_KINDS), ("channel", LETTER_CHANNELS))
+    kind: str
+    channel: str
+    interaction_id: int
+    sha256: str
+    tracking: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -813,6 +846,8 @@ def in_ranges(column: ColumnElement[int], ranges: IdRanges) -> ColumnElement[boo
 PAYLOAD_TYPES: tuple[type[Payload], ...] = (
     Opened,
     NoteAdded,
+    AttachmentAdded,
+    LetterSent,
     ReferenceAdded,
     Contacted,
     PromiseMade,
@@ -968,6 +1003,7 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     case_ids = list(dict.fromkeys(e.case_id for e in events if e.case_id is not None))
     snapshots: dict[int, dict[str, Any]] = {}
     imported = [p for p in payloads if isinstance(p, Imported)]
+    evidence = _evidence_of(session, case_ids, imported)
     if imported:
         (record,) = imported
         what = _undo_import(session, record)
@@ -980,6 +1016,7 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
     # Flush first: expiring drops unflushed changes (the promise states set above), and the
     # rows removed with SQL DELETE must not linger in the session.
     session.flush()
+    _forget_unused_evidence(session, evidence)
     session.expire_all()
     log = begin_change(session, "undo", now=now, undoable=False)
     change.reverted_by_id = log.change.id
@@ -1007,6 +1044,47 @@ def undo(session: Session, *, now: datetime | None = None) -> str:
             )
         )
     return prefix + what
+
+
+UNUSED_EVIDENCE = "tracker.unused_evidence"
+"""The key of ``Session.info`` under which undo lists the SHA-256 of stored evidence that no
+attachment uses any more: on SQLite their files go once the transaction is committed
+(tracker.evidence.remove_unused_files); on PostgreSQL their rows went with the undo."""
+
+
+def _evidence_of(
+    session: Session, case_ids: Sequence[int], imported: Sequence[Imported]
+) -> set[str]:
+    """The SHA-256 of the attachments the undo may remove: those of the change's cases (an
+    attachment added, a case opened and so deleted) and those an import added."""
+    found: set[str] = set()
+    if case_ids:
+        found.update(
+            session.scalars(select(Attachment.sha256).where(Attachment.case_id.in_(case_ids)))
+        )
+    for record in imported:
+        for chunk in _chunks(record.rows.get(Attachment.__tablename__, [])):
+            found.update(
+                session.scalars(
+                    select(Attachment.sha256).where(in_ranges(Attachment.__table__.c.id, chunk))
+                )
+            )
+    return found
+
+
+def _forget_unused_evidence(session: Session, digests: set[str]) -> None:
+    """Drop the stored bytes no attachment uses any more (see :data:`UNUSED_EVIDENCE`)."""
+    if not digests:
+        return
+    used = set(
+        session.scalars(select(Attachment.sha256).where(Attachment.sha256.in_(sorted(digests))))
+    )
+    unused = sorted(digests - used)
+    if unused:
+        # The condition again in the DELETE: it is checked under the row's lock.
+        in_use = exists().where(Attachment.sha256 == Blob.sha256)
+        session.execute(delete(Blob).where(Blob.sha256.in_(unused), not_(in_use)))
+        session.info.setdefault(UNUSED_EVIDENCE, set()).update(unused)
 
 
 def _remove_created(

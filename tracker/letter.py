@@ -1,126 +1,349 @@
-"""Letters from a case's history: a formal complaint, or a billing-error notice (FCBA).
+"""Letters from a case's history: a formal complaint, a billing-error notice (FCBA), and a
+letter to the regulator or ombudsman.
 
-The letter is built as blocks (paragraphs, lists, headings) and rendered as Markdown or as
-plain text wrapped for print. Everything in it comes from the store: the account's last 4
-digits (never more), the disputed transaction, every interaction in order, the promises and
-what became of them, the escalations. What the tool cannot know (the sender's name, why the
-charge is wrong) is left in [brackets]. The deadlines are the published rules in docs/domain.md,
-stated as guidance in a part addressed to the user, after the letter.
+What a letter says is a Jinja2 template (``tracker/templates/letters/KIND.md.j2``; a file of
+the same name in the config folder's ``letters/`` replaces it). The templates are written in
+Markdown and get the case's facts as data: every value they print is Markdown-escaped on the
+way out, unless it is Markdown made here (:class:`Md`), so a title or a merchant can never
+add markup, and no value is ever read as a template. The facts come from the store: the
+account's last 4 digits (never more), the disputed transaction, every interaction in order,
+the promises and what became of them, the escalations. What the tool cannot know (why the
+charge is wrong) is left in [brackets]; the sender's name and address come from the config
+file (``tracker config set name ...``), else they are [brackets] too.
+
+Dates and money are written for the case's country with Babel: the letters are in English,
+so the locale is the English of that country when Babel has one (``en_US``: "December 1,
+2026" and "$129.99"; ``en_GB``: "1 December 2026" and "£129.99"; ``en_DE``: "1 December
+2026" and "129,99 €"), else ``en_GB``; ``locale`` in the config file overrides it (a user
+who translated the templates sets ``de_DE``). The closing follows the same dialect:
+"Sincerely" in the US and Canada, "Yours faithfully" (to "Dear Sir or Madam") elsewhere.
+
+The Markdown the template writes is then laid out once more (:func:`layout`): a paragraph or
+a list item on one line in Markdown, wrapped at 76 columns in plain text (``-o x.txt``).
+The deadlines are the published rules in docs/domain.md, read from the policies, stated as
+guidance in a part addressed to the user, after the letter.
 """
 
 from __future__ import annotations
 
 import re
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tracker.cases import load_case_detail
-from tracker.directory import case_region
-from tracker.errors import UsageError
-from tracker.history import Escalated, payload_of
-from tracker.models import Case, Change, ContactPoint, Event, Interaction, Promise
+from tracker.cases import (
+    add_reference,
+    escalate,
+    event_time,
+    load_case_detail,
+    log_interaction,
+)
+from tracker.config import config_dir, settings
+from tracker.directory import case_calendar, case_region
+from tracker.errors import CaseNotActive, UsageError
+from tracker.evidence import attach, clean_filename, prepare
+from tracker.history import Escalated, LetterSent, begin_change, payload_of
+from tracker.models import (
+    Attachment,
+    Case,
+    Change,
+    ContactPoint,
+    Event,
+    Interaction,
+    Organization,
+    Promise,
+    Reference,
+    utcnow,
+)
 from tracker.policy import Policies, load_policies
-from tracker.vocabulary import ACTIVE_STATUSES, CHANNEL, LEVEL, REGULATORS
-from tracker.when import MONTHS
+from tracker.redact import Masker
+from tracker.values import choice, reference
+from tracker.vocabulary import (
+    ACTIVE_STATUSES,
+    CHANNEL,
+    LETTER_CHANNELS,
+    LETTER_KINDS,
+    LEVEL,
+    LEVELS,
+    REGULATORS,
+)
+from tracker.when import format_local
 
-KINDS = ("complaint", "billing-error")
+KINDS = LETTER_KINDS
 WIDTH = 76  # plain text: fits a printed page and an e-mail body
+TEMPLATE_FOLDER = "letters"  # in the config folder: templates that replace the built-in ones
+FALLBACK_LOCALE = "en_GB"
+# Countries whose letters close "Sincerely," (and whose English writes the month first).
+_AMERICAN = ("US", "CA", "PH")
 
 
-# Which body a letter names, by the case's country (the organization's, else the user's).
-_REGULATOR = {code: regulator.name for code, regulator in REGULATORS.items()}
-
-# --------------------------------------------------------------------------- text blocks
-
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+def template_name(kind: str) -> str:
+    return f"{kind}.md.j2"
 
 
-class _Doc:
-    """Blocks of a letter, rendered as Markdown or as wrapped plain text."""
-
-    def __init__(self, *, plain: bool) -> None:
-        self.plain = plain
-        self.blocks: list[str] = []
-
-    def text(self, value: str) -> str:
-        """User-supplied text: one line, Markdown-escaped."""
-        one = " ".join(value.split())
-        if self.plain:
-            return one
-        return _MD_SPECIAL.sub(r"\\\1", one)
-
-    def strong(self, value: str) -> str:
-        return value if self.plain else f"**{value}**"
-
-    def lines(self, lines: Sequence[str]) -> None:
-        """Lines kept apart (an address block): hard line breaks in Markdown."""
-        if self.plain:
-            self.blocks.append("\n".join(self._wrap(line, "", "") for line in lines))
-        else:
-            self.blocks.append("\\\n".join(lines))
-
-    def para(self, value: str) -> None:
-        self.blocks.append(self._wrap(value, "", ""))
-
-    def heading(self, value: str) -> None:
-        self.blocks.append(f"{value}\n{'-' * len(value)}" if self.plain else f"## {value}")
-
-    def bullets(self, items: Sequence[str]) -> None:
-        self.blocks.append("\n".join(self._wrap(item, "- ", "  ") for item in items))
-
-    def numbered(self, items: Sequence[str]) -> None:
-        width = len(f"{len(items)}. ")
-        self.blocks.append(
-            "\n".join(
-                self._wrap(item, f"{n}. ".ljust(width), " " * width)
-                for n, item in enumerate(items, start=1)
-            )
+def kind_for(case: Case, kind: str | None) -> str:
+    """The letter a case gets: `kind`, or by its level (at the regulator rung, the letter
+    to the regulator). A complaint to the company is refused at the regulator rung: the
+    company has had its chance, and its letter would ask for a final response again."""
+    if kind is None:
+        return "regulator" if case.escalation_level == "regulator" else "complaint"
+    if kind not in KINDS:
+        raise UsageError(f"unknown letter kind '{kind}'; choose one of: {', '.join(KINDS)}")
+    if kind == "complaint" and case.escalation_level == "regulator":
+        raise UsageError(
+            f"case {case.id} is at the regulator level: its letter goes to the regulator "
+            "(kind regulator), not a second complaint to the company"
         )
+    return kind
 
-    def rule(self) -> None:
-        self.blocks.append("=" * WIDTH if self.plain else "---")
 
-    def _wrap(self, value: str, first: str, rest: str) -> str:
-        """One item; a line after a newline (a command to copy) is indented, never wrapped."""
-        head, *verbatim = value.split("\n")
-        if self.plain:
-            head = textwrap.fill(
-                head,
-                WIDTH,
-                initial_indent=first,
-                subsequent_indent=rest,
-                break_long_words=False,
-                break_on_hyphens=False,
-            )
+# --------------------------------------------------------------------------- Markdown
+
+
+class Md(str):
+    """Markdown made here: a template prints it as it is (every other value is escaped)."""
+
+    __slots__ = ()
+
+
+# Line breaks and ASCII spaces fold to one space; a no-break space (129,99\xa0€) is kept.
+_SPACE = re.compile(r"[ \t\r\n\f\v\x85\u2028\u2029]+")
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>])")
+# What would start a block if a value began a line: a list, a heading, a quote, a rule.
+_MD_LEADING = re.compile(r"([-+>#=|]|\d{1,9}(?=[.)](?:\s|$)))")
+
+
+def escape(value: object) -> Md:
+    """A value as Markdown text: one line, every character that means something escaped."""
+    if isinstance(value, Md):
+        return value
+    one = _MD_SPECIAL.sub(r"\\\1", " ".join(_SPACE.split(str(value).strip())))
+    found = _MD_LEADING.match(one)
+    if found is not None:
+        end = found.end()
+        one = one[:end] + "\\" + one[end:] if found[0][0].isdigit() else "\\" + one
+    return Md(one)
+
+
+def escaped(data: Any) -> Any:
+    """The template's data: every text in it escaped (Markdown made here is kept as it is),
+    so that what a template prints or joins is Markdown whose every user character is text."""
+    if isinstance(data, str):
+        return escape(data)
+    if isinstance(data, dict):
+        return {key: escaped(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [escaped(item) for item in data]
+    return data
+
+
+def _finalize(value: object) -> object:
+    return "" if value is None else value
+
+
+# The helpers take Markdown (escaped data, or the template's own words) and give Markdown.
+
+
+def blank(what: str) -> Md:
+    """A part for the user to fill in: [what]."""
+    return Md(f"[{what}]")
+
+
+def strong(text: str) -> Md:
+    return Md(f"**{text}**")
+
+
+def code(text: str) -> Md:
+    """A command to copy, on one line (it holds no backtick)."""
+    return Md("`" + " ".join(str(text).replace("`", "'").split()) + "`")
+
+
+def quoted(text: str) -> Md:
+    return Md(f"“{text}”")
+
+
+def lines(values: Iterable[str]) -> Md:
+    """Lines kept apart (an address block): hard line breaks."""
+    return Md("\\\n".join(values))
+
+
+def sentence(text: str) -> Md:
+    """A capital first letter and a full stop (not a second one: "Jessica R.")."""
+    text = str(text).strip()
+    if not text:
+        return Md(text)
+    text = text[0].upper() + text[1:]
+    return Md(text if text.endswith((".", "!", "?", ".**", "?**", "!**")) else text + ".")
+
+
+def and_list(values: Sequence[str], last: str = " and ") -> Md:
+    items = [str(v) for v in values]
+    if len(items) < 2:
+        return Md("".join(items))
+    return Md(", ".join(items[:-1]) + last + items[-1])
+
+
+def plural(count: int, one: str, many: str | None = None) -> str:
+    return one if count == 1 else (many or one + "s")
+
+
+# --------------------------------------------------------------------------- layout
+
+_HARD_BREAK = re.compile(r"(?<!\\)(?:\\\\)*\\$")
+_ITEM = re.compile(r"(- |\d+\. )")
+_INLINE = re.compile(r"`[^`]*`|\\([!-/:-@\[-`{-~])|\*\*")
+
+
+def layout(markdown: str, *, plain: bool) -> str:
+    """The template's Markdown laid out: blocks apart by one blank line, a paragraph or a
+    list item on one line (its source lines joined); in plain text, no markup, wrapped at
+    WIDTH. A list item's continuation line that is a command (`code`) stays on its own."""
+    blocks: list[list[str]] = []
+    for block in re.split(r"\n[ \t]*(?:\n[ \t]*)+", markdown.strip("\n")):
+        rows = block.split("\n")
+        if not block.strip():
+            continue
+        if blocks and _list_kind(rows[0]) and _list_kind(rows[0]) == _list_kind(blocks[-1][0]):
+            blocks[-1] += rows  # one list, whatever blank lines a template left in it
         else:
-            # Markdown is left unwrapped: a wrapped line that began with "-" or "1." would
-            # turn into a list.
-            head = first + head
-        return "\n".join([head, *(rest + line for line in verbatim)])
-
-    def render(self) -> str:
-        return "\n\n".join(self.blocks) + "\n"
+            blocks.append(rows)
+    return "\n\n".join(_block(rows, plain) for rows in blocks) + "\n"
 
 
-# --------------------------------------------------------------------------- dates
+def _list_kind(row: str) -> str | None:
+    found = _ITEM.match(row)
+    return None if found is None else "-" if found[1] == "- " else "1"
 
 
-def _day(value: date) -> str:
-    return f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+def _block(rows: list[str], plain: bool) -> str:
+    first = rows[0].strip()
+    if first.startswith("## ") and len(rows) == 1:
+        title = first[3:].strip()
+        return f"{_plain(title)}\n{'-' * len(_plain(title))}" if plain else f"## {title}"
+    if first == "---" and len(rows) == 1:
+        return "=" * WIDTH if plain else "---"
+    if _ITEM.match(first):
+        return _list(rows, plain)
+    if any(_HARD_BREAK.search(row.rstrip()) for row in rows[:-1]):
+        kept = [_HARD_BREAK.sub("", row.rstrip()).strip() for row in rows]
+        if plain:
+            return "\n".join(_fill(_plain(row), "", "") for row in kept)
+        return "\\\n".join(kept)
+    text = " ".join(row.strip() for row in rows)
+    return _fill(_plain(text), "", "") if plain else text
 
 
-def _local_day(value: datetime, tz: tzinfo) -> str:
-    return _day(value.astimezone(tz).date())
+def _list(rows: list[str], plain: bool) -> str:
+    items: list[tuple[str, list[str], list[str]]] = []  # marker, text, verbatim lines
+    for row in rows:
+        stripped = row.strip()
+        found = _ITEM.match(row)
+        if found is not None:
+            items.append((found[1], [row[found.end() :].strip()], []))
+        elif stripped.startswith("`") or items[-1][2]:
+            items[-1][2].append(stripped)
+        else:
+            items[-1][1].append(stripped)
+    width = max(len(marker) for marker, _, _ in items)
+    out = []
+    for marker, text, verbatim in items:
+        first = marker.ljust(width) if marker[0].isdigit() else marker
+        rest = " " * len(first)
+        head = " ".join(text)
+        if plain:
+            body = [_fill(_plain(head), first, rest), *(rest + _plain(v) for v in verbatim)]
+        else:
+            body = [first + head, *(rest + v for v in verbatim)]
+        out.append("\n".join(body))
+    return "\n".join(out)
 
 
-def _moment(value: datetime, tz: tzinfo) -> str:
-    local = value.astimezone(tz)
-    return f"{_day(local.date())}, {local:%H:%M}"
+def _plain(text: str) -> str:
+    """Markdown inline text as plain text: no ** or `, escapes undone."""
+
+    def one(found: re.Match[str]) -> str:
+        token = found[0]
+        if token.startswith("`"):
+            return token[1:-1]
+        return found[1] or ""
+
+    return _INLINE.sub(one, text)
+
+
+def _fill(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(
+        text,
+        WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+# --------------------------------------------------------------------------- dates, money
+
+
+def letter_locale(country: str | None) -> str:
+    """The locale of a letter to `country`: the config file's `locale`, else the English of
+    that country if Babel knows one (en_US, en_GB, en_IE, en_CA, en_AU, en_DE, en_FR...),
+    else en_GB."""
+    configured = settings().locale
+    if configured:
+        return configured
+    from babel import localedata
+
+    name = f"en_{country}" if country else FALLBACK_LOCALE
+    return name if localedata.exists(name) else FALLBACK_LOCALE
+
+
+class Formats:
+    """Dates and money as the letter's locale writes them, times in the user's zone."""
+
+    def __init__(self, locale: str, tz: tzinfo) -> None:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            self.locale = Locale.parse(locale)
+        except (UnknownLocaleError, ValueError):
+            raise UsageError(
+                f"unknown locale '{locale}' (config file); use one such as en_GB or de_DE"
+            ) from None
+        self.tz = tz
+        self.territory = self.locale.territory
+
+    @property
+    def american(self) -> bool:
+        return self.territory in _AMERICAN
+
+    def day(self, value: date | datetime) -> str:
+        from babel.dates import format_date
+
+        if isinstance(value, datetime):
+            value = value.astimezone(self.tz).date()
+        return str(format_date(value, "long", locale=self.locale))
+
+    def moment(self, value: datetime) -> str:
+        from babel.dates import format_time
+
+        local = value.astimezone(self.tz)
+        clock = format_time(local.time(), "short", locale=self.locale)
+        return f"{self.day(local.date())}, {clock}"
+
+    def money(self, amount: Decimal | None, currency: str | None = None) -> str | None:
+        from babel.numbers import format_currency, format_decimal
+
+        if amount is None:
+            return None
+        if currency:
+            return str(format_currency(amount, currency, locale=self.locale))
+        return str(format_decimal(amount, locale=self.locale))
 
 
 # --------------------------------------------------------------------------- the case's facts
@@ -132,23 +355,19 @@ class _Facts:
     organization: str | None
     country: str | None
     address: list[str] | None
-    regulator: ContactPoint | None
+    regulator_point: ContactPoint | None
     escalations: list[Event]
+    order: dict[tuple[str, int], int]  # (table, row id) -> the id of the event recording it
     now: datetime
-    tz: tzinfo
-    clocks: _Clocks
+    fmt: Formats
+    about: bool = False  # a letter about the company, to someone else: "they", not "you"
 
-    @property
-    def account(self) -> str:
-        last4 = self.case.account_last4
-        return f"my account ending {last4}" if last4 else "my account ending [last 4 digits]"
-
-    @property
-    def amount(self) -> str | None:
-        case = self.case
-        if case.amount is None:
-            return None
-        return f"{case.amount} {case.currency}" if case.currency else str(case.amount)
+    def voice(self, phrase: str) -> str:
+        """One of our phrases ("I called you"), turned to the company in the third person
+        in a letter about it ("I called them"); never used on what the user typed."""
+        if not self.about:
+            return phrase
+        return _THIRD.sub(lambda found: _THIRD_WORDS[found[0]], phrase)
 
     def company_promises(self) -> list[Promise]:
         return [
@@ -160,54 +379,43 @@ class _Facts:
             p for p in self.company_promises() if p.status == "broken" or p.is_overdue(self.now)
         ]
 
-    def regulator_name(self) -> str:
-        if self.country in _REGULATOR:
-            return _REGULATOR[self.country]
-        if self.regulator is not None and self.regulator.label:
-            return "the regulator, " + self.regulator.label
-        return "the regulator or ombudsman"
+    def escalated_to(self, level: str) -> datetime | None:
+        """When the case first reached `level` (an escalation not undone), if it did."""
+        for event in self.escalations:
+            payload = payload_of(event)
+            if isinstance(payload, Escalated) and LEVELS.index(payload.level) >= LEVELS.index(
+                level
+            ):
+                return event.at
+        return None
 
 
-@dataclass(frozen=True)
-class _Clocks:
-    """The legal time limits a letter states, read from the policies (policies.toml)."""
+_THIRD_WORDS = {"you": "them", "You": "They", "your": "their", "Your": "Their"}
+_THIRD = re.compile(r"\b(?:you|You|your|Your)\b")
 
-    fcba_acknowledge: str
-    fcba_resolve: str
-    fca_final_response: str
-    cfpb_response: str
-    cfpb_final: str
 
-    @classmethod
-    def of(cls, policies: Policies) -> _Clocks:
-        def span(policy: str, threshold: str) -> str:
-            return str(policies.span(policy, threshold))
+def _mail_address(org: Organization | None, points: Sequence[ContactPoint]) -> list[str] | None:
+    mail = [p for p in points if p.kind == "mail"]
+    mail.sort(key=lambda p: p.level != "complaint")  # the complaints address first
+    if not mail:
+        return None
+    address = [line.strip() for line in mail[0].value.splitlines() if line.strip()]
+    if org is not None and (not address or address[0].casefold() != org.name.casefold()):
+        address.insert(0, org.name)
+    return address
 
-        return cls(
-            fcba_acknowledge=span("us-billing-error", "fcba-acknowledge-30d"),
-            fcba_resolve=span("us-billing-error", "fcba-resolve-90d"),
-            fca_final_response=span("uk-fca", "complaint-8w"),
-            cfpb_response=span("us-cfpb", "cfpb-response-15d"),
-            cfpb_final=span("us-cfpb", "cfpb-final-60d"),
-        )
+
+def _points(org: Organization | None) -> list[ContactPoint]:
+    if org is None:
+        return []
+    return sorted(org.contact_points, key=lambda p: (p.position, p.id))
 
 
 def _gather(
-    session: Session, case_id: int, now: datetime, tz: tzinfo, policies: Policies
+    session: Session, case: Case, now: datetime, fmt: Formats, *, about: bool = False
 ) -> _Facts:
-    case = load_case_detail(session, case_id)
     org = case.organization
-    points: list[ContactPoint] = []
-    if org is not None:
-        points = sorted(org.contact_points, key=lambda p: (p.position, p.id))
-    mail = [p for p in points if p.kind == "mail"]
-    mail.sort(key=lambda p: p.level != "complaint")  # the complaints address first
-    address = None
-    if mail:
-        address = [line.strip() for line in mail[0].value.splitlines() if line.strip()]
-        if org is not None and (not address or address[0].casefold() != org.name.casefold()):
-            address.insert(0, org.name)
-    regulator = next((p for p in points if p.level == "regulator"), None)
+    points = _points(org)
     # An escalation that `tracker undo` reverted did not happen, as far as a letter goes.
     escalations = list(
         session.scalars(
@@ -221,134 +429,146 @@ def _gather(
             .order_by(Event.at, Event.id)
         )
     )
+    order: dict[tuple[str, int], int] = {}
+    for event in case.events:
+        created = (event.data or {}).get("created")
+        if isinstance(created, list) and len(created) == 2:
+            order.setdefault((str(created[0]), int(created[1])), event.id)
     return _Facts(
         case=case,
         organization=org.name if org else None,
         country=case_region(case)[0],
-        address=address,
-        regulator=regulator,
+        address=_mail_address(org, points),
+        regulator_point=next((p for p in points if p.level == "regulator"), None),
         escalations=escalations,
+        order=order,
         now=now,
-        tz=tz,
-        clocks=_Clocks.of(policies),
+        fmt=fmt,
+        about=about,
     )
+
+
+def _regulator(session: Session, facts: _Facts) -> dict[str, Any] | None:
+    """The body the last rung goes to, for the case's country: its name, website and
+    address (from its own directory entry, when the directory has one)."""
+    known = REGULATORS.get(facts.country or "")
+    if known is None:
+        point = facts.regulator_point
+        if point is None:
+            return None
+        name = f"the regulator, {point.label}" if point.label else "the regulator or ombudsman"
+        return {"name": name, "short": point.label, "title": point.label,
+                "website": point.value if point.kind == "web" else None, "address": None,
+                "country": facts.country}  # fmt: skip
+    entry = session.scalar(
+        select(Organization).where(func.lower(Organization.name) == known.directory_name.lower())
+    )
+    return {
+        "name": known.name,
+        "short": known.short,
+        "title": known.directory_name,
+        "website": known.website,
+        "address": _mail_address(entry, _points(entry)),
+        "country": known.country,
+    }
 
 
 # --------------------------------------------------------------------------- the history
 
 
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
-
-
-def _quoted(doc: _Doc, text: str) -> str:
-    return f"“{doc.text(text)}”"
-
-
-def _interaction(doc: _Doc, facts: _Facts, item: Interaction) -> str:
+def _interaction(facts: _Facts, item: Interaction) -> Md:
     case = facts.case
     outgoing = item.direction == "out"
     channel = CHANNEL[item.channel]
-    what = channel.we_contacted if outgoing else channel.they_contacted
+    what = facts.voice(channel.we_contacted if outgoing else channel.they_contacted)
     if item.via:
         preposition = channel.via_out if outgoing else channel.via_in
-        what += f" {preposition} {doc.text(item.via)}"
+        what += f" {preposition} {escape(item.via)}"
     if item.duration_seconds:
         minutes = max(1, round(item.duration_seconds / 60))
-        what += f" ({minutes} minute{'s' if minutes != 1 else ''})"
-    parts = [f"{doc.strong(_moment(item.at, facts.tz))}: {what}."]
+        what += f" ({minutes} {plural(minutes, 'minute')})"
+    parts = [f"{strong(facts.fmt.moment(item.at))}: {sentence(what)}"]
     if item.agent_name or item.agent_id:
-        agent = doc.text(item.agent_name) if item.agent_name else "name not given"
+        agent = escape(item.agent_name) if item.agent_name else "name not given"
         if item.agent_id:
-            agent += f" (ID {doc.text(item.agent_id)})"
-        parts.append(f"Agent: {agent}.")
+            agent += f" (ID {escape(item.agent_id)})"
+        parts.append(sentence(f"Agent: {agent}"))
     refs = [r.value for r in case.references if r.interaction_id == item.id]
     if refs:
-        label = "Reference" if len(refs) == 1 else "References"
-        parts.append(f"{label}: {', '.join(doc.text(r) for r in refs)}.")
+        label = plural(len(refs), "Reference")
+        parts.append(sentence(f"{label}: {', '.join(escape(r) for r in refs)}"))
     if item.summary:
-        parts.append(_sentence(doc.text(item.summary)))
-    who = doc.text(item.agent_name) if item.agent_name else "Your agent"
+        parts.append(sentence(escape(item.summary)))
+    who = escape(item.agent_name) if item.agent_name else facts.voice("Your agent")
     for promise in case.promises:
         if promise.interaction_id != item.id:
             continue
+        by = facts.fmt.day(promise.due_at)
         if promise.promised_by == "company":
-            parts.append(
-                f"{who} promised: {_quoted(doc, promise.text)}, "
-                f"by {_local_day(promise.due_at, facts.tz)}."
-            )
+            parts.append(f"{who} promised: {quoted(escape(promise.text))}, by {by}.")
         else:
-            parts.append(
-                f"I agreed to: {_quoted(doc, promise.text)}, "
-                f"by {_local_day(promise.due_at, facts.tz)}."
-            )
-    return " ".join(parts)
+            parts.append(f"I agreed to: {quoted(escape(promise.text))}, by {by}.")
+    return Md(" ".join(parts))
 
 
-def _escalation(doc: _Doc, facts: _Facts, event: Event) -> str:
+def _escalation(facts: _Facts, event: Event) -> Md:
     payload = payload_of(event)
     assert isinstance(payload, Escalated)
-    text = LEVEL[payload.level].escalated
+    text = facts.voice(LEVEL[payload.level].escalated)
     if payload.reason:
-        text += " " + _sentence(doc.text(payload.reason))
-    return f"{doc.strong(_moment(event.at, facts.tz))}: {text}"
+        text += " " + sentence(escape(payload.reason))
+    return Md(f"{strong(facts.fmt.moment(event.at))}: {text}")
 
 
-def _history(doc: _Doc, facts: _Facts) -> list[str]:
-    """Interactions, promises made outside them, and escalations, in time order."""
-    entries: list[tuple[datetime, int, str]] = []
+def _history(facts: _Facts) -> list[Md]:
+    """Interactions, promises made outside them, and escalations, in time order; at the
+    same time, in the order they were recorded."""
+    entries: list[tuple[datetime, int, Md]] = []
     for item in facts.case.interactions:
-        entries.append((item.at, 0, _interaction(doc, facts, item)))
+        recorded = facts.order.get(("interactions", item.id), 0)
+        entries.append((item.at, recorded, _interaction(facts, item)))
     for promise in facts.company_promises():
         if promise.interaction_id is None:
-            entries.append(
-                (
-                    promise.created_at,
-                    1,
-                    f"{doc.strong(_moment(promise.created_at, facts.tz))}: You promised: "
-                    f"{_quoted(doc, promise.text)}, by {_local_day(promise.due_at, facts.tz)}.",
-                )
+            text = Md(
+                f"{strong(facts.fmt.moment(promise.created_at))}: {facts.voice('You')} promised: "
+                f"{quoted(escape(promise.text))}, by {facts.fmt.day(promise.due_at)}."
             )
+            entries.append((promise.created_at, facts.order.get(("promises", promise.id), 0), text))
     for event in facts.escalations:
-        entries.append((event.at, 2, _escalation(doc, facts, event)))
+        entries.append((event.at, event.id, _escalation(facts, event)))
     entries.sort(key=lambda e: (e[0], e[1]))
     return [text for _, _, text in entries]
 
 
-def _promise_line(doc: _Doc, facts: _Facts, promise: Promise) -> str:
+def _promise_line(facts: _Facts, promise: Promise) -> Md:
     """Who promised what, when, by when, and what became of it."""
     interaction = next((i for i in facts.case.interactions if i.id == promise.interaction_id), None)
     made_at = interaction.at if interaction is not None else promise.created_at
     if promise.promised_by == "me":
         who = "I"
     elif interaction is not None and interaction.agent_name:
-        who = doc.text(interaction.agent_name)
+        who = escape(interaction.agent_name)
     else:
-        who = "You"
-    text = (
-        f"{who} promised on {_local_day(made_at, facts.tz)}: {_quoted(doc, promise.text)}, "
-        f"by {_local_day(promise.due_at, facts.tz)}."
-    )
+        who = facts.voice("You")
+    day = facts.fmt.day
+    what = quoted(escape(promise.text))
+    text = f"{who} promised on {day(made_at)}: {what}, by {day(promise.due_at)}."
     if promise.status == "kept":
         done = "Done" if promise.promised_by == "me" else "Kept"
-        when = f" on {_local_day(promise.status_at, facts.tz)}" if promise.status_at else ""
-        return f"{text} {done}{when}."
+        when = f" on {day(promise.status_at)}" if promise.status_at else ""
+        return Md(f"{text} {done}{when}.")
     if promise.status == "broken":
-        return f"{text} {doc.strong('Not kept.')}"
+        return Md(f"{text} {strong('Not kept.')}")
     if promise.is_overdue(facts.now):
-        return f"{text} {doc.strong('Not kept')}; still outstanding."
-    return f"{text} Not yet due."
+        return Md(f"{text} {strong('Not kept')}; still outstanding.")
+    return Md(f"{text} Not yet due.")
 
 
-def _promises(doc: _Doc, facts: _Facts) -> list[str]:
+def _promises(facts: _Facts) -> list[Md]:
     """The company's promises (not cancelled), and mine that I kept, in the order made."""
     mine = [p for p in facts.case.promises if p.promised_by == "me" and p.status == "kept"]
     chosen = {p.id for p in facts.company_promises()} | {p.id for p in mine}
-    return [_promise_line(doc, facts, p) for p in facts.case.promises if p.id in chosen]
+    return [_promise_line(facts, p) for p in facts.case.promises if p.id in chosen]
 
 
 # --------------------------------------------------------------------------- the letter
@@ -358,255 +578,331 @@ def render_letter(
     session: Session,
     case_id: int,
     *,
+    kind: str | None = None,
+    now: datetime,
+    tz: tzinfo,
+    plain: bool = False,
+    policies: Policies | None = None,
+    dated: datetime | None = None,
+    notes: bool = True,
+) -> str:
+    """The letter for the case, in Markdown (or plain text), dates in `tz`.
+
+    `kind` None: by the case's level (:func:`kind_for`). `dated`: the day the letter
+    bears (default `now`; a letter recorded as sent --at an earlier day). `notes`: the
+    part for the user after the letter (left out of the copy kept as evidence). The time
+    limits it states come from `policies` (default: the built-in ones and the user's
+    file), so the letter and the reminders count the same clocks.
+    """
+    case = load_case_detail(session, case_id)
+    return render_case_letter(
+        session,
+        case,
+        kind=kind_for(case, kind),
+        now=now,
+        tz=tz,
+        plain=plain,
+        policies=policies,
+        dated=dated,
+        notes=notes,
+    )
+
+
+def render_case_letter(
+    session: Session,
+    case: Case,
+    *,
     kind: str,
     now: datetime,
     tz: tzinfo,
     plain: bool = False,
     policies: Policies | None = None,
+    dated: datetime | None = None,
+    notes: bool = True,
 ) -> str:
-    """The letter for the case, in Markdown (or plain text), dates in `tz`.
+    """:func:`render_letter` of a case loaded with :func:`load_case_detail`."""
+    policies = policies or load_policies()
+    country = case_region(case)[0]
+    fmt = Formats(letter_locale(country), tz)
+    facts = _gather(session, case, now, fmt, about=kind == "regulator")
+    context = escaped(_context(session, facts, kind, policies, dated or now, notes))
+    return layout(_render(template_name(kind), context), plain=plain)
 
-    The time limits it states come from `policies` (default: the built-in ones and the
-    user's file), so the letter and the reminders count the same clocks.
-    """
-    if kind not in KINDS:
-        raise UsageError(f"unknown letter kind '{kind}'; choose one of: {', '.join(KINDS)}")
-    facts = _gather(session, case_id, now, tz, policies or load_policies())
-    doc = _Doc(plain=plain)
+
+def _context(
+    session: Session,
+    facts: _Facts,
+    kind: str,
+    policies: Policies,
+    dated: datetime,
+    notes: bool,
+) -> dict[str, Any]:
     case = facts.case
-    billing = kind == "billing-error"
-
-    doc.lines(["[Your name]", "[Your address]"])
-    doc.para(_day(now.astimezone(tz).date()))
-    if facts.address:
-        doc.lines([doc.text(line) for line in facts.address])
-    else:
-        doc.lines(
-            [doc.text(facts.organization) if facts.organization else "[Organization]", "[Address]"]
-        )
-
-    subject = _subject(doc, facts, billing)
-    refs = [doc.text(r.value) for r in case.references]
-    header = [doc.strong(subject)]
-    if refs:
-        header.append(doc.strong("Your references: " + ", ".join(refs)))
-    doc.lines(header)
-
-    doc.para("Dear Sir or Madam,")
-    doc.para(_opening(doc, facts, billing))
-    if billing or case.merchant or case.amount is not None or case.transaction_date:
-        doc.heading("The disputed charge")
-        doc.bullets(
-            [
-                "Date: "
-                + (_day(case.transaction_date) if case.transaction_date else "[transaction date]"),
-                "Merchant: " + (doc.text(case.merchant) if case.merchant else "[merchant]"),
-                "Amount: " + (doc.text(facts.amount) if facts.amount else "[amount]"),
-                "Account: ending " + (case.account_last4 or "[last 4 digits]"),
-            ]
-        )
-    history = _history(doc, facts)
-    if history:
-        doc.heading("What has happened so far")
-        doc.numbered(history)
-    promises = _promises(doc, facts)
-    if promises:
-        doc.heading("Promises, and what became of them")
-        doc.bullets(promises)
-    doc.heading("What I ask")
-    doc.numbered(_asks(doc, facts, billing))
-    doc.para(_duties(facts, billing))
-    doc.para("Sincerely," if facts.country != "GB" else "Yours faithfully,")
-    doc.lines(["[Signature]", "[Your name]"])
-
-    doc.rule()
-    doc.heading("Before you send it (notes for you, not part of the letter)")
-    doc.bullets(_notes(doc, facts, billing))
-    return doc.render()
-
-
-def _subject(doc: _Doc, facts: _Facts, billing: bool) -> str:
-    case = facts.case
-    account = f"account ending {case.account_last4}" if case.account_last4 else None
-    if billing:
-        charge = ", ".join(
-            p
-            for p in (
-                doc.text(case.merchant) if case.merchant else None,
-                doc.text(facts.amount) if facts.amount else None,
-                _day(case.transaction_date) if case.transaction_date else None,
-            )
-            if p
-        )
-        parts = ["Re: Notice of billing error", account, charge or None]
-    else:
-        parts = ["Re: Formal complaint", doc.text(case.title), account]
-    return " — ".join(p for p in parts if p)
-
-
-def _opening(doc: _Doc, facts: _Facts, billing: bool) -> str:
-    case = facts.case
-    if billing:
-        charge = "a charge"
-        if facts.amount:
-            charge += f" of {doc.text(facts.amount)}"
-        if case.merchant:
-            charge += f" from {doc.text(case.merchant)}"
-        if case.transaction_date:
-            charge += f" dated {_day(case.transaction_date)}"
-        return (
-            f"I am writing to dispute a billing error on {facts.account}: {charge}. "
-            "The charge is in error because [say why: for example, I did not authorize it, "
-            "the amount is wrong, or the goods or services were not delivered]."
-        )
-    text = f"I am writing to make a formal complaint about the matter above, on {facts.account}."
+    fmt = facts.fmt
+    mine = settings()
     outgoing = [i for i in case.interactions if i.direction == "out"]
-    said: list[str] = []
-    if outgoing:
-        times = "once" if len(outgoing) == 1 else f"{len(outgoing)} times"
-        said.append(f"since {_local_day(outgoing[0].at, facts.tz)} I have contacted you {times}")
     unkept = facts.unkept()
-    if unkept:
-        total = len(facts.company_promises())
-        said.append(
-            f"{len(unkept)} of the {total} promises you made were not kept"
-            if total > 1
-            else "the promise you made was not kept"
-        )
-    if case.status in ACTIVE_STATUSES:
-        said.append("the matter is still not resolved")
-    if said:
-        joined = ", ".join(said[:-1]) + (" and " if len(said) > 1 else "") + said[-1]
-        text += " " + _sentence(joined)
-    return text
+    calendar = case_calendar(case)
+
+    def span(policy: str, threshold: str) -> Any:
+        return policies.span(policy, threshold)
+
+    # The FCA's 8 weeks count from the complaint: the escalation to the complaint rung, or
+    # this letter if it is the complaint.
+    complained = facts.escalated_to("complaint")
+    complaint_start = complained or dated
+    final_response_due = span("uk-fca", "complaint-8w").after(complaint_start, calendar)
+    txn = case.transaction_date
+    return {
+        "kind": kind,
+        "country": facts.country,
+        "american": fmt.american,
+        "locale": str(fmt.locale),
+        "today": fmt.day(dated),
+        "sender": {"name": mine.name, "address": list(mine.address or ()), "email": mine.email},
+        "organization": facts.organization,
+        "address": facts.address,
+        "case": {
+            "id": case.id,
+            "title": case.title,
+            "category": case.category,
+            "status": case.status,
+            "active": case.status in ACTIVE_STATUSES,
+            "level": case.escalation_level,
+            "account_last4": case.account_last4,
+            "merchant": case.merchant,
+            "amount": fmt.money(case.amount, case.currency),
+            "transaction_date": fmt.day(txn) if txn else None,
+            "opened": fmt.day(case.opened_at),
+        },
+        "references": [r.value for r in case.references],
+        "history": _history(facts),
+        "promises": _promises(facts),
+        "unkept": [p.text for p in unkept],
+        "promise_count": len(facts.company_promises()),
+        "contacts": len(outgoing),
+        "first_contact": fmt.day(outgoing[0].at) if outgoing else None,
+        "complaint_made": fmt.day(complained) if complained else None,
+        "complaint_start": fmt.day(complaint_start),
+        "final_response_due": fmt.day(final_response_due),
+        "final_response_passed": final_response_due <= facts.now,
+        "regulator": _regulator(session, facts),
+        "regulator_point": facts.regulator_point.value if facts.regulator_point else None,
+        "clocks": {
+            "fcba_acknowledge": str(span("us-billing-error", "fcba-acknowledge-30d")),
+            "fcba_resolve": str(span("us-billing-error", "fcba-resolve-90d")),
+            "fca_final_response": str(span("uk-fca", "complaint-8w")),
+            "cfpb_response": str(span("us-cfpb", "cfpb-response-15d")),
+            "cfpb_final": str(span("us-cfpb", "cfpb-final-60d")),
+        },
+        "notice": _notice_window(facts, txn),
+        "notes": notes,
+    }
 
 
-def _asks(doc: _Doc, facts: _Facts, billing: bool) -> list[str]:
-    case = facts.case
-    asks: list[str] = []
-    charge = f"the charge of {doc.text(facts.amount)}" if facts.amount else "the charge"
-    if case.merchant:
-        charge += f" from {doc.text(case.merchant)}"
-    if billing:
-        asks.append(
-            f"Correct the error: remove {charge} and any finance charges, fees or interest "
-            "on it, and send me a corrected statement."
-        )
-        asks.append(
-            "If you believe the charge is correct, explain why in writing and send me copies "
-            "of the documents that show it."
-        )
-    elif case.category == "dispute":
-        asks.append(f"Remove {charge} and any fees or interest charged on it.")
-    elif case.category == "lost_stolen":
-        asks.append(
-            "Confirm in writing that the lost or stolen card is cancelled and that I am not "
-            "held responsible for any charge made after I reported it."
-        )
-    else:
-        asks.append(f"Resolve the matter described above ({doc.text(case.title)}).")
-    unkept = facts.unkept()
-    if unkept:
-        listed = ", ".join(_quoted(doc, p.text) for p in unkept)
-        asks.append(f"Do what you promised and have not done: {listed}.")
-    if not billing:
-        asks.append("Send me your final response in writing, with this complaint's reference.")
-    return asks
-
-
-def _duties(facts: _Facts, billing: bool) -> str:
-    clocks = facts.clocks
-    if billing:
-        return (
-            "Under the Fair Credit Billing Act, please acknowledge this notice in writing "
-            f"within {clocks.fcba_acknowledge} of receiving it, and resolve the dispute within "
-            f"two complete billing cycles (and in no case later than {clocks.fcba_resolve})."
-        )
-    if facts.country == "GB":
-        return (
-            f"Please send me your final response within {clocks.fca_final_response}, as the "
-            "FCA's complaint rules "
-            "require. If you do not, or if I am not satisfied with it, I will refer the "
-            "complaint to the Financial Ombudsman Service."
-        )
-    return f"If this is not resolved, I will take the complaint to {facts.regulator_name()}."
-
-
-def _notes(doc: _Doc, facts: _Facts, billing: bool) -> list[str]:
-    case = facts.case
-    notes = ["Fill in the parts in [brackets], sign it, and delete these notes."]
-    if billing:
-        notes.append(
-            "Send it to the address your statement gives for billing errors (billing "
-            "inquiries): the notice must go there, and it may differ from the address above."
-        )
-        notes.append(_window(facts))
-        notes.append(
-            "Once they receive it, they must acknowledge it in writing within "
-            f"{facts.clocks.fcba_acknowledge} and resolve it within two complete billing "
-            f"cycles, no later than {facts.clocks.fcba_resolve}."
-        )
-        if facts.country and facts.country != "US":
-            notes.append(
-                f"The Fair Credit Billing Act is US law; {doc.text(facts.organization or '')} "
-                f"is listed in {facts.country}: check the rules that apply to your account."
-            )
-    else:
-        if facts.country in (None, "US"):
-            where = (
-                f" ({doc.text(facts.regulator.value)})"
-                if facts.regulator is not None and facts.country == "US"
-                else ""
-            )
-            notes.append(
-                "US: if they do not resolve it, you can complain to the Consumer Financial "
-                f"Protection Bureau{where}; companies generally respond within "
-                f"{facts.clocks.cfpb_response} and give a final response within "
-                f"{facts.clocks.cfpb_final}."
-            )
-        if facts.country in (None, "GB"):
-            notes.append(
-                f"UK: the firm has {facts.clocks.fca_final_response} to send its final "
-                "response; after that, or after "
-                "its final response, you can refer the complaint to the Financial Ombudsman "
-                "Service, generally within 6 months of the final response."
-            )
-    notes.append(
-        "Send it so that you can prove it arrived (for example, certified mail with a return "
-        "receipt), keep a copy, and enclose copies, never originals, of supporting documents."
-    )
-    record = (
-        f'tracker case contact {case.id} --channel mail --summary "'
-        + ("Billing-error notice sent" if billing else "Formal complaint sent")
-        + '"'
-    )
-    if billing:
-        record += ' --promise "Written acknowledgement of the billing-error notice" --due 30d'
-    notes.append(f"When it is sent, record it:\n{_code(doc, record)}")
-    notes.append("These timelines are guidance, not legal advice.")
-    return notes
-
-
-def _window(facts: _Facts) -> str:
-    """The 60-day notice window, with the safe date when the transaction date is known."""
-    rule = (
-        "Your notice must reach them within 60 days after the statement showing the error was sent."
-    )
-    txn = facts.case.transaction_date
+def _notice_window(facts: _Facts, txn: date | None) -> dict[str, Any]:
+    """The FCBA's 60 days: the last safe day for the notice, when the transaction is known."""
     if txn is None:
-        return rule + " Check that statement's date and count 60 days."
+        return {"known": False}
     safe = txn + timedelta(days=60)
-    today = facts.now.astimezone(facts.tz).date()
-    if today > safe:
-        return (
-            rule + f" More than 60 days have passed since the transaction ({_day(txn)}): "
-            "check the statement's date at once."
+    today = facts.now.astimezone(facts.fmt.tz).date()
+    return {
+        "known": True,
+        "transaction": facts.fmt.day(txn),
+        "safe": facts.fmt.day(safe),
+        "late": today > safe,
+    }
+
+
+# --------------------------------------------------------------------------- templates
+
+
+def _environment() -> Any:
+    """Jinja2, sandboxed: the user's templates (config folder) first, then the built-in."""
+    from jinja2 import ChoiceLoader, FileSystemLoader, PackageLoader, StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    env = SandboxedEnvironment(
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(str(config_dir() / TEMPLATE_FOLDER)),
+                PackageLoader("tracker", "templates/letters"),
+            ]
+        ),
+        autoescape=False,  # HTML escaping is for HTML; Markdown's is _finalize
+        finalize=_finalize,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(
+        blank=blank,
+        strong=strong,
+        code=code,
+        quoted=quoted,
+        lines=lines,
+        sentence=sentence,
+        and_list=and_list,
+        plural=plural,
+    )
+    return env
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    from jinja2 import TemplateError, TemplateSyntaxError
+
+    env = _environment()
+    try:
+        return str(env.get_template(name).render(context))
+    except TemplateSyntaxError as exc:
+        where = exc.filename or exc.name or name
+        raise UsageError(f"letter template {where}, line {exc.lineno}: {exc.message}") from None
+    except TemplateError as exc:
+        raise UsageError(f"letter template {name}: {exc}") from None
+
+
+# --------------------------------------------------------------------------- sent
+
+
+_SENT_SUMMARY = {
+    "complaint": "Formal complaint sent",
+    "billing-error": "Billing-error notice sent",
+    "regulator": "Letter to the regulator sent",
+}
+# A letter that is the step up: sending it puts a case below that rung on it, that day.
+_RUNG = {"complaint": "complaint", "regulator": "regulator"}
+
+
+@dataclass(frozen=True)
+class Clock:
+    """A threshold the sent letter starts, and when it is crossed."""
+
+    id: str
+    why: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class SentLetter:
+    kind: str
+    at: datetime
+    interaction: Interaction
+    attachment: Attachment
+    tracking: Reference | None
+    escalated_to: str | None
+    clocks: tuple[Clock, ...]
+
+
+def record_sent(
+    session: Session,
+    case: Case,
+    *,
+    kind: str | None,
+    channel: str,
+    masker: Masker,
+    tz: tzinfo,
+    at: datetime | None = None,
+    tracking: str | None = None,
+    tracking_not_a_card: bool = False,
+    copy: tuple[bytes, str] | None = None,
+    plain: bool = False,
+    policies: Policies | None = None,
+    now: datetime | None = None,
+) -> SentLetter:
+    """Record the case's letter as sent, as one change (one `tracker undo`): an outgoing
+    interaction on `channel` (mail or email) at `at`; the letter kept as its evidence (the
+    letter as written for that day, or `copy`: the bytes and name of the copy really sent);
+    the tracking number as a reference (never masked); and the clocks it starts: a
+    complaint or a regulator letter puts a case below that rung on it (its clocks count
+    from the escalation), and the first billing-error notice sent is where the FCBA's
+    thresholds count from (``since = "notice"``). `case` is loaded with load_case_detail
+    and locked."""
+    kind = kind_for(case, kind)
+    channel = choice(channel, LETTER_CHANNELS, "way of sending a letter")
+    now = now or utcnow()
+    when = event_time(at, now, "the letter")
+    if when < case.opened_at:
+        raise UsageError(
+            f"the letter's time {format_local(when)} is before the case was opened "
+            f"({format_local(case.opened_at)})"
         )
-    return (
-        rule + f" The charge is dated {_day(txn)} and the statement came after it, so a "
-        f"notice that arrives by {_day(safe)} is in time whatever the statement's date."
+    if case.status not in ACTIVE_STATUSES:
+        raise CaseNotActive(case.id, case.status, "record a letter")
+    number = reference(tracking, not_a_card=tracking_not_a_card) if tracking else None
+    policies = policies or load_policies()
+    # The copy kept is the letter as it stood on the day it was sent: made before anything
+    # of this change is recorded (it must not tell of its own sending).
+    if copy is None:
+        text = render_case_letter(
+            session, case, kind=kind, now=now, tz=tz, plain=plain, policies=policies,
+            dated=when, notes=False,
+        )  # fmt: skip
+        day = when.astimezone(tz).date().isoformat()
+        data, filename = (
+            text.encode("utf-8"),
+            f"letter-{case.id}-{kind}-{day}.{'txt' if plain else 'md'}",
+        )
+    else:
+        data, filename = copy[0], clean_filename(copy[1], masker)
+    prepared = prepare(data, filename, masker=masker, what="the letter")
+    log = begin_change(session, f"case letter {case.id} {kind} sent", now=now)
+    rung = _RUNG.get(kind)
+    escalated_to = None
+    if rung is not None and LEVELS.index(case.escalation_level) < LEVELS.index(rung):
+        escalate(session, case, masker=masker, to=rung, at=when, log=log)
+        escalated_to = rung
+    interaction = log_interaction(
+        session, case, channel=channel, masker=masker, at=when, direction="out",
+        summary=_SENT_SUMMARY[kind], now=now, log=log,
+    )  # fmt: skip
+    attachment = attach(
+        session, case, prepared, filename=filename, kind="letter", log=log,
+        interaction=interaction, at=when,
+    )  # fmt: skip
+    ref = None
+    if number is not None:
+        ref = add_reference(
+            session, case, number, kind="tracking", not_a_card=tracking_not_a_card,
+            interaction=interaction, log=log,
+        )  # fmt: skip
+    log.record(
+        case,
+        LetterSent(
+            kind=kind,
+            channel=channel,
+            interaction_id=interaction.id,
+            sha256=prepared.sha256,
+            tracking=number,
+        ),
+        f"{_SENT_SUMMARY[kind]} by {channel}" + (f", tracking {number}" if number else ""),
+        at=when,
+    )
+    return SentLetter(
+        kind=kind,
+        at=when,
+        interaction=interaction,
+        attachment=attachment,
+        tracking=ref,
+        escalated_to=escalated_to,
+        clocks=_clocks_started(case, kind, escalated_to, when, policies),
     )
 
 
-def _code(doc: _Doc, text: str) -> str:
-    return text if doc.plain else f"`{text}`"
+def _clocks_started(
+    case: Case, kind: str, escalated_to: str | None, when: datetime, policies: Policies
+) -> tuple[Clock, ...]:
+    """The thresholds of the case's policy that now count from the letter."""
+    country = case_region(case)[0]
+    policy = policies.for_case(case.category, case.policy, country)
+    since = "notice" if kind == "billing-error" else "escalated" if escalated_to else None
+    calendar = case_calendar(case)
+    found = []
+    for threshold in policy.thresholds:
+        if threshold.since != since or threshold.after is None:
+            continue
+        if not threshold.applies(case.escalation_level):
+            continue
+        found.append(Clock(threshold.id, threshold.why, threshold.after.after(when, calendar)))
+    found.sort(key=lambda c: (c.at, c.id))
+    return tuple(found)

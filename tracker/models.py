@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -31,7 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # The Alembic revision this code's schema corresponds to. A test checks it equals the
 # migrations' head, so the start-up path can skip importing Alembic when the store is current.
-SCHEMA_REVISION = "0008"
+SCHEMA_REVISION = "0010"
 
 
 def utcnow() -> datetime:
@@ -213,6 +214,12 @@ class Case(Base):
         passive_deletes=True,
         order_by="Tag.tag",
     )
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="case",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by="Attachment.id",
+    )
     events: Mapped[list[Event]] = relationship(
         back_populates="case",
         cascade="all, delete-orphan",
@@ -240,6 +247,8 @@ class Interaction(Base):
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     summary: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # True while `tracker call` is filling it in (or was, until a crash): None when done.
+    draft: Mapped[bool | None] = mapped_column(Boolean)
 
     case: Mapped[Case] = relationship(back_populates="interactions")
 
@@ -389,6 +398,53 @@ class Tag(Base):
     case: Mapped[Case] = relationship(back_populates="tags")
 
 
+class Attachment(Base):
+    """A piece of evidence on a case: a statement, a receipt, a transcript, a letter sent.
+
+    The bytes live apart (tracker.evidence), named by the SHA-256 of what was stored:
+    ``sha256`` is that copy's hash, ``original_sha256`` the hash of the file as the user
+    gave it (they differ when a card number was masked out of a text before storing it),
+    ``masked`` how many card numbers and security codes were masked.
+    """
+
+    __tablename__ = "attachments"
+    __table_args__ = (Index("ix_attachments_sha256", "sha256"),)
+
+    noun: ClassVar[tuple[str, str]] = ("attachment", "attachments")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    interaction_id: Mapped[int | None] = mapped_column(
+        ForeignKey("interactions.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), default="other")
+    filename: Mapped[str] = mapped_column(String(500))
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    masked: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+    message_id: Mapped[str | None] = mapped_column(String(998), index=True)
+    """An email's Message-ID (`tracker import email` skips a message already recorded)."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="attachments")
+
+
+class Blob(Base):
+    """The bytes of stored evidence, by their SHA-256, on a PostgreSQL store (a shared store
+    shares its evidence). A SQLite store keeps them as files beside it instead
+    (tracker.evidence), and this table stays empty there."""
+
+    __tablename__ = "attachment_blobs"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(Integer)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Change(Base):
     """One command's worth of events: the unit `tracker undo` reverts.
 
@@ -407,7 +463,9 @@ class Change(Base):
 
 
 class Event(Base):
-    """One line of a case's history. Append-only: rows are never updated."""
+    """One line of a case's history. Append-only: rows are never updated, but for the event
+    of a draft contact, which `tracker call` rewrites as the call fills it in (its own change
+    is still open: tracker.calls)."""
 
     __tablename__ = "events"
     __table_args__ = (
@@ -466,6 +524,7 @@ class Reminder(Base):
 
 
 # SQLite must never hand out a deleted row's id again (undo deletes rows): AUTOINCREMENT on
-# every table (migration 0002). PostgreSQL sequences never reuse ids.
+# every table with an id (migration 0002). PostgreSQL sequences never reuse ids.
 for _table in Base.metadata.tables.values():
-    _table.dialect_options["sqlite"]["autoincrement"] = True
+    if "id" in _table.c:
+        _table.dialect_options["sqlite"]["autoincrement"] = True

@@ -36,7 +36,9 @@ DISCLAIMER = "Guidance, not legal advice."
 USER_POLICY_FILE = "policy.toml"
 
 # Anchors a threshold can count from.
-SINCE = ("opened", "last_interaction", "escalated", "promise_broken")
+SINCE = ("opened", "notice", "last_interaction", "escalated", "promise_broken")
+"""`notice`: the first billing-error notice sent (`case letter --kind billing-error --sent`),
+else the opening (a case opened --at the day the notice was sent)."""
 
 _SPAN = re.compile(r"\s*(\d{1,5})\s*(bd|d|w|h)\s*", re.IGNORECASE)
 _ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,79}")
@@ -201,10 +203,13 @@ class CaseFacts:
     escalated_at: datetime | None = None
     broken_at: tuple[datetime, ...] = ()
     calendar: Calendar = WEEKDAYS  # business days in thresholds count on this one
+    notice_at: datetime | None = None  # the first billing-error notice sent
 
     def anchor(self, since: str) -> datetime | None:
         if since == "opened":
             return self.opened_at
+        if since == "notice":
+            return self.notice_at or self.opened_at
         if since == "last_interaction":
             # Escalating is an action too: it restarts the count, so a case that just went up a
             # rung is not told at once to go up another for the silence before it.

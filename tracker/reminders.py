@@ -876,7 +876,7 @@ def _show_each(
     tell: Schedule,
 ) -> None:
     """One notification per case: compose, show, and record it at once (or release it)."""
-    steps: StepCache = {}
+    steps = StepCache()
     unavailable: str | None = None
     for case in held:
         due, claimed = case.due, case.claimed

@@ -43,10 +43,15 @@ class Channel:
     """How to use a directory contact point of this kind ("call"); None: no such points."""
     reference_kind: str = "other"
     """The kind of a reference number given during such a contact."""
+    live: bool = False
+    """The company answers in the same exchange (a call, a chat, a visit): a contact of
+    ours on it is a reply from them too (the case file's "last reply")."""
 
 
 _CHANNEL_LIST = (
-    Channel("phone", "Phone", "I called you", "You called me", "on", "from", "call", "call"),
+    Channel(
+        "phone", "Phone", "I called you", "You called me", "on", "from", "call", "call", live=True
+    ),
     Channel(
         "chat",
         "Chat",
@@ -55,6 +60,7 @@ _CHANNEL_LIST = (
         "at",
         "from",
         "chat at",
+        live=True,
     ),
     Channel("mail", "Mail", "I wrote to you", "You wrote to me", "at", "from", "write to"),
     Channel(
@@ -86,7 +92,14 @@ _CHANNEL_LIST = (
         "go to",
     ),
     Channel(
-        "in_person", "In person", "I visited you in person", "We met in person", "at", "at", None
+        "in_person",
+        "In person",
+        "I visited you in person",
+        "We met in person",
+        "at",
+        "at",
+        None,
+        live=True,
     ),
 )
 CHANNEL = {c.name: c for c in _CHANNEL_LIST}
@@ -134,7 +147,14 @@ def next_level(level: str) -> str | None:
     return LEVELS[index + 1] if index + 1 < len(LEVELS) else None
 
 
-REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "other")
+REFERENCE_KINDS = ("call", "dispute", "complaint", "claim", "tracking", "other")
+"""`tracking`: a posted letter's tracking number (case letter --sent --tracking)."""
+LETTER_KINDS = ("complaint", "billing-error", "regulator")
+"""The letters `case letter` writes (tracker.letter)."""
+LETTER_CHANNELS = ("mail", "email")
+"""How a letter can be sent (case letter --sent --via)."""
+# What a piece of evidence is (`case attach --kind`).
+EVIDENCE_KINDS = ("statement", "receipt", "transcript", "email", "letter", "photo", "other")
 DIRECTIONS = ("out", "in")
 STATUSES = ("open", "waiting", "escalated", "resolved", "closed")
 ACTIVE_STATUSES = ("open", "waiting", "escalated")
@@ -188,3 +208,31 @@ REGULATORS = {
     ),
 }
 """Consumer complaint bodies by ISO country code (guidance, not legal advice)."""
+
+
+# What to have ready before calling, by category (the guide, 1.2 "gather details"). The
+# words "last4", "transaction" and "references" stand for the case's own facts, filled in
+# from it (tracker.advice.call_checklist); the rest is said as written. Never a security
+# code or a PIN: the tracker keeps neither.
+CALL_CHECKLIST: dict[str, tuple[str, ...]] = {
+    "lost_stolen": (
+        "last4",
+        "when and where you last had the card",
+        "any charges you did not make",
+        "an address for the new card",
+    ),
+    "dispute": (
+        "last4",
+        "transaction",
+        "what you did to sort it out with the merchant",
+        "references",
+    ),
+    "rewards": ("last4", "the points or offer concerned and the statement it is on", "references"),
+    "personal_info": ("last4", "the old and the new details", "references"),
+    "benefits": ("last4", "the benefit, with the date and receipt it covers", "references"),
+    "payment": ("last4", "transaction", "the payment's date, amount and account", "references"),
+    "application": ("the application's date and reference", "references"),
+    "complaint": ("last4", "what went wrong, with dates", "what would put it right", "references"),
+    "card_replacement": ("last4", "an address for the new card", "references"),
+    "other": ("last4", "references"),
+}

@@ -250,6 +250,8 @@ class _Patterns:
         self.day_month = re.compile(
             rf"(?:the\s+)?(?P<d>\d{{1,2}}){ordinal}\s+(?:of\s+)?{month}{year}"
         )
+        # "the 15th": a day of the month alone (the ordinal's ending is required).
+        self.month_ordinal = re.compile(r"(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)")
         self.numeric = re.compile(
             r"(?P<a>\d{1,4})(?P<sep>[/.])(?P<b>\d{1,2})(?:(?P=sep)(?P<c>\d{1,4}))?"
         )
@@ -1082,6 +1084,30 @@ def _named_date(ctx: _Context, text: str) -> date | None:
     return _year_for(ctx, month, day, text)
 
 
+def _day_of_month(ctx: _Context, text: str) -> date | None:
+    """``the 15th``: the next 15th from today, today included (for a time in the past, the
+    latest one up to today); a month without that day is skipped (the 31st)."""
+    m = _pat().month_ordinal.fullmatch(text)
+    if m is None:
+        return None
+    day = int(m["d"])
+    if not 1 <= day <= 31:
+        raise WhenError(f"invalid date '{text}': the day must be in 1..31")
+    year, month = ctx.today.year, ctx.today.month
+    step = -1 if ctx.past else 1
+    for _ in range(13):
+        if day <= _days_in_month(year, month):
+            found = date(year, month, day)
+            if (found <= ctx.today) if ctx.past else (found >= ctx.today):
+                return found
+        month += step
+        if month == 0:
+            year, month = year - 1, 12
+        elif month == 13:
+            year, month = year + 1, 1
+    return None  # pragma: no cover - every day 1..31 comes within a year
+
+
 def _numeric_date(ctx: _Context, text: str) -> date | None:
     """``24/12``, ``12/24``, ``24.12.2026``, ``2026/12/24``, read in the date order."""
     m = _pat().numeric.fullmatch(text)
@@ -1149,7 +1175,7 @@ def _parse_day(ctx: _Context, text: str) -> date | None:
         found = _numeric_date(ctx, text)
         if found is not None:
             return found
-    found = _named_date(ctx, text)
+    found = _named_date(ctx, text) or _day_of_month(ctx, text)
     if found is not None:
         return found
     # "mon 9 dec", "monday, december 9": the weekday must agree with the date

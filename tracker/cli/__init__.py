@@ -49,17 +49,27 @@ COMMANDS = {
     "remind": ("tracker.cli.daemon:remind", "One reminder pass, for cron."),
     "search": ("tracker.cli.search:search", "Find words and reference numbers in every case."),
     "export": ("tracker.cli.export:export", "Export history as CSV, JSON or iCalendar."),
-    "import": ("tracker.cli.export:import_", "Import a JSON export."),
+    "import": ("tracker.cli.export:import_", "Import a JSON export, or emails."),
+    "config": (
+        "tracker.cli.config:config",
+        "Your settings: name and address for letters, email, country, notifiers.",
+    ),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
     "server": (
         "tracker.cli.server:server_group",
         "The command server that starts commands warm: status, stop.",
     ),
     "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
+    "call": ("tracker.cli.call:call", "A guided phone call, each answer saved as typed."),
+    "log": ("tracker.cli.log:log", "Record a contact from one line in your own words."),
     "note": ("tracker.cli.edit:note", "Correct a note."),
 }
 # Modules that add subcommands to a group defined elsewhere, loaded with it.
-EXTENSIONS = {"case": ("tracker.cli.edit",), "promise": ("tracker.cli.edit",)}
+EXTENSIONS = {
+    "case": ("tracker.cli.edit", "tracker.cli.evidence", "tracker.cli.casefile"),
+    "promise": ("tracker.cli.edit",),
+    "import": ("tracker.cli.mail",),
+}
 
 
 class LazyGroup(click.Group):

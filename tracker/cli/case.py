@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -32,10 +34,10 @@ from tracker.cli.common import (
     write_command,
     write_report,
 )
-from tracker.errors import UsageError
+from tracker.errors import TrackerError, UsageError
 from tracker.files import open_output
 from tracker.letter import KINDS as LETTER_KINDS
-from tracker.letter import render_letter
+from tracker.letter import kind_for, record_sent, render_case_letter
 from tracker.models import Case, Promise, utcnow
 from tracker.policy import load_policies
 from tracker.tags import tag_case, untag_case
@@ -43,7 +45,16 @@ from tracker.values import parse_tag
 from tracker.views import View
 from tracker.views.case import case_detail
 from tracker.views.followups import Text as FollowUpText
-from tracker.vocabulary import CATEGORIES, CHANNELS, LEVELS, REFERENCE_KINDS, STATUSES
+from tracker.views.writes import sent_letter_dict
+from tracker.vocabulary import (
+    ACTIVE_STATUSES,
+    CATEGORIES,
+    CHANNELS,
+    LETTER_CHANNELS,
+    LEVELS,
+    REFERENCE_KINDS,
+    STATUSES,
+)
 from tracker.when import (
     Calendar,
     Window,
@@ -340,7 +351,9 @@ def list_(
     now = utcnow()
     with store().read() as session:
         found = svc.list_cases(session, flt, now=now)
-        view.case_list(found, svc.overdue_counts(session, [c.id for c in found], now), empty)
+        statuses = ACTIVE_STATUSES if status is None else None if status == "all" else (status,)
+        counts = svc.overdue_counts(session, [c.id for c in found], now, statuses=statuses)
+    view.case_list(found, counts, empty)
 
 
 @case.command("show")
@@ -387,7 +400,22 @@ def show(case_id: int, zone: tzinfo | None, view: View) -> None:
     "--ref", "refs", multiple=True, metavar="REF", help="A reference number given (repeatable)."
 )
 @not_a_card_option
-@click.option("--summary", metavar="TEXT", help="What was discussed and agreed.")
+@click.option(
+    "--summary", metavar="TEXT", help="What was discussed and agreed ('-': read it from stdin)."
+)
+@click.option(
+    "--transcript",
+    type=click.Path(allow_dash=True),  # not checked here: read (and refused) as evidence is
+    metavar="FILE",
+    help="A chat transcript (text or HTML; '-': from stdin), kept as evidence with card "
+    "numbers masked; the contact's agent, times, references and promises are read from it.",
+)
+@click.option(
+    "--yes",
+    "-y",
+    is_flag=True,
+    help="With --transcript: save what it found without asking (needed without a terminal).",
+)
 @click.option("--promise", metavar="TEXT", help="An action promised (needs --due).")
 @click.option("--due", type=DUE, metavar="WHEN", help="When the promise is due, " + DUE_HELP)
 @click.option(
@@ -411,6 +439,8 @@ def contact(
     refs: tuple[str, ...],
     not_a_card: bool,
     summary: str | None,
+    transcript: str | None,
+    yes: bool,
     promise: str | None,
     due: WhenInput | None,
     promised_by: str,
@@ -420,6 +450,14 @@ def contact(
     A relative --due (10bd, 8w, '7-10 business days') counts from --at, on the holiday
     calendar of the organization's country (else yours, from the config file).
 
+    --transcript FILE reads a chat transcript: the agent (the human one after a bot's
+    hand-over), when it started and how long it lasted, the reference numbers given
+    (kept exactly) and the sentences that promise something with a time ("a credit within
+    7-10 business days") as promises. On a terminal it shows what it found and asks before
+    saving; --yes saves without asking. A flag given wins over what was found (--agent,
+    --agent-id, --at, --duration, --summary; --ref and --promise replace the ones found).
+    The transcript is kept as the contact's attachment, with card numbers masked.
+
     \b
     Examples:
       tracker case contact 1 --channel phone --via 1-800-528-2122 --agent "Maria" \\
@@ -427,17 +465,48 @@ def contact(
           --summary "Dispute opened; charge removed pending review" \\
           --promise "Provisional credit posts to the account" --due 10bd
       tracker case contact 1 --channel chat --at "yesterday 14:00" --summary "No news"
+      tracker case contact 1 --channel chat --transcript chat.txt
+      pbpaste | tracker case contact 1 --channel chat --transcript - --yes
+      tracker case contact 1 --channel phone --summary - < call-notes.txt
     """
     source = click.get_current_context().get_parameter_source("promised_by")
     if promise is None and source is not ParameterSource.DEFAULT:
         raise click.UsageError("--promised-by goes with --promise")
     if (promise is None) != (due is None):
         raise UsageError("--promise and --due go together")
+    if summary == "-" and transcript == "-":
+        raise UsageError("--summary and --transcript cannot both read stdin ('-'); give one a file")
+    if yes and transcript is None:
+        raise UsageError("--yes goes with --transcript")
     now = utcnow()
     if at is not None and at > now + svc.FUTURE_SLACK:
         raise UsageError(
             f"the contact time {format_local(at)} is in the future; --at says when it happened"
         )
+    if summary == "-":
+        summary = _read_note("-")
+        if not summary.strip():
+            raise UsageError("the summary read from stdin is empty; nothing was saved")
+    if transcript is not None:
+        _transcript_contact(
+            case_id,
+            transcript,
+            yes=yes,
+            channel=channel,
+            at=at,
+            direction=direction,
+            via=via,
+            agent=agent,
+            agent_id=agent_id,
+            duration=duration,
+            refs=refs,
+            not_a_card=not_a_card,
+            summary=summary,
+            promise=promise,
+            due=due,
+            promised_by=promised_by,
+        )
+        return
     with case_change(case_id) as (session, found, masker):
         window = None
         if due is not None:
@@ -472,6 +541,49 @@ def contact(
     click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
     for promise_id, words in made:
         click.echo(f"Promise {promise_id} recorded, {words}; case {case_id} is {status}.")
+
+
+def _transcript_contact(
+    case_id: int,
+    path: str,
+    *,
+    yes: bool,
+    channel: str,
+    at: datetime | None,
+    due: WhenInput | None,
+    **fields: Any,
+) -> None:
+    # The parser and the evidence store load only for a transcript.
+    import tracker.cli.transcript as chat
+
+    resolve = None
+    if due is not None:
+        given = due
+
+        def resolve(anchor: datetime, calendar: Calendar, now: datetime) -> Window:
+            # Dated by --at or by the transcript's own times: after the fact, as --at is.
+            backdated = at is not None or anchor < now - svc.FUTURE_SLACK
+            return _due(given, anchor, now, calendar, backdated=backdated)
+
+    interaction_id, promise_ids, kept = chat.contact(
+        case_id,
+        path=path,
+        yes=yes,
+        ask=_stdin_is_tty() and path != "-",
+        channel=channel,
+        at=at,
+        resolve_due=resolve,
+        **fields,
+    )
+    now = utcnow()
+    with store().read() as session:
+        found = svc.get_case(session, case_id)
+        made = [(p.id, _due_words(p, now)) for p in found.promises if p.id in promise_ids]
+        status = found.status
+    click.echo(f"Logged interaction {interaction_id} on case {case_id} ({channel}).")
+    for promise_id, words in made:
+        click.echo(f"Promise {promise_id} recorded, {words}; case {case_id} is {status}.")
+    click.echo(kept)
 
 
 @case.command("ref")
@@ -703,29 +815,141 @@ def close(case_id: int, at: datetime | None) -> None:
     click.echo(f"Case {case_id} closed.")
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise TrackerError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
 @case.command("letter")
 @click.argument("case_id", type=CASE_ID, metavar="CASE")
 @click.option(
     "--kind",
     type=click.Choice(LETTER_KINDS),
-    default="complaint",
-    show_default=True,
-    help="A formal complaint, or a billing-error notice (FCBA).",
+    default=None,
+    help="A formal complaint, a billing-error notice (FCBA), or a letter to the regulator "
+    "or ombudsman (default: the regulator letter at the regulator level, else a complaint).",
 )
 @output_option("Write to FILE (.md for Markdown, .txt for plain text); default stdout.")
-def letter(case_id: int, kind: str, output: str) -> None:
-    """Write a ready-to-send letter from the case history.
+@click.option(
+    "--sent",
+    is_flag=True,
+    help="Record the letter as sent: an outgoing contact with the letter kept as evidence "
+    "(SHA-256), and the clocks it starts (see README.md, Letters).",
+)
+@click.option(
+    "--via",
+    type=click.Choice(LETTER_CHANNELS),
+    default=None,
+    help="How it was sent (with --sent; default mail).",
+)
+@click.option(
+    "--tracking",
+    metavar="NUMBER",
+    help="The post's tracking number (with --sent): kept as a reference, exactly as typed.",
+)
+@not_a_card_option
+@click.option(
+    "--copy",
+    "copy_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    metavar="FILE",
+    help="The copy you sent (your signed PDF, your edited text), kept instead of the "
+    "letter as written (with --sent).",
+)
+@at_option("it was sent (with --sent)")
+@write_command
+def letter(
+    case_id: int,
+    kind: str | None,
+    output: str,
+    sent: bool,
+    via: str | None,
+    tracking: str | None,
+    not_a_card: bool,
+    copy_file: Path | None,
+    at: datetime | None,
+) -> None:
+    """Write a ready-to-send letter from the case history; --sent records it as sent.
+
+    Dates and money are written for the organization's country (December 1, 2026 and
+    $129.99 in the US; 1 December 2026 and £129.99 in the UK); the sender is your name and
+    address from `tracker config`. The wording is a template you can replace: see
+    README.md, "Letters".
+
+    With --sent, the letter (as written for the day it was sent, or --copy) is kept as
+    evidence on an outgoing mail or email contact, --tracking as a reference, all as one
+    change (tracker undo). A complaint or a regulator letter puts the case on that rung
+    that day, so the FCA's 8 weeks or the CFPB's clocks count from it; a billing-error
+    notice starts the FCBA's 30 and 90 days.
 
     \b
     Examples:
       tracker case letter 1 --kind billing-error -o letter.md
       tracker case letter 1 --kind complaint
+      tracker case letter 1 --kind regulator -o to-the-ombudsman.txt
+      tracker case letter 1 --kind billing-error --sent --via mail \\
+          --tracking 9407111899223197428490
+      tracker case letter 1 --kind complaint --sent --at "2026-12-01 10:00" --copy signed.pdf
     """
+    ctx = click.get_current_context()
+    if not sent:
+        given = [
+            name
+            for name, flag in (
+                ("--via", "via"), ("--tracking", "tracking"), ("--copy", "copy_file"),
+                ("--at", "at"), ("--json", "write_json"),
+            )
+            if ctx.params.get(flag) is not None and ctx.params.get(flag) is not False
+        ]  # fmt: skip
+        if given:
+            raise click.UsageError(f"{', '.join(given)} go{'es' if len(given) == 1 else ''} "
+                                   "with --sent")  # fmt: skip
     now = utcnow()
     plain = output.endswith(".txt")
-    with store().read() as session:
-        text = render_letter(session, case_id, kind=kind, now=now, tz=local_zone(), plain=plain)
-    with open_output(output) as stream:
-        stream.write(text.encode("utf-8"))
+    if not sent:
+        with store().read() as session:
+            found = svc.load_case_detail(session, case_id)
+            kind = kind_for(found, kind)
+            text = render_case_letter(
+                session, found, kind=kind, now=now, tz=local_zone(), plain=plain
+            )
+        with open_output(output) as stream:
+            stream.write(text.encode("utf-8"))
+        if output != "-":
+            click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+        return
+    copy = (_read(copy_file), copy_file.name) if copy_file is not None else None
+    with case_change(case_id) as (session, _, masker):
+        found = svc.load_case_detail(session, case_id)
+        done = record_sent(
+            session, found, kind=kind, channel=via or "mail", masker=masker, tz=local_zone(),
+            at=at, tracking=tracking, tracking_not_a_card=not_a_card, copy=copy, plain=plain,
+            now=now,
+        )  # fmt: skip
+        if output != "-":
+            text = render_case_letter(
+                session, found, kind=done.kind, now=now, tz=local_zone(), plain=plain,
+                dated=done.at,
+            )  # fmt: skip
+            with open_output(output) as stream:
+                stream.write(text.encode("utf-8"))
+        attachment = done.attachment
+        write_report().add(letter=sent_letter_dict(done))
+        lines = [
+            f"Recorded the {done.kind} letter for case {case_id} as sent by "
+            f"{done.interaction.channel} on {format_local(done.at)} "
+            f"(contact {done.interaction.id})"
+            + (f", tracking number {done.tracking.value}." if done.tracking else "."),
+            f"Kept it as evidence: {attachment.filename} ({attachment.size} bytes, "
+            f"SHA-256 {attachment.sha256}).",
+        ]
+        if done.escalated_to:
+            lines.append(f"Case {case_id} is now at the {done.escalated_to} level.")
+        if done.clocks:
+            lines.append("Clocks that count from it:")
+            lines += [f"  {format_local(c.at)[:10]}  {c.why} ({c.id})" for c in done.clocks]
+    click.echo("\n".join(lines))
     if output != "-":
-        click.echo(f"Wrote the {kind} letter for case {case_id} to {output}.", err=True)
+        click.echo(f"Wrote the {done.kind} letter for case {case_id} to {output}.", err=True)

@@ -139,6 +139,12 @@ def _report() -> WriteReport | None:
     return None if ctx is None else ctx.meta.get(_REPORT)
 
 
+def json_requested() -> bool:
+    """Whether the running write command prints JSON (--json): then its stdout holds only
+    the JSON, and what it shows before writing (a preview, a question) goes to stderr."""
+    return _report() is not None
+
+
 def write_report() -> WriteReport:
     """The running write command's report (a command decorated with write_command)."""
     report = _report()

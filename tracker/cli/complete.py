@@ -6,6 +6,7 @@ by naming its parameters as the others do:
 
 - by the parameter's name (the Python name): ``case_id`` (case ids, with their titles),
   ``promise_id``, ``follow_up_id``, ``interaction_id`` / ``contact_id``, ``note_id``,
+  ``attachment_id``,
   ``organization`` / ``org`` (and ``name`` in the ``org`` group), ``tag`` / ``tags``,
   ``category``, ``channel``, ``status``, ``level``;
 - else by its type: an id type (tracker.cli.common.IdType) by what it names (``case``,
@@ -158,6 +159,7 @@ FOLLOW_UPS = ids_of(
 )
 INTERACTIONS = ids_of("interactions", f"{ON_THE_CASE}, channel, agent_name, summary")
 NOTES = ids_of("notes", f"{ON_THE_CASE}, body")
+ATTACHMENTS = ids_of("attachments", f"{ON_THE_CASE}, kind, filename")
 
 
 def _starting(incomplete: str, values: Iterable[tuple[str, str | None]]) -> list[Any]:
@@ -202,6 +204,7 @@ BY_NAME: dict[str, Completer] = {
     "interaction_id": INTERACTIONS,
     "contact_id": INTERACTIONS,
     "note_id": NOTES,
+    "attachment_id": ATTACHMENTS,
     "organization": organizations,
     "org": organizations,
     "tag": tags,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from tracker.cli.common import (
     F,
+    ValidatedType,
     app,
     policy_option,
     store,
@@ -93,11 +95,25 @@ def daemon() -> None:
 DEFAULT_SECONDS = 30.0
 
 
+MAX_SECONDS = 3600.0
+
+
+def parse_seconds(text: str) -> float:
+    """A number of seconds from 0.1 to an hour, in ASCII digits ("30", "2.5"): a number in
+    other scripts' digits, or one as long as a card number, is no setting anyone meant."""
+    if not re.fullmatch(r"\s*\d{1,4}(\.\d{1,3})?\s*", text, flags=re.ASCII):
+        raise UsageError(f"'{text}' is not a number of seconds (e.g. 30 or 2.5)")
+    value = float(text)
+    if not 0.1 <= value <= MAX_SECONDS:
+        raise UsageError(f"{text.strip()} seconds is out of range (0.1 to {MAX_SECONDS:g})")
+    return value
+
+
 def seconds_option(name: str, help: str) -> Callable[[F], F]:
-    """--poll and --retry: a number of seconds, at least 0.1, 30 by default."""
+    """--poll and --retry: a number of seconds, from 0.1 to an hour, 30 by default."""
     return click.option(
         name,
-        type=click.FloatRange(min=0.1),
+        type=ValidatedType("seconds", parse_seconds),
         default=DEFAULT_SECONDS,
         show_default=True,
         metavar="SECONDS",

@@ -8,6 +8,7 @@ import click
 
 from tracker.backup import backup_store
 from tracker.cli.common import app, write_command, write_report
+from tracker.evidence import folder_beside
 from tracker.models import SCHEMA_REVISION
 
 
@@ -61,6 +62,9 @@ def upgrade() -> None:
 def backup(file: Path) -> None:
     """Copy the store to FILE with SQLite's online backup (safe while the daemon runs).
 
+    The evidence files (`case attach`) are copied beside it, to FILE-evidence/, where the
+    backup finds them when it is used as a store.
+
     \b
     Example:
       tracker db backup ~/tracker-backup.db
@@ -69,5 +73,9 @@ def backup(file: Path) -> None:
     if store.path is not None:
         store.revision(required=True)  # no store there: say how to make one
     written = backup_store(store.url, file)
-    write_report().add(path=str(written))
+    folder = folder_beside(written)
+    kept = folder.is_dir()
+    write_report().add(path=str(written), evidence_path=str(folder) if kept else None)
     click.echo(f"Backed up the store to {written}.")
+    if kept:
+        click.echo(f"Its evidence files are in {folder} (keep the two together).")

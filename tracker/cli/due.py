@@ -20,6 +20,8 @@ from tracker.cli.common import (
 )
 from tracker.due import due_items
 from tracker.errors import DatabaseBusy
+from tracker.evidence import remove_unused_files
+from tracker.history import UNUSED_EVIDENCE
 from tracker.history import undo as undo_last
 from tracker.models import Change, utcnow
 from tracker.policy import load_policies
@@ -77,6 +79,8 @@ def undo() -> None:
             what = undo_last(session)
             (made,) = changes_made(session)
             reverted = session.scalar(select(Change.id).where(Change.reverted_by_id == made.id))
+        # On SQLite the files of evidence no attachment uses any more go once it is committed.
+        remove_unused_files(store(), session.info.get(UNUSED_EVIDENCE, ()))
     except OperationalError as exc:
         # PostgreSQL broke a lock cycle with a concurrent command by rolling this one back.
         if getattr(exc.orig, "sqlstate", None) == DEADLOCK:

@@ -199,11 +199,12 @@ def ics(case_id: int | None, since: datetime | None, output: str) -> None:
 
 @click.group("import")
 def import_() -> None:
-    """Import a JSON export (from `tracker export json`).
+    """Import a JSON export (from `tracker export json`), or emails.
 
     \b
-    Example:
+    Examples:
       tracker import json backup.json
+      tracker import email refund-promise.eml
     """
 
 

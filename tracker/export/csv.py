@@ -22,19 +22,18 @@ from sqlalchemy import (
     ScalarSelect,
     Select,
     String,
-    bindparam,
     case,
     exists,
     func,
     null,
     select,
-    tuple_,
     type_coerce,
 )
 from sqlalchemy.orm import Session
 
 from tracker.export import BATCH_SIZE, Progress
 from tracker.history import (
+    AttachmentAdded,
     Contacted,
     Corrected,
     FollowUpMarked,
@@ -86,6 +85,10 @@ CSV_COLUMNS = (
     # Follow-ups with an end, and tags (migration 0007).
     "follow_up_status",
     "tags",
+    # Evidence (migration 0009): an attachment_added event's file, kind and SHA-256.
+    "attachment_file",
+    "attachment_kind",
+    "attachment_sha256",
 )
 
 # The columns read out of the event's payload (Event.data), each with the payload key it
@@ -98,6 +101,12 @@ EVENT_DATA_COLUMNS: Final[Mapping[str, str]] = {
     "promise_status": payload_field(PromiseMade, PromiseMarked, name="promise_status"),
     "direction": payload_field(Contacted, name="direction"),
     "follow_up_status": payload_field(FollowUpMarked, name="follow_up_status"),
+}
+# An attachment_added event's file, read only from that type (another's `kind` is not one).
+ATTACHMENT_COLUMNS: Final[Mapping[str, str]] = {
+    "attachment_file": payload_field(AttachmentAdded, name="filename"),
+    "attachment_kind": payload_field(AttachmentAdded, name="kind"),
+    "attachment_sha256": payload_field(AttachmentAdded, name="sha256"),
 }
 
 # The payload keys that lead to the row an event wrote, whose full text the `text` column
@@ -163,6 +172,13 @@ def _history_query() -> Select[Any]:
         column: Event.data[key].as_string().label(column)
         for column, key in EVENT_DATA_COLUMNS.items()
     }
+    attached = _of_type(AttachmentAdded)
+    payload.update(
+        {
+            column: case((attached, Event.data[key].as_string())).label(column)
+            for column, key in ATTACHMENT_COLUMNS.items()
+        }
+    )
     created = (CREATED_KEY, 1)
     contact = _of_type(Contacted)
     # The full text. Undo deletes the row an event wrote and keeps the event: the event's
@@ -253,33 +269,19 @@ def history_batches(
     """Events oldest first (by time, then id), a batch at a time, as rows of the CSV's
     columns (see _history_query).
 
-    Keyset pagination on (at, id) rather than OFFSET: each batch is an index range scan,
-    so the millionth row costs what the first did, and no batch holds more than
-    batch_size rows.
+    One query, streamed: SQLite steps through the events' (at) index as the rows are
+    fetched, PostgreSQL reads through a server-side cursor, so no batch holds more than
+    batch_size rows and memory stays flat. (Keyset pages of the same query planned and
+    started a new query every batch: 1,152 of them for a large store.)
     """
-    batch_size = batch_size or BATCH_SIZE
-    base = _history_query().order_by(Event.at, Event.id).limit(batch_size)
-    stmt = base.where(*_history_filter(case_id, since))
+    stmt = _history_query().where(*_history_filter(case_id, since)).order_by(Event.at, Event.id)
     # Plain rows through the session's connection: the ORM's loading machinery would
     # double the cost of a million-row export and build nothing we use.
-    connection = session.connection()
-    while True:
-        rows = connection.execute(stmt).all()
-        if rows:
-            yield rows
-        if len(rows) < batch_size:
-            return
-        last = rows[-1]
-        # SQLite's text goes back as it came (its order is the column's); a datetime from
-        # another driver goes through the column's own type.
-        at_type = String() if isinstance(last.at, str) else Event.at.type
-        after = tuple_(
-            bindparam("after_at", last.at, type_=at_type), bindparam("after_id", last.id)
-        )
-        # The key after the last row implies --since. Kept, `at >= since` would be where
-        # SQLite starts every batch's range: each batch re-read the events from --since
-        # on, and a --since export took time quadratic in its rows.
-        stmt = base.where(*_history_filter(case_id, None), tuple_(Event.at, Event.id) > after)
+    result = session.connection().execute(
+        stmt,
+        execution_options={"stream_results": True, "yield_per": batch_size or BATCH_SIZE},
+    )
+    yield from result.partitions()
 
 
 def _iso_at(value: Any) -> str:

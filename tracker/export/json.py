@@ -35,6 +35,7 @@ were written by another store: undo never acts on them (tracker.history).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
@@ -65,6 +66,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
+from tracker import evidence
 from tracker.directory import MAX_NAME, organization_key
 from tracker.errors import Conflict, UsageError
 from tracker.export import BATCH_SIZE, Progress, chunked
@@ -90,7 +92,7 @@ from tracker.history import (
     shown,
     state_times,
 )
-from tracker.models import Base, Case, Change, DecimalText, Event, UTCDateTime
+from tracker.models import Attachment, Base, Case, Change, DecimalText, Event, UTCDateTime
 from tracker.redact import Masker, mask, mask_value, numeric_card
 from tracker.values import (
     MAX_TITLE,
@@ -105,6 +107,7 @@ from tracker.vocabulary import (
     CHANNELS,
     CONTACT_KINDS,
     DIRECTIONS,
+    EVIDENCE_KINDS,
     FOLLOW_UP_STATUSES,
     LEVELS,
     PROMISE_PARTIES,
@@ -132,12 +135,19 @@ TABLE_ORDER = (
     "follow_ups",
     "notes",
     "tags",
+    "attachments",
     "events",
     "reminders",
+    "attachment_blobs",
 )
+BLOBS = "attachment_blobs"
+"""The bytes of the evidence, by SHA-256, base64 in the document (:func:`_write_blobs`); a
+table without ids, so it is read and written apart from the others."""
+ROW_TABLES = tuple(name for name in TABLE_ORDER if name != BLOBS)
 # The tables version 1 files gained later: a file written before has no such table, and
-# is read as having an empty one.
-ADDED_TABLES = ("tags",)
+# is read as having an empty one. A tracker older than a table refuses a file that has it
+# ("a table this tracker does not know"), so nothing is dropped without a word.
+ADDED_TABLES = ("tags", "attachments", BLOBS)
 
 
 class BadValue(ValueError):
@@ -145,7 +155,8 @@ class BadValue(ValueError):
 
 
 def tables() -> list[Table]:
-    return [Base.metadata.tables[name] for name in TABLE_ORDER]
+    """The tables of rows with ids, in import order (the evidence's bytes are apart)."""
+    return [Base.metadata.tables[name] for name in ROW_TABLES]
 
 
 def column_kind(column: Column[Any]) -> str:
@@ -348,7 +359,7 @@ def _case_scope(session: Session, case_id: int) -> dict[str, ColumnElement[bool]
         "cases": t["cases"].c.id == case_id,
         "changes": t["changes"].c.id.in_(sorted(change_ids)),
     }
-    for name in TABLE_ORDER:
+    for name in ROW_TABLES:
         if name not in scope:
             scope[name] = t[name].c.case_id == case_id
     return scope
@@ -416,7 +427,10 @@ def count_store_rows(session: Session, *, case_id: int | None = None) -> int:
         if table.name in scope:
             stmt = stmt.where(scope[table.name])
         total += session.scalar(stmt) or 0
-    return total
+    blobs = select(func.count(Attachment.sha256.distinct()))
+    if "attachments" in scope:
+        blobs = blobs.where(scope["attachments"])
+    return total + (session.scalar(blobs) or 0)
 
 
 def write_json_export(
@@ -451,9 +465,30 @@ def write_json_export(
             tally.add()
         out.write("\n    ]" if count else "]")
         counts[table.name] = count
+    counts[BLOBS] = _write_blobs(session, out, scope.get("attachments"), tally)
     tally.flush()
     out.write("\n  }\n}\n")
     return counts
+
+
+def _write_blobs(
+    session: Session, out: Utf8Writer, where: ColumnElement[bool] | None, tally: _Tally
+) -> int:
+    """The stored bytes of the exported attachments, once per SHA-256, each checked
+    against its hash as it is read (a missing or damaged copy fails the export)."""
+    stmt = select(Attachment.sha256).distinct().order_by(Attachment.sha256)
+    if where is not None:
+        stmt = stmt.where(where)
+    out.write(f",\n    {json.dumps(BLOBS)}: [")
+    count = 0
+    for digest in list(session.scalars(stmt)):
+        data = evidence.blob(session, digest)
+        item = {"sha256": digest, "size": len(data), "data": base64.b64encode(data).decode()}
+        out.write(f"{',' if count else ''}\n      {json.dumps(item)}")
+        count += 1
+        tally.add()
+    out.write("\n    ]" if count else "]")
+    return count
 
 
 # --------------------------------------------------------------------------- JSON import
@@ -484,6 +519,8 @@ class ParsedExport:
     source: str
     payloads: dict[int, Payload] = field(default_factory=dict)
     """Each event's payload (by event id), read and checked through its type."""
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    """The evidence's bytes, by SHA-256 (checked against it, and for card data)."""
 
     @property
     def total(self) -> int:
@@ -569,8 +606,52 @@ def _parse(data: bytes | str, source: str, masker: Masker, now: datetime) -> Par
         if not isinstance(raw, list):
             raise ExportFileError(f"{source}: '{table.name}' must be a list of rows")
         parsed.rows[table.name] = _decode_rows(table, raw, source, masker, checks)
+    parsed.blobs = _decode_blobs(tables_doc.get(BLOBS, []), source, parsed.rows["attachments"])
     _check_unique(parsed)
     return parsed
+
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+def _decode_blobs(raw: Any, source: str, attachments: list[dict[str, Any]]) -> dict[str, bytes]:
+    """The evidence's bytes: each its SHA-256's, used by an attachment of the file, and,
+    read as the attachment it is (a text, an email and its parts, a PDF's pages), free of
+    card numbers and security codes: a file edited by hand or written by another tool must
+    not bring one into the store. One that holds any refuses the file."""
+    if not isinstance(raw, list):
+        raise ExportFileError(f"{source}: '{BLOBS}' must be a list of rows")
+    names: dict[str, str] = {}
+    for row in attachments:
+        names.setdefault(row["sha256"], row["filename"])
+    found: dict[str, bytes] = {}
+    for index, item in enumerate(raw, start=1):
+        where = f"{source}: {BLOBS} row {index}"
+        if not isinstance(item, dict) or set(item) != {"sha256", "size", "data"}:
+            raise ExportFileError(f"{where} must be an object of sha256, size and data")
+        digest, size, text = item["sha256"], item["size"], item["data"]
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            raise ExportFileError(f"{where}: 'sha256' must be 64 lowercase hex digits")
+        if not isinstance(text, str):
+            raise ExportFileError(f"{where}: 'data' must be base64 text")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except ValueError:
+            raise ExportFileError(f"{where}: 'data' is not valid base64") from None
+        if evidence.sha256(data) != digest:
+            raise ExportFileError(f"{where}: its data does not have the SHA-256 {digest}")
+        if size != len(data) or isinstance(size, bool):
+            raise ExportFileError(f"{where}: 'size' is not the length of its data")
+        if digest in found:
+            raise ExportFileError(f"{where}: SHA-256 {digest} is given twice")
+        if digest not in names:
+            raise ExportFileError(f"{where}: no attachment of the file has SHA-256 {digest}")
+        try:
+            evidence.check_stored(data, names[digest], what=f"{where} ({names[digest]})")
+        except UsageError as exc:
+            raise ExportFileError(f"{exc}; nothing was imported") from None
+        found[digest] = data
+    return found
 
 
 def _later_columns(table: Table) -> dict[str, Any]:
@@ -716,6 +797,10 @@ def _event_type(value: Any, row: dict[str, Any]) -> str | None:
     return None
 
 
+def _hex_digest(value: Any, row: dict[str, Any]) -> str | None:
+    return None if _SHA256.fullmatch(value) else "is not a SHA-256 (64 lowercase hex digits)"
+
+
 def _event_case(value: Any, row: dict[str, Any]) -> str | None:
     if value is None and row["type"] != Undone.TYPES[0]:
         return "is only for an undone event (whose case the undo removed)"
@@ -760,6 +845,14 @@ _RULES: dict[str, dict[str, Rule]] = {
     },
     "notes": {"body": _text()},
     "tags": {"tag": _as_the_cli(parse_tag)},
+    "attachments": {
+        "kind": _one_of(EVIDENCE_KINDS, "kind of evidence"),
+        "filename": _text(500),
+        "media_type": _text(100),
+        "sha256": _hex_digest,
+        "original_sha256": _hex_digest,
+        "message_id": _text(),
+    },
     "events": {"case_id": _event_case, "type": _event_type},
     "reminders": {"key": _text(), "kind": _text(), "claimed_by": _text()},
 }
@@ -955,6 +1048,7 @@ def import_export(
             "(tracker --db URL import json FILE)"
         )
     _check_references(session, parsed, fresh)
+    _put_evidence(session, parsed, fresh["attachments"])
     try:
         for table in tables():
             _insert(session, table, fresh[table.name])
@@ -976,6 +1070,23 @@ def import_export(
     return result
 
 
+def _put_evidence(session: Session, parsed: ParsedExport, rows: list[dict[str, Any]]) -> None:
+    """Store the bytes of the new attachments (before their rows, as `case attach` does);
+    ExportFileError if one has neither its bytes in the file nor in the store."""
+    for digest in dict.fromkeys(row["sha256"] for row in rows):
+        data = parsed.blobs.get(digest)
+        if data is not None:
+            evidence.put(session, data, digest)
+            continue
+        try:
+            evidence.blob(session, digest)
+        except evidence.EvidenceError:
+            raise ExportFileError(
+                f"{parsed.source}: the bytes of attachment SHA-256 {digest} are neither in "
+                f"the file ('{BLOBS}') nor in the store; nothing was imported"
+            ) from None
+
+
 def _reason(exc: IntegrityError | DataError) -> str:
     return str(exc.orig).splitlines()[0] if exc.orig is not None else "integrity error"
 
@@ -988,7 +1099,7 @@ def _record_import(
     The event has no case: it lists every table's new ids, as ranges (tracker.history).
     """
     source = mask(source)
-    rows = {name: id_ranges(row["id"] for row in fresh[name]) for name in TABLE_ORDER}
+    rows = {name: id_ranges(row["id"] for row in fresh[name]) for name in ROW_TABLES}
     record = Imported(source=source, rows={name: ranges for name, ranges in rows.items() if ranges})
     log = begin_change(session, f"import json {source}", now=now)
     total = record.total
@@ -1101,7 +1212,7 @@ def _check_references(
     in_file = {name: {row["id"]: row for row in rows} for name, rows in parsed.rows.items()}
     new_changes = {row["id"] for row in fresh[Change.__tablename__]}
     found: list[tuple[str, dict[str, Any], list[_Ref]]] = []
-    wanted: dict[str, set[int]] = {name: set() for name in TABLE_ORDER}
+    wanted: dict[str, set[int]] = {name: set() for name in ROW_TABLES}
     for table in tables():
         for row in fresh[table.name]:
             payload = parsed.payloads.get(row["id"]) if table.name == "events" else None

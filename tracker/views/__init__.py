@@ -9,16 +9,16 @@ the two views offer the same methods.
 
 from __future__ import annotations
 
-from tracker.views import case, daemon, due, org, search
+from tracker.views import case, casefile, config, daemon, due, org, search
 
 
-class TextView(case.Text, daemon.Text, due.Text, org.Text, search.Text):
+class TextView(case.Text, casefile.Text, config.Text, daemon.Text, due.Text, org.Text, search.Text):
     """Output for people."""
 
     is_json = False
 
 
-class JsonView(case.Json, daemon.Json, due.Json, org.Json, search.Json):
+class JsonView(case.Json, casefile.Json, config.Json, daemon.Json, due.Json, org.Json, search.Json):
     """Output for scripts: JSON only on stdout."""
 
     is_json = True

@@ -10,7 +10,7 @@ from tracker.due import DueItem
 from tracker.views import base
 from tracker.views.base import echo, emit_json, table
 from tracker.views.case import due_text, iso
-from tracker.when import format_local
+from tracker.when import format_local, local_zone
 
 DUE_KINDS = {
     "follow_up": "follow-up",
@@ -22,11 +22,12 @@ DUE_KINDS = {
 
 def due_table(items: Sequence[DueItem], now: datetime, *, aligned: bool) -> str:
     headers = ["DUE AT", "DUE", "CASE", "TITLE", "KIND", "WHAT"]
+    zone = local_zone()  # once: a large store's list has tens of thousands of lines
     rows = []
     for item in items:
         rows.append(
             [
-                format_local(item.due_at),
+                format_local(item.due_at, zone),
                 due_text(item.due_at, now),
                 str(item.case_id),
                 item.case_title,

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from tracker.directory import case_counts
 from tracker.models import (
+    Attachment,
     Case,
     ContactPoint,
     FollowUp,
@@ -33,6 +34,7 @@ from tracker.models import (
     Tag,
 )
 from tracker.views.case import (
+    attachment_dict,
     case_summary,
     event_dict,
     follow_up_dict,
@@ -45,6 +47,9 @@ from tracker.views.case import (
 )
 from tracker.views.org import contact_point_dict, organization_dict
 from tracker.written import Written
+
+if TYPE_CHECKING:
+    from tracker.letter import SentLetter
 
 Render = Callable[[Session, Any, datetime], dict[str, Any]]
 
@@ -68,6 +73,7 @@ RENDERERS: dict[type, tuple[str, Render]] = {
     Promise: ("promises", lambda s, row, now: promise_dict(row, now)),
     FollowUp: ("follow_ups", lambda s, row, now: follow_up_dict(row)),
     Note: ("notes", lambda s, row, now: note_dict(row)),
+    Attachment: ("attachments", lambda s, row, now: attachment_dict(row)),
     Organization: ("organizations", _organization),
     ContactPoint: ("contact_points", lambda s, row, now: contact_point_dict(row)),
     # (not "tags": a case's "tags" is its list of words)
@@ -120,4 +126,21 @@ def write_dict(session: Session, wrote: Written, now: datetime) -> dict[str, Any
         "created": _by_kind(session, wrote.created, now),
         "changed": _by_kind(session, wrote.changed, now),
         "events": [event_dict(e) for e in wrote.events],
+    }
+
+
+def sent_letter_dict(done: SentLetter) -> dict[str, Any]:
+    """`case letter --sent --json`'s own key, "letter": what was recorded and kept."""
+    return {
+        "kind": done.kind,
+        "sent_at": iso(done.at),
+        "channel": done.interaction.channel,
+        "interaction_id": done.interaction.id,
+        "attachment_id": done.attachment.id,
+        "filename": done.attachment.filename,
+        "size": done.attachment.size,
+        "sha256": done.attachment.sha256,
+        "tracking": done.tracking.value if done.tracking else None,
+        "escalated_to": done.escalated_to,
+        "clocks": [{"rule": c.id, "why": c.why, "at": iso(c.at)} for c in done.clocks],
     }
