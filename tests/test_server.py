@@ -205,9 +205,13 @@ def test_a_write_through_the_server_writes_as_in_process(story: Home) -> None:
     results = {}
     for way, fast in (("fast", True), ("slow", False)):
         db = config.sqlite_url(copies[way])
-        note = story.run("case", "note", "1", "Called again, no news.", fast=fast, TRACKER_DB=db)
+        # Written at a given time: the two ways run a moment apart, maybe a minute apart.
+        at = ("--at", "2026-11-30 10:00")
+        note = story.run(
+            "case", "note", "1", "Called again, no news.", *at, fast=fast, TRACKER_DB=db
+        )
         piped = story.run(
-            "case", "note", "2", "-", input=b"From a pipe\n", fast=fast, TRACKER_DB=db
+            "case", "note", "2", "-", *at, input=b"From a pipe\n", fast=fast, TRACKER_DB=db
         )
         shown = story.run("case", "show", "2", fast=fast, TRACKER_DB=db)
         results[way] = [(r.returncode, r.stdout, r.stderr) for r in (note, piped, shown)]

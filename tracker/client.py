@@ -386,10 +386,13 @@ def main() -> None:
 
 def run_in_process(spawn: bool) -> None:
     """tracker.cli.main, as if there were no server; then start one for next time."""
-    from tracker.cli import main as cli_main
-
     try:
+        from tracker.cli import main as cli_main
+
         cli_main()
+    except KeyboardInterrupt:  # Ctrl-C while the command line loads: as Click says it
+        sys.stderr.write("\nError: aborted\n")
+        sys.exit(1)
     finally:
         if spawn:
             spawn_if_enabled()

@@ -173,6 +173,9 @@ def main() -> None:
     gc.disable()
     try:
         cli.main(prog_name="tracker")
+    except KeyboardInterrupt:  # Ctrl-C outside a command (Click's own covers the rest)
+        click.echo("\nError: aborted", err=True)
+        sys.exit(1)
     finally:
         db = sys.modules.get("tracker.db")
         if db is not None:
