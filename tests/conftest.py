@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import time
 import uuid
@@ -21,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import fastpath
 import pytest
 import servers
 import time_machine
@@ -29,6 +31,7 @@ from helpers import NOW, Clock, Recorder
 from servers import NotificationServer
 
 from tracker.cli import cli
+from tracker.client import Refused
 from tracker.db import Store
 
 BACKENDS = [
@@ -37,6 +40,25 @@ BACKENDS = [
 
 os.environ["TZ"] = "UTC"
 time.tzset()
+# No `python -m tracker` a test starts leaves a command server behind (tests/test_server.py
+# starts its own, with a short idle timeout, and stops them).
+os.environ["TRACKER_NO_SERVER"] = "1"
+
+# Which way `Tracker` runs a command: "inprocess" (Click's test runner) or "fast" (the
+# command server's worker, forked from this process: tests/fastpath.py).
+TEST_PATH = os.environ.get("TRACKER_TEST_PATH", "inprocess")
+_FAST: fastpath.ThreadServer | None = None
+_FAST_NOW = False  # this test may use it (not marked `inprocess`)
+
+
+@pytest.fixture(autouse=True)
+def command_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The path this test's commands take; a test marked `inprocess` looks inside the
+    command's process (a fake that records its calls), which a forked worker cannot show."""
+    global _FAST_NOW
+    _FAST_NOW = _FAST is not None and request.node.get_closest_marker("inprocess") is None
+    yield "fast" if _FAST_NOW else "inprocess"
+    _FAST_NOW = False
 
 
 @pytest.fixture(autouse=True)
@@ -55,13 +77,21 @@ def tracker_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class Tracker:
-    """Runs the real CLI in-process, the way a user types it."""
+    """Runs the real CLI the way a user types it: in-process, or through the fast path
+    (TRACKER_TEST_PATH=fast: the command server's worker, see tests/fastpath.py)."""
 
     def __init__(self) -> None:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None) -> Result:
-        return self.runner.invoke(cli, list(args), input=input, catch_exceptions=False)
+        if _FAST is not None and _FAST_NOW:
+            try:
+                return _FAST.run(list(args), input)  # type: ignore[return-value]
+            except Refused:
+                pass  # `daemon`, `remind`, `server`: in-process, as the client does
+        return self.runner.invoke(
+            cli, list(args), input=input, catch_exceptions=False, prog_name="tracker"
+        )
 
     def ok(self, *args: str, input: str | None = None) -> str:
         result = self(*args, input=input)
@@ -86,6 +116,27 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "backends(*names): run the test's store only on these backends"
     )
+    config.addinivalue_line(
+        "markers",
+        "inprocess: its commands run in-process even with TRACKER_TEST_PATH=fast (the test "
+        "reads what a fake recorded inside the command's process)",
+    )
+    global _FAST
+    if TEST_PATH == "fast" and _FAST is None:
+        import tempfile
+
+        folder = Path(tempfile.mkdtemp(prefix="tracker-fast-"))
+        _FAST = fastpath.ThreadServer(folder)
+    elif TEST_PATH not in ("inprocess", "fast"):
+        raise pytest.UsageError(f"TRACKER_TEST_PATH is inprocess or fast, not {TEST_PATH!r}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    global _FAST
+    if _FAST is not None:
+        _FAST.close()
+        shutil.rmtree(_FAST.server.path.parent, ignore_errors=True)
+        _FAST = None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

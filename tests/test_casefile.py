@@ -36,7 +36,7 @@ from tracker.db import Store
 from tracker.history import begin_change
 from tracker.models import Attachment
 from tracker.redact import Masker
-from tracker.views.casefile import gather, last_reply
+from tracker.views.casepage import gather, last_reply
 
 CARD = "4111 1111 1111 1111"
 TITLE = "Disputed charge at ACME <script>alert('title')</script>"

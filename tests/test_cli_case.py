@@ -257,6 +257,7 @@ def test_note_with_nothing_on_stdin_saves_nothing(
     assert row_counts(db_url) == before
 
 
+@pytest.mark.inprocess
 def test_note_opens_the_editor_on_a_terminal(
     tracker: Tracker, clock: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -381,7 +382,7 @@ def test_list_overdue_shows_cases_with_a_promise_past_due(
 def test_list_bad_filters_exit_2(tracker: Tracker, clock: object) -> None:
     assert tracker.fails(2, "case", "list", "--status", "bogus") == (
         "Error: Invalid value for '--status': unknown status 'bogus'; choose one of: open, "
-        "waiting, escalated, resolved, closed, all (see 'cli case list --help')"
+        "waiting, escalated, resolved, closed, all (see 'tracker case list --help')"
     )
     assert tracker.fails(2, "case", "list", "--category", "bad").startswith(
         "Error: Invalid value for '--category': unknown category 'bad'"

@@ -56,6 +56,7 @@ def test_show_lists_every_key_and_hides_a_password(tracker: Any, cfg: Path) -> N
     assert data["file"] == str(cfg)
     assert list(data["settings"]) == [
         "country", "date_order", "time_zone", "notify", "name", "address", "email", "locale",
+        "server",
     ]  # fmt: skip
     assert data["settings"]["email"] == "ada@example.org"
     assert data["settings"]["name"] is None
@@ -80,7 +81,18 @@ def test_bad_values_are_refused_and_nothing_is_written(tracker: Any, cfg: Path) 
         "Error: locale 'english' is not a locale"
     )
     assert "Error: " in tracker.fails(2, "config", "set", "colour", "red")
+    assert tracker.fails(2, "config", "set", "server", "maybe") == (
+        "Error: server is true or false, not 'maybe'"
+    )
     assert cfg.read_bytes() == before
+
+
+def test_the_command_server_can_be_turned_off(tracker: Any, cfg: Path) -> None:
+    assert tracker.ok("config", "set", "server", "off").startswith("Set server to false")
+    assert "server = false\n" in cfg.read_text(encoding="utf-8")
+    assert tracker.json("config", "get", "server")["values"] == ["false"]
+    tracker.ok("config", "set", "server", "true")
+    assert "server = true\n" in cfg.read_text(encoding="utf-8")
 
 
 def test_get_of_a_key_not_set_fails_and_unset_removes_it(tracker: Any, cfg: Path) -> None:

@@ -68,7 +68,7 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     assert "  agent:       Jordan" in result.stderr  # what the transcript showed
     assert "3782 822463 10005" not in out + result.stderr
     assert "have ready" in out.lower()
-    assert re.search(r"^Attached 1: statement\.md \(statement, ", out, flags=re.MULTILINE)
+    assert re.search(r"^Attached \d+: statement\.md \(statement, ", out, flags=re.MULTILINE)
     assert "3782" not in out and "822463" not in out  # the card in the statement and email
     assert re.search(
         r"^Recorded the billing-error letter for case 2 as sent by mail on .*, tracking number "

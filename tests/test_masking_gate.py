@@ -102,6 +102,9 @@ ENTRY_POINTS: dict[str, dict[str, str]] = {
     "db backup": {"file": NOT_A_CARRIER},
     "db path": {},
     "db upgrade": {},
+    "server run": {},
+    "server status": {},
+    "server stop": {},
     "due": {"within": VALUE, "policy_file": FILE_IN, "view": NOT_A_CARRIER},
     "export csv": {
         "case_id": VALUE, "since": VALUE, "output": NOT_A_CARRIER, "bom": NOT_A_CARRIER,

@@ -12,7 +12,9 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -70,6 +72,45 @@ def test_an_everyday_command_imports_no_heavy_package(home: Path, args: list[str
 
 def test_help_does_not_import_sqlalchemy(home: Path) -> None:
     assert "sqlalchemy" not in imported(run(home, "--help", importtime=True).stderr)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[Any]:
+    """A store and a running command server for the module, and what the interpreter
+    imports before any script (site, .pth files)."""
+    from test_server import a_home
+
+    with a_home() as place:
+        place.run("case", "open", "Disputed charge at ACME", "--org", "American Express")
+        place.wait_for_server()
+        before = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", "pass"],
+            capture_output=True,
+            text=True,
+            env=place.env,
+            check=True,
+        )
+        place.site = imported(before.stderr)
+        yield place
+
+
+@pytest.mark.parametrize("args", COMMANDS, ids=" ".join)
+def test_the_client_imports_only_the_standard_library_when_a_server_runs(
+    served: Any, args: list[str]
+) -> None:
+    """With a command server up, `tracker` imports nothing but the standard library and
+    tracker/__init__.py and tracker/client.py (beyond what the interpreter's start-up does)."""
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tracker", *args],
+        capture_output=True,
+        text=True,
+        env=served.env,
+        check=True,
+    )
+    outside = imported(done.stderr) - set(sys.stdlib_module_names) - served.site - {"tracker"}
+    assert not outside, f"tracker {' '.join(args)} imports {', '.join(sorted(outside))}"
+    loaded = re.findall(r"\|\s+(tracker[\w.]*)\s*$", done.stderr, re.MULTILINE)
+    assert sorted(set(loaded)) == ["tracker", "tracker.client"]
 
 
 def test_a_contact_without_a_transcript_loads_no_parser(home: Path) -> None:

@@ -1,6 +1,6 @@
 """The case file as files: the bundle (a zip of the page, the evidence and a manifest of
 hashes) and the PDF (WeasyPrint, the ``pdf`` extra). The page itself is a view of the case
-(tracker.views.casefile); this module takes it as text.
+(tracker.views.casepage); this module takes it as text.
 
 The bundle holds ``case-N.html``, every evidence file as stored (``evidence/<id>-<name>``,
 checked against its hash on the way out), ``manifest.json`` (each file's path, SHA-256,

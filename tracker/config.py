@@ -120,12 +120,14 @@ class Settings:
         address = ["1 Main St", "Springfield, IL 62701"]   # or one text, lines split at \\n
         email = "ada@example.org" # your own address: which emails you sent
         locale = "en_GB"          # the letters' date and money format (default: by country)
+        server = false            # never start the command server (default: true)
 
     Your country is the jurisdiction and the holiday calendar of a case whose organization
     has none, and a case at an organization of another country counts as abroad. `notify`
     is how reminders are shown when no --notifier is given (tracker.notify; default: the
     desktop): one value or a list, each a channel of its own. `tracker config set KEY VALUE`
-    writes the file (tracker.cli.config).
+    writes the file (tracker.cli.config). `server = false` keeps `tracker` from starting
+    the command server (tracker/server.py) in the background.
     """
 
     __slots__ = (
@@ -136,6 +138,7 @@ class Settings:
         "locale",
         "name",
         "notify",
+        "server",
         "subdivision",
         "time_zone",
     )
@@ -151,6 +154,7 @@ class Settings:
         address: tuple[str, ...] | None = None,
         email: str | None = None,
         locale: str | None = None,
+        server: bool | None = None,
     ) -> None:
         self.country = country
         self.subdivision = subdivision
@@ -161,6 +165,7 @@ class Settings:
         self.address = address
         self.email = email
         self.locale = locale
+        self.server = server
 
     @property
     def order(self) -> str | None:
@@ -177,8 +182,12 @@ SETTINGS_KEYS = (
     "address",
     "email",
     "locale",
+    "server",
 )
 """Every key of config.toml, in the order `tracker config show` lists them."""
+BOOL_KEYS = ("server",)
+"""Keys that are true or false (`config set server false`)."""
+_BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
 LIST_KEYS = ("notify", "address")
 """Keys that hold a list (one value, or several: `config set address LINE LINE`)."""
 _NOTIFIER_KINDS = ("desktop", "plyer", "console")
@@ -244,6 +253,9 @@ def settings_of(data: dict[str, Any], where: str) -> Settings:
         )
     notify = _notify_setting(data.pop("notify", None), where)
     address = _address_setting(data.pop("address", None), where)
+    server = data.pop("server", None)
+    if server is not None and not isinstance(server, bool):
+        raise UsageError(f"{_at(where)}server must be true or false")
     for name, value in data.items():
         if not isinstance(value, str):
             raise UsageError(f"{_at(where)}{name} must be text")
@@ -290,6 +302,7 @@ def settings_of(data: dict[str, Any], where: str) -> Settings:
         address=address,
         email=email,
         locale=locale,
+        server=server,
     )
 
 
@@ -359,6 +372,9 @@ def setting_value(found: Settings, key: str) -> str | tuple[str, ...] | None:
         raise UsageError(f"unknown setting '{key}' (known: {', '.join(SETTINGS_KEYS)})")
     if key == "country" and found.country and found.subdivision:
         return f"{found.country}-{found.subdivision}"
+    if key in BOOL_KEYS:
+        flag = getattr(found, key)
+        return None if flag is None else ("true" if flag else "false")
     value: str | tuple[str, ...] | None = getattr(found, key)
     return value
 
@@ -378,11 +394,16 @@ def write_setting(key: str, values: Sequence[str] | None) -> Settings:
     else:
         if len(values) != 1 and key not in LIST_KEYS:
             raise UsageError(f"{key} takes one value, not {len(values)}")
-        new[key] = list(values) if key in LIST_KEYS else values[0]
+        if key in BOOL_KEYS:
+            if values[0].strip().lower() not in _BOOLS:
+                raise UsageError(f"{key} is true or false, not '{values[0]}'")
+            new[key] = _BOOLS[values[0].strip().lower()]
+        else:
+            new[key] = list(values) if key in LIST_KEYS else values[0]
     checked = settings_of(new, "")
     if values is not None:
         # What is written is what was checked: the address as its lines, a locale as en_GB.
-        stored: object = setting_value(checked, key)
+        stored: object = getattr(checked, key) if key in BOOL_KEYS else setting_value(checked, key)
         if isinstance(stored, tuple):
             stored = stored[0] if key == "notify" and len(stored) == 1 else list(stored)
         new[key] = stored
@@ -420,6 +441,8 @@ def _without_key(lines: list[str], key: str) -> list[str]:
 
 
 def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.

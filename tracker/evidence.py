@@ -38,6 +38,7 @@ from tracker.errors import TrackerError, UsageError
 from tracker.history import AttachmentAdded, ChangeLog
 from tracker.models import Attachment, Blob, Case, Interaction
 from tracker.redact import Masker, redact
+from tracker.values import size_in_words
 from tracker.vocabulary import EVIDENCE_KINDS
 
 KINDS = EVIDENCE_KINDS
@@ -411,15 +412,7 @@ def check_pdf(data: bytes, what: str) -> None:
             )
 
 
-def _size(count: int) -> str:
-    if count < 1024:
-        return f"{count} bytes"
-    if count < 1024 * 1024:
-        return f"{count / 1024:.1f} KiB"
-    return f"{count / (1024 * 1024):.1f} MiB"
-
-
-size_in_words = _size
+_size = size_in_words
 text_codec = _text_codec
 
 

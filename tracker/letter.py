@@ -47,7 +47,6 @@ from tracker.cases import (
 from tracker.config import config_dir, settings
 from tracker.directory import case_calendar, case_region
 from tracker.errors import CaseNotActive, UsageError
-from tracker.evidence import attach, clean_filename, prepare
 from tracker.history import Escalated, LetterSent, begin_change, payload_of
 from tracker.models import (
     Attachment,
@@ -818,6 +817,8 @@ def record_sent(
     from the escalation), and the first billing-error notice sent is where the FCBA's
     thresholds count from (``since = "notice"``). `case` is loaded with load_case_detail
     and locked."""
+    from tracker.evidence import attach, clean_filename, prepare  # a letter sent only
+
     kind = kind_for(case, kind)
     channel = choice(channel, LETTER_CHANNELS, "way of sending a letter")
     now = now or utcnow()

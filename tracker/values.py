@@ -219,3 +219,12 @@ def parse_tag_or_none(value: str) -> str | None:
         return parse_tag(value)
     except UsageError:
         return None
+
+
+def size_in_words(count: int) -> str:
+    """A file's size as people read it: 736 bytes, 48.2 KiB, 3.1 MiB."""
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.1f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"

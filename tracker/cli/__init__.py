@@ -55,6 +55,10 @@ COMMANDS = {
         "Your settings: name and address for letters, email, country, notifiers.",
     ),
     "db": ("tracker.cli.db:db", "Where the data lives; upgrade and back up the store."),
+    "server": (
+        "tracker.cli.server:server_group",
+        "The command server that starts commands warm: status, stop.",
+    ),
     "contact": ("tracker.cli.edit:contact", "Correct a recorded contact."),
     "call": ("tracker.cli.call:call", "A guided phone call, each answer saved as typed."),
     "log": ("tracker.cli.log:log", "Record a contact from one line in your own words."),
@@ -169,6 +173,9 @@ def main() -> None:
     gc.disable()
     try:
         cli.main(prog_name="tracker")
+    except KeyboardInterrupt:  # Ctrl-C outside a command (Click's own covers the rest)
+        click.echo("\nError: aborted", err=True)
+        sys.exit(1)
     finally:
         db = sys.modules.get("tracker.db")
         if db is not None:

@@ -11,15 +11,13 @@ import os
 
 import click
 
-from tracker import casefile as svc
 from tracker.cli.case import case
 from tracker.cli.common import CASE_ID, store, view_option
 from tracker.errors import UsageError
-from tracker.evidence import sha256
 from tracker.files import open_output
 from tracker.models import utcnow
 from tracker.views import View
-from tracker.views.casefile import Written, gather, render_html
+from tracker.views.casefile import Written
 from tracker.when import local_zone
 
 FILE = click.Path(dir_okay=False, allow_dash=True)
@@ -67,6 +65,11 @@ def case_file(
       tracker case file 1 --bundle case-1.zip      # then: unzip, sha256sum -c SHA256SUMS
       tracker case file 1 -o - | less
     """
+    # The page, the bundle and the PDF: loaded for this command only.
+    import tracker.casefile as svc
+    from tracker.evidence import sha256
+    from tracker.views.casepage import gather, render_html
+
     outputs = (("html", output), ("bundle", bundle), ("pdf", pdf))
     given = [(kind, path) for kind, path in outputs if path is not None]
     if not given:

@@ -32,7 +32,8 @@ def config() -> None:
 def set_(key: str, values: tuple[str, ...]) -> None:
     """Set KEY to VALUE; every other key of the file is kept as it is.
 
-    KEY is one of: country, date_order, time_zone, notify, name, address, email, locale.
+    KEY is one of: country, date_order, time_zone, notify, name, address, email, locale,
+    server (true or false: start the command server that makes commands instant).
     An address is one VALUE per line (or one VALUE with \\n between lines); notify takes
     one or more notifiers.
 

@@ -8,10 +8,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from tracker import evidence
+if TYPE_CHECKING:
+    from tracker import evidence
+
 from tracker.cases import event_time, get_case
 from tracker.cli.case import case
 from tracker.cli.common import (
@@ -30,6 +33,7 @@ from tracker.files import open_output
 from tracker.history import begin_change
 from tracker.models import Attachment
 from tracker.redact import Masker
+from tracker.values import size_in_words
 from tracker.views import View
 from tracker.vocabulary import EVIDENCE_KINDS
 from tracker.when import local_zone
@@ -41,6 +45,8 @@ KIND = ChoiceType("kind", EVIDENCE_KINDS)
 def read_file(path: str) -> bytes:
     """The bytes of a file named on the command line; UsageError (exit 2) if it cannot be
     read: missing, a folder, no permission, or larger than tracker keeps."""
+    import tracker.evidence as evidence  # the evidence store: these commands only
+
     try:
         if Path(path).is_dir():
             raise UsageError(f"{path} is a folder; give the files in it")
@@ -65,6 +71,8 @@ class _Ready:
 
 def prepare_files(paths: tuple[str, ...], kind: str | None) -> list[_Ready]:
     """Every file read and checked; the first one refused refuses them all."""
+    import tracker.evidence as evidence  # the evidence store: these commands only
+
     ready = []
     for path in paths:
         data = read_file(path)
@@ -106,6 +114,8 @@ def attach(
       tracker case attach 1 receipt.jpg chat.txt
       tracker case attach 1 refund-promise.eml --at "2026-11-28 16:05"
     """
+    import tracker.evidence as evidence  # the evidence store: these commands only
+
     ready = prepare_files(files, kind)
     with case_change(case_id) as (session, found, masker):
         note_text = masker(note.strip(), "the note") if note and note.strip() else None
@@ -130,7 +140,7 @@ def attach(
         prepared = item.prepared
         click.echo(
             f"Attached {row_id}: {item.filename} ({item.kind}, "
-            f"{evidence.size_in_words(prepared.size)}, SHA-256 {prepared.sha256[:12]}) "
+            f"{size_in_words(prepared.size)}, SHA-256 {prepared.sha256[:12]}) "
             f"to case {case_id}."
         )
         warn(item.masker.warning)
@@ -169,6 +179,8 @@ def get(attachment_id: int, output: str) -> None:
       tracker case attachment get 3 -o statement.pdf
       tracker case attachment get 4 -o - | less
     """
+    import tracker.evidence as evidence  # the evidence store: these commands only
+
     with store().read() as session:
         row = session.get(Attachment, attachment_id)
         if row is None:

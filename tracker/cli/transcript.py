@@ -23,7 +23,7 @@ from tracker.history import begin_change
 from tracker.models import Case, utcnow
 from tracker.redact import Masker
 from tracker.transcript import Capture, Transcript, looks_like_html, parse, place
-from tracker.values import reference
+from tracker.values import reference, size_in_words
 from tracker.views.transcript import findings
 from tracker.vocabulary import ACTIVE_STATUSES
 from tracker.when import Calendar, Window, format_local, local_zone
@@ -255,7 +255,7 @@ def contact(
         promise_ids = [p.id for p in found.promises if p.interaction_id == interaction.id]
         interaction_id, attachment_id = interaction.id, attachment.id
     warn(file_masker.warning)
-    size = evidence.size_in_words(capture.prepared.size)
+    size = size_in_words(capture.prepared.size)
     masked = capture.prepared.masked
     note = f"; card data masked in it: {masked}" if masked else ""
     kept = f"Kept the transcript as attachment {attachment_id} ({capture.filename}, {size}{note})."

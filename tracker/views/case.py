@@ -12,7 +12,6 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tracker.cases import CaseLine
-from tracker.evidence import size_in_words
 from tracker.history import Corrected, Payload, payload_of
 from tracker.models import (
     Attachment,
@@ -24,6 +23,7 @@ from tracker.models import (
     Promise,
     Reference,
 )
+from tracker.values import size_in_words
 from tracker.views import base
 from tracker.views.base import echo, emit_json, indented_rows, one_line, table
 from tracker.vocabulary import FOLLOW_UP_TEXT
