@@ -100,11 +100,13 @@ def sha256(data: bytes) -> str:
 
 
 def clean_filename(name: str, masker: Masker) -> str:
-    """The name a file is kept under: its last path part, masked, without control
+    """The name a file is kept under: its last path part, masked, then without control
     characters, at most 200 characters (the extension kept)."""
     base = PurePath(name.replace("\\", "/")).name or "file"
-    base = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
+    # Masked first: a zero-width space or a line break between a card's groups is what
+    # shows it is one, and dropping it first would leave digits no one can tell apart.
     base = masker(base, "the file name")
+    base = "".join(ch for ch in base if ch.isprintable()).strip() or "file"
     if len(base) > 200:
         stem, dot, ext = base.rpartition(".")
         base = (stem[: 200 - len(ext) - 1] + dot + ext) if dot and len(ext) <= 10 else base[:200]
