@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import os
 import quopri
 import random
 import subprocess
@@ -333,7 +334,9 @@ def _invocation(path: str, param: str, secret: str, case_id: str, plain: str = "
 def test_every_way_in_masks_or_refuses_card_data(
     tracker: Tracker, db_url: str, backend: str, tmp_path: Path
 ) -> None:
-    s = Secrets(seed=random.randrange(10**6))
+    # A failure names its seed; TRACKER_GATE_SEED=N runs the same samples again.
+    seed = int(os.environ.get("TRACKER_GATE_SEED") or random.randrange(10**6))
+    s = Secrets(seed=seed)
     outputs: list[str] = []
     tracker.ok("case", "open", "Base", "--org", "Acme")
     # Contact 1, promise 1 and note 1, for the commands that correct them.
@@ -385,7 +388,7 @@ def test_every_way_in_masks_or_refuses_card_data(
     evidence = Path(db_url.removeprefix("sqlite:///") + "-evidence")
     if db_url.startswith("sqlite"):
         assert list(evidence.rglob("*")), "the transcript, the files and the letters were not kept"
-    assert s.leaks(stored) == [], "a card reached the store"
+    assert s.leaks(stored) == [], f"a card reached the store (seed {seed})"
     assert s.leaks("\n".join(outputs)) == [], [o[:300] for o in outputs if s.leaks(o)]
 
 
