@@ -10,7 +10,8 @@
 # Usage:  bash examples/amex-dispute.sh
 # Uses the executable named by $TRACKER, else `tracker` from PATH, else this checkout's
 # .venv/bin/tracker. Nothing touches your own store: TRACKER_HOME is a temporary folder,
-# removed at exit.
+# removed at exit. To play it on a shared PostgreSQL store instead, name an empty database:
+#   TRACKER_EXAMPLE_DB=postgresql+psycopg://me@db.example/tracker_demo bash examples/amex-dispute.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -29,7 +30,12 @@ if [[ $TRACKER == */* ]]; then # a relative path must survive the cd below
 fi
 TRACKER_HOME=$(mktemp -d "${TMPDIR:-/tmp}/tracker-example.XXXXXX")
 export TRACKER_HOME
-unset TRACKER_DB
+# The store: a SQLite file in the temporary folder, or the (empty) database named.
+if [[ -n ${TRACKER_EXAMPLE_DB:-} ]]; then
+    export TRACKER_DB=$TRACKER_EXAMPLE_DB
+else
+    unset TRACKER_DB
+fi
 trap 'rm -rf "$TRACKER_HOME"' EXIT
 # From the checkout's root, so that the commands read as the README writes them.
 cd "$ROOT"
@@ -157,4 +163,9 @@ section "13. The case file (for a regulator, an ombudsman or a lawyer)" \
     fi
 )
 
-printf '\n=== Done. The temporary store %s is removed now.\n' "$TRACKER_HOME"
+if [[ -n ${TRACKER_EXAMPLE_DB:-} ]]; then
+    printf '\n=== Done. The temporary folder %s is removed now; the story stays in the database.\n' \
+        "$TRACKER_HOME"
+else
+    printf '\n=== Done. The temporary store %s is removed now.\n' "$TRACKER_HOME"
+fi

@@ -18,12 +18,18 @@ SCRIPT = ROOT / "examples" / "amex-dispute.sh"
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
-def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
+def test_the_worked_example_runs_and_tells_the_story(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """On the script's own SQLite store, and on an empty PostgreSQL database
+    (TRACKER_EXAMPLE_DB): the same story, the same lines."""
     executable = Path(sys.executable).with_name("tracker")
     assert executable.exists(), f"the venv has no tracker script at {executable}"
     env = dict(os.environ, TRACKER=str(executable), TMPDIR=str(tmp_path))
     # The script makes its own store; a store named by the test environment must not leak in.
     env.pop("TRACKER_DB", None)
+    if backend == "postgresql":
+        env["TRACKER_EXAMPLE_DB"] = request.getfixturevalue("postgres_db")
     result = subprocess.run(
         ["bash", str(SCRIPT)],
         env=env,
@@ -86,7 +92,7 @@ def test_the_worked_example_runs_and_tells_the_story(tmp_path: Path) -> None:
     if shutil.which("sha256sum") is not None:
         assert "case-2.html: OK" in out.splitlines() and "manifest.json: OK" in out.splitlines()
     # The temporary store is gone.
-    match = re.search(r"The temporary store (\S+) is removed now\.", out)
+    match = re.search(r"The temporary (?:store|folder) (\S+) is removed now[.;]", out)
     assert match is not None
     assert not Path(match[1]).exists()
     assert list(tmp_path.iterdir()) == []
