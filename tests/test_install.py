@@ -45,7 +45,8 @@ def extras_of(target: str) -> set[str]:
 def test_the_distribution_has_a_name_of_its_own() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == DISTRIBUTION
-    assert project["scripts"] == {"tracker": "tracker.cli:main"}
+    # The console script is the command server's client (stdlib only; in-process fallback).
+    assert project["scripts"] == {"tracker": "tracker.client:main"}
     assert set(EXTRA_MODULES) <= set(project["optional-dependencies"])
 
 
