@@ -407,13 +407,16 @@ def test_the_migration_indexes_existing_rows_and_its_downgrade_removes_everythin
 ) -> None:
     url = new_db_url
     migrating = make_engine(url)
-    tracker.migrate.upgrade(migrating, "0004")
+    # Rows written by today's code, then the store taken back to before the index (0007):
+    # the rows stay, the index goes (today's models cannot write a 0007 schema).
+    tracker.migrate.upgrade(migrating)
     old = Store(url, migrate=False)
     with old.write() as session:
         case = svc.open_case(session, title="Old dispute", masker=Masker(), organization="Amex",
                              refs=["OLD-4242"], note="an old walrus note")  # fmt: skip
         svc.log_interaction(session, case, channel="phone", masker=Masker(), agent_name="Maria")
     old.dispose()
+    _downgrade(migrating, "0007")
     with migrating.connect() as conn:
         assert _index_objects(conn) == []
 
