@@ -178,8 +178,8 @@ def check_size(size: int, what: str) -> None:
     """UsageError if a file of `size` bytes is larger than tracker keeps."""
     if size > MAX_BYTES:
         raise UsageError(
-            f"{what} is {_size(size)}; the largest file tracker keeps is "
-            f"{_size(MAX_BYTES)} (split it, or keep a smaller copy)"
+            f"{what} is {size_in_words(size)}; the largest file tracker keeps is "
+            f"{size_in_words(MAX_BYTES)} (split it, or keep a smaller copy)"
         )
 
 
@@ -414,7 +414,6 @@ def check_pdf(data: bytes, what: str) -> None:
             )
 
 
-_size = size_in_words
 text_codec = _text_codec
 
 
@@ -570,7 +569,7 @@ def attach(
             sha256=prepared.sha256,
             interaction_id=interaction.id if interaction is not None else None,
         ),
-        f"Attached {filename} ({kind}, {_size(prepared.size)})"[:500],
+        f"Attached {filename} ({kind}, {size_in_words(prepared.size)})"[:500],
         at=when,
     )
     log.touch(case)
