@@ -53,9 +53,12 @@ class ThreadServer:
     """tracker.server.Server's connection handling, in a thread: one command at a time."""
 
     def __init__(self, folder: Path) -> None:
-        server.warm()  # as the real server does: the workers start with it all imported
+        # As the real server does: the workers start with it all imported, and their first
+        # SQLite store takes the engine the warm-up compiled the everyday statements in.
+        warm_engine = server.warm()
+        assert warm_engine is not None, "the warm-up failed"
         self.key = b"test-key"
-        self.server = server.Server(folder / client.SOCKET_NAME, self.key)
+        self.server = server.Server(folder / client.SOCKET_NAME, self.key, warm_engine=warm_engine)
         self.server.listen()
         self.thread = threading.Thread(target=self._loop, daemon=True, name="fast-path")
         self.thread.start()

@@ -74,11 +74,13 @@ class Home:
         return self.wait_for_server()
 
     def worker(self, server_pid: str) -> int:
-        """The pid of the server's one running worker, once it is there."""
+        """The pid of the server's one running worker, once it is there (not the spare
+        waiting for the next command)."""
         deadline = time.monotonic() + 30
         children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
         while time.monotonic() < deadline:
-            pids = children.read_text().split()
+            spare = self.status().get("spare_pid", "0")
+            pids = [p for p in children.read_text().split() if p != spare]
             if pids:
                 return int(pids[0])
             time.sleep(0.02)
@@ -449,15 +451,21 @@ def test_global_options_do_not_hide_the_command() -> None:
 
 
 def test_the_warm_server_holds_no_store_open() -> None:
-    """What a worker inherits: modules, never an engine or a connection (SQLAlchemy's rule
-    for fork)."""
+    """What a worker inherits: modules and the warm engine, never a connection (SQLAlchemy's
+    rule for fork); nothing of the warm-up's scratch store or environment is left."""
     code = (
-        "import gc, sqlite3, sys\n"
+        "import gc, os, sqlite3, sys\n"
         "from tracker import server\n"
         "import tracker.db\n"
-        "server.warm()\n"
+        "before = dict(os.environ)\n"
+        "warm = server.warm()\n"
+        "assert warm is not None\n"
+        "assert dict(os.environ) == before\n"
+        "assert not os.path.exists(warm.opener.path.parent)\n"
         "assert 'sqlalchemy.orm' in sys.modules and 'tracker.cli.case' in sys.modules\n"
-        "assert not list(tracker.db._ENGINES)\n"
+        "assert list(tracker.db._ENGINES) == [warm.engine]\n"
+        "assert warm.engine.pool.checkedin() == 0\n"
+        "assert len(warm.engine._compiled_cache) > 20\n"
         "gc.unfreeze()  # frozen objects are not listed otherwise\n"
         "assert not [o for o in gc.get_objects() if isinstance(o, sqlite3.Connection)]\n"
         "print('ok')\n"

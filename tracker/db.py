@@ -28,7 +28,6 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -376,17 +375,77 @@ def _postgres_engine(parsed: URL) -> Engine:
     return engine
 
 
+class _Opener:
+    """A SQLite engine's creator: opens `path`, by its quoted URI, without ever creating it.
+    A warmed engine (below) is pointed at another file by changing `path`."""
+
+    def __init__(self, path: Path, *, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+
+    def __call__(self) -> sqlite3.Connection:
+        return connect_sqlite(self.path, readonly=self.readonly, check_same_thread=False)
+
+
+@dataclass
+class WarmEngine:
+    """A read-write SQLite engine whose compiled-statement cache holds the statements of the
+    everyday commands (SQLAlchemy keys that cache by the engine's dialect, so only this
+    engine can use it). The command server makes it on a scratch store (warm_up) before it
+    forks; a worker hands it to the first SQLite store it opens read-write (adopt)."""
+
+    engine: Engine
+    opener: _Opener
+
+
+class _Warm:
+    """Where warm engines are: being made (warm_up), or waiting in a worker (adopt)."""
+
+    active = False  # warm_up is running: every read-write SQLite store shares `making`
+    making: WarmEngine | None = None
+    adoptable: WarmEngine | None = None  # in a worker: what its first store takes
+
+
+@contextmanager
+def warm_up() -> Iterator[list[WarmEngine]]:
+    """While the block runs, every SQLite store opened read-write shares one engine; the
+    list holds it afterwards, its connections closed (none is open across a fork)."""
+    found: list[WarmEngine] = []
+    _Warm.active, _Warm.making = True, None
+    try:
+        yield found
+    finally:
+        if _Warm.making is not None:
+            _Warm.making.engine.dispose()
+            found.append(_Warm.making)
+        _Warm.active, _Warm.making = False, None
+
+
+def adopt(warm: WarmEngine) -> None:
+    """In a forked worker: the next SQLite store opened read-write takes `warm`. Its pool
+    is replaced without closing anything the parent held (SQLAlchemy's rule after a fork)."""
+    warm.engine.dispose(close=False)
+    _Warm.adoptable = warm
+
+
 def _sqlite_engine(path: Path, *, readonly: bool) -> Engine:
+    if not readonly:
+        warm = _Warm.making if _Warm.active else _Warm.adoptable
+        if warm is not None:
+            _Warm.adoptable = None
+            warm.opener.path = path
+            warm.engine.url = URL.create("sqlite", database=os.fspath(path))
+            return warm.engine
     # The URL names the file (so SQLAlchemy pools connections as for a file); the creator
     # opens it, by its quoted URI, without ever creating it.
-    engine = create_engine(
-        URL.create("sqlite", database=os.fspath(path)),
-        creator=partial(connect_sqlite, path, readonly=readonly, check_same_thread=False),
-    )
+    opener = _Opener(path, readonly=readonly)
+    engine = create_engine(URL.create("sqlite", database=os.fspath(path)), creator=opener)
     on_connect = _on_sqlite_connect_readonly if readonly else _on_sqlite_connect
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     _ENGINES.add(engine)
+    if not readonly and _Warm.active:
+        _Warm.making = WarmEngine(engine, opener)
     return engine
 
 

@@ -68,14 +68,79 @@ def peer_allowed(uid: int) -> bool:
     return uid == os.getuid()
 
 
-def warm() -> None:
-    """Import what the everyday commands use, then freeze it out of the collector."""
+# What the warm-up runs on its scratch store: the everyday commands, each statement they
+# compile kept in the engine a worker adopts (tracker.db.WarmEngine).
+WARM_UP: tuple[tuple[str, ...], ...] = (
+    ("case", "open", "Warm-up", "--org", "Example Bank", "--category", "dispute"),
+    ("case", "contact", "1", "--channel", "phone", "--agent", "Sam", "--ref", "WARM-1",
+     "--summary", "Called", "--promise", "Call back", "--due", "2d"),
+    ("case", "note", "1", "A note"),
+    ("case", "follow-up", "1", "3d", "Check the statement"),
+    ("case", "show", "1"),
+    ("case", "list"),
+    ("case", "list", "--limit", "50"),
+    ("due",),
+    ("search", "note"),
+    ("export", "csv", "-o", os.devnull),
+)  # fmt: skip
+
+
+def warm() -> tracker.db.WarmEngine | None:
+    """Import what the everyday commands use, run them once on a scratch store (the engine
+    that keeps their compiled statements is returned), then freeze it all out of the
+    collector so that forked workers share its pages."""
     ctx = click.Context(tracker.cli.cli)
     for name in tracker.cli.COMMANDS:
         tracker.cli.cli.get_command(ctx, name)
     sqlalchemy.orm.configure_mappers()
+    engine = None
+    with suppress(Exception):
+        engine = _warm_engine()
+    gc.enable()  # tracker.cli.main turned it off for its commands
     gc.collect()
     gc.freeze()
+    return engine
+
+
+def _warm_engine() -> tracker.db.WarmEngine | None:
+    """WARM_UP through tracker.cli.main in this process, on a store in a scratch folder,
+    with no output; the environment, standard streams and caches are put back after."""
+    import shutil
+    import tempfile
+
+    environ = dict(os.environ)
+    streams = sys.stdin, sys.stdout, sys.stderr
+    argv = sys.argv
+    scratch = tempfile.mkdtemp(prefix="tracker-warm-")
+    found: list[tracker.db.WarmEngine] = []
+    try:
+        for name in ("TRACKER_DB", "TRACKER_HOME", "XDG_CONFIG_HOME", "EDITOR", "VISUAL"):
+            os.environ.pop(name, None)
+        os.environ["TRACKER_HOME"] = scratch
+        with open(os.devnull, "r+", encoding="utf-8") as null:
+            sys.stdin = sys.stdout = sys.stderr = null
+            with tracker.db.warm_up() as found:
+                for args in WARM_UP:
+                    sys.argv = ["tracker", *args]
+                    if run_cli() != 0:
+                        return None
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams
+        sys.argv = argv
+        os.environ.clear()
+        os.environ.update(environ)
+        config.forget_settings()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return found[0] if found else None
+
+
+@dataclass
+class Spare:
+    """A worker forked ahead of its command, and the server's end of its socket."""
+
+    pid: int
+    sock: socket.socket
+    ready: bool = False  # it has copied its pages and waits
 
 
 @dataclass
@@ -93,10 +158,18 @@ class Server:
     hung_up: set[int] = field(default_factory=set)
     stopping: bool = False
     inode: int = 0
-    # Descriptors a worker must not keep (the listener, the other clients, the wake-up pipe).
-    private: list[int] = field(default_factory=list)
+    # The loop's wake-up pipe (a worker must not keep it).
+    wake: tuple[int, ...] = ()
     # What a worker does once it is set up; tests replace it with nothing else.
     entry: Callable[[], int] | None = None
+    # The engine a worker's first SQLite store adopts (warm: its statements compiled).
+    warm_engine: tracker.db.WarmEngine | None = None
+    # Keep a worker forked ahead of the next command (the real server's loop does).
+    spares: bool = False
+    spare: Spare | None = None
+    handed: int = 0  # commands a spare took
+    # C clients' keys, each with the stdio settings of the Python client that vouched for it.
+    c_keys: dict[bytes, list[bytes]] = field(default_factory=dict)
 
     # ----------------------------------------------------------------------- the socket
 
@@ -164,15 +237,17 @@ class Server:
             if kind != b"run" or len(fds) != 4:
                 client.send_message(conn, [b"Rbad request"])
                 return None
-            if fields[1] != self.key:
+            if len(fields) < 18 or not self.takes(fields, fds):
                 client.send_message(conn, [b"Rstale"])
                 return None
             if self.stopping or len(self.workers) >= MAX_WORKERS:
                 client.send_message(conn, [b"Rbusy"])
                 return None
-            pid = os.fork()
-            if pid == 0:
-                self._work(conn, fields[3:], fds)  # never returns
+            pid = self._hand_to_spare(conn, fields[3:], fds)
+            if pid is None:
+                pid = os.fork()
+                if pid == 0:
+                    self._work(conn, fields[3:], fds)  # never returns
             self.served += 1
             conn.settimeout(None)
             return pid
@@ -183,6 +258,27 @@ class Server:
                 with suppress(OSError):
                     os.close(fd)
 
+    def takes(self, fields: list[bytes], fds: list[int]) -> bool:
+        """Whether this server runs the command as its client would in-process: the Python
+        client's key is this server's; a C client's (tracker/client.c) is one a Python
+        client it handed a command to has vouched for (key "python+c"), and this server's
+        code must still be current. For a C client the standard streams' settings (fields
+        5 to 16) are filled in as that Python client's interpreter makes them."""
+        given = fields[1]
+        if given == self.key:
+            return True
+        python, plus, c_key = given.partition(b"+")
+        if plus:
+            if python != self.key or not c_key.startswith(b"c1:"):
+                return False
+            self.c_keys[c_key] = fields[5:17]
+            return True
+        template = self.c_keys.get(given)
+        if template is None or client.key() != self.key:
+            return False
+        fields[5:17] = _stdio_like(template, fds)
+        return True
+
     def status(self, their_key: bytes) -> list[bytes]:
         return [
             b"OK",
@@ -191,12 +287,19 @@ class Server:
             b"served=%d" % self.served,
             b"running=%d" % len(self.workers),
             b"idle=%d" % int(self.idle),
+            b"spare=" + (b"ready" if self.spare is not None and self.spare.ready else b"no"),
+            b"spare_pid=%d" % (self.spare.pid if self.spare is not None else 0),
+            b"handed=%d" % self.handed,
             b"current=" + (b"yes" if their_key == self.key else b"no"),
             b"socket=" + os.fsencode(self.path),
         ]
 
     def report(self, pid: int, status: int) -> None:
-        """Tell the client how its worker ended (the server's own word: even a SIGKILL)."""
+        """Tell the client how its worker ended (the server's own word: even a SIGKILL; a
+        worker that finished has said so itself already)."""
+        if self.spare is not None and self.spare.pid == pid:
+            self.spare.sock.close()  # a spare that died before it had a command
+            self.spare = None
         conn = self.workers.pop(pid, None)
         self.hung_up.discard(pid)
         if conn is None:
@@ -209,6 +312,95 @@ class Server:
             client.send_message(conn, [message])
         conn.close()
 
+    def _close_private(self, keep: socket.socket) -> None:
+        """In a child just forked: close the server's descriptors (the listener, the other
+        clients, the spare's socket, the wake-up pipe), as they are now (a number taken
+        earlier may since have been closed and reused for `keep`)."""
+        mine = [self.listener, *self.workers.values()]
+        if self.spare is not None:
+            mine.append(self.spare.sock)
+        for sock in mine:
+            if sock is not None and sock is not keep:
+                with suppress(OSError):
+                    os.close(sock.detach())
+        for fd in self.wake:
+            with suppress(OSError):
+                os.close(fd)
+        self.wake = ()
+
+    # ----------------------------------------------------------------------- the spare
+
+    def fork_spare(self) -> None:
+        """Fork the worker of the next command now, while nobody waits: it copies the pages
+        a command writes to (reference counts) before one arrives, and then waits for it."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            self._wait_as_spare(theirs)  # never returns
+        theirs.close()
+        self.spare = Spare(pid, ours)
+
+    def _hand_to_spare(
+        self, conn: socket.socket, fields: list[bytes], fds: list[int]
+    ) -> int | None:
+        """Give the command to the ready spare; its pid, or None (then fork one)."""
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return None
+        if not spare.ready:
+            self.spare = spare  # still copying its pages: a fresh fork is quicker
+            return None
+        try:
+            client.send_message(spare.sock, fields, (conn.fileno(), *fds))
+        except OSError:
+            with suppress(OSError):
+                os.kill(spare.pid, signal.SIGKILL)
+            return None
+        finally:
+            spare.sock.close()
+        self.handed += 1
+        return spare.pid
+
+    def spare_said(self) -> None:
+        """The spare's socket is readable: it is ready, or it has gone."""
+        assert self.spare is not None
+        try:
+            said = self.spare.sock.recv(1)
+        except OSError:
+            said = b""
+        if said == b"r":
+            self.spare.ready = True
+        else:
+            self.spare.sock.close()
+            self.spare = None
+
+    def _wait_as_spare(self, sock: socket.socket) -> None:
+        """In the spare: close what is the server's, copy the shared pages, say so, and
+        wait for a command (or for the server to go: then leave)."""
+        try:
+            self._close_private(keep=sock)
+            _reset_signals()
+            # Reference every object once: the page holding each is copied here, not while
+            # a command waits for it. Then back out of the collector, as the server had it.
+            gc.unfreeze()
+            everything = gc.get_objects()
+            del everything
+            gc.freeze()
+            sock.sendall(b"r")
+            sock.settimeout(None)
+            fields, fds = _receive(sock)
+        except (OSError, EOFError, ValueError):
+            os._exit(0)
+        sock.close()
+        if len(fds) != 5:
+            os._exit(1)
+        conn = socket.socket(fileno=fds[0])
+        # Its description is shared with the server, which changes its blocking mode: a
+        # timeout here makes this socket's calls wait whatever that mode is.
+        conn.settimeout(client.HANDSHAKE_SECONDS)
+        self._work(conn, fields, fds[1:])
+
     # ----------------------------------------------------------------------- the worker
 
     def _work(self, conn: socket.socket, fields: list[bytes], fds: list[int]) -> None:
@@ -216,14 +408,14 @@ class Server:
         code = 1
         try:
             atexit._clear()  # the parent's exit handlers are not this command's
-            for fd in self.private:
-                with suppress(OSError):
-                    os.close(fd)
+            self._close_private(keep=conn)
             os.setpgid(0, 0)  # its own group: the client relays signals to all of it
             # SQLAlchemy's fork rule: a pooled connection of the parent is never used or
             # closed here (the real server has none; a test process forking workers does).
             for engine in list(tracker.db._ENGINES):
                 engine.dispose(close=False)
+            if self.warm_engine is not None:
+                tracker.db.adopt(self.warm_engine)
             _reset_signals()
             try:
                 args, argv0, stdio = _apply(fields, fds)
@@ -238,13 +430,19 @@ class Server:
                 go = conn.recv(1)
             except OSError:
                 go = b""
-            conn.close()
             if go != b"G":
                 os._exit(0)  # the client gave up before the start: it runs it itself
             _install_stdio(stdio)
             sys.argv = [argv0, *args]
             code = (self.entry or run_cli)()
             code = _finish(code)
+            # Say it here, with the streams closed (a pipe's reader sees its end now): the
+            # client need not wait for this process to be taken down and reaped.
+            for fd in (0, 1, 2):
+                with suppress(OSError):
+                    os.close(fd)
+            with suppress(OSError):
+                client.send_message(conn, [b"X%d" % code])
         except BaseException:  # nothing may return into the server's loop
             with suppress(BaseException):
                 traceback.print_exc()
@@ -256,6 +454,7 @@ class Server:
 
     def serve_forever(self) -> None:
         wake_r, wake_w = os.pipe()
+        self.wake = (wake_r, wake_w)
         for fd in (wake_r, wake_w):
             os.set_blocking(fd, False)
         signal.set_wakeup_fd(wake_w)
@@ -270,9 +469,9 @@ class Server:
             watched += [c for pid, c in self.workers.items() if pid not in self.hung_up]
             if listener is not None:
                 watched.append(listener)
-            self.private = [wake_r, wake_w, *(s.fileno() for s in self.workers.values())]
-            if listener is not None:
-                self.private.append(listener.fileno())
+            spare = self.spare
+            if spare is not None:
+                watched.append(spare.sock)
             try:
                 ready, _, _ = select.select(watched, [], [], 2.0)
             except InterruptedError:
@@ -281,6 +480,8 @@ class Server:
                 with suppress(OSError):
                     while os.read(wake_r, 512):
                         pass
+            if spare is not None and spare is self.spare and spare.sock in ready:
+                self.spare_said()
             self._reap()
             for pid, conn in list(self.workers.items()):
                 if conn in ready and not _still_there(conn):
@@ -305,7 +506,12 @@ class Server:
                 self.stopping = True
             if not self.stopping and time.monotonic() - last > self.idle:
                 self._stop()
+            if self.spares and self.spare is None and not self.stopping and not self.workers:
+                self.fork_spare()  # while nothing runs: it never slows a running command
         self.stop_listening()
+        if self.spare is not None:
+            self.spare.sock.close()  # it sees the end and leaves
+            self.spare = None
 
     def _stop(self) -> None:
         self.stopping = True
@@ -338,6 +544,19 @@ def _receive(conn: socket.socket) -> tuple[list[bytes], list[int]]:
     size = int.from_bytes(head, "big")
     body = client.recv_exact(conn, size)
     return client.unpack(body), list(fds)
+
+
+def _stdio_like(template: list[bytes], fds: list[int]) -> list[bytes]:
+    """The stdio settings a Python client would report over these descriptors, given what
+    one reported under the same environment: its encodings, error handlers and write-through
+    (from the environment and the locale); line buffering as CPython sets it (buffered
+    streams: stderr always, the others on a terminal)."""
+    fields: list[bytes] = []
+    for fd in range(3):
+        encoding, errors, _line, through = template[fd * 4 : fd * 4 + 4]
+        line = through == b"0" and (fd == 2 or os.isatty(fds[fd]))
+        fields += [encoding, errors, b"1" if line else b"0", through]
+    return fields
 
 
 def _reset_signals() -> None:
@@ -459,12 +678,13 @@ def main(detached: bool = False) -> int:
         log(f"refusing: the client's data folder {folder} is not {config.data_dir()}")
         return 1
     key = client.key()
-    warm()
+    warm_engine = warm()
     if client.key() != key:
         log("refusing: tracker's files changed while they loaded")
         return 1
     idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
-    server = Server(folder / client.SOCKET_NAME, key, idle=idle)
+    server = Server(folder / client.SOCKET_NAME, key, idle=idle, warm_engine=warm_engine)
+    server.spares = True
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
