@@ -13,6 +13,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,8 +46,9 @@ def extras_of(target: str) -> set[str]:
 def test_the_distribution_has_a_name_of_its_own() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["name"] == DISTRIBUTION
-    # The console script is the command server's client (stdlib only; in-process fallback).
-    assert project["scripts"] == {"tracker": "tracker.client:main"}
+    # `tracker` is built by hatch_build.py (the C client, or a Python script); the console
+    # script is the Python client the C one hands over to (stdlib only; in-process fallback).
+    assert project["scripts"] == {"tracker-python": "tracker.client:main"}
     assert set(EXTRA_MODULES) <= set(project["optional-dependencies"])
 
 
@@ -87,10 +89,14 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield venv
 
 
-def run(venv: Path, tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+def run(
+    venv: Path, tmp_path: Path, *argv: str, server: bool = False
+) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TRACKER_HOME": str(tmp_path / "home")}
     env.pop("TRACKER_DB", None)
     env.pop("PYTHONPATH", None)
+    if server:  # the suite sets TRACKER_NO_SERVER=1 (tests/conftest.py)
+        env.pop("TRACKER_NO_SERVER", None)
     # Run from an empty folder so nothing of the checkout can be found.
     options: dict[str, Any] = {"env": env, "cwd": tmp_path, "capture_output": True, "text": True}
     return subprocess.run(list(argv), **options)  # type: ignore[no-any-return]
@@ -111,6 +117,49 @@ def test_the_installed_command_creates_a_store_and_opens_a_case(venv: Path, tmp_
     assert location.endswith("tracker/_alembic")
     assert not module.startswith(str(ROOT))  # the installed copy, not the checkout
     assert (tmp_path / "home" / "tracker.db").stat().st_mode & 0o777 == 0o600
+    check_the_command_server(venv, tmp_path, tracker)
+
+
+def check_the_command_server(
+    venv: Path, tmp_path: Path, tracker: str, compiled: bool | None = None
+) -> None:
+    """The installed `tracker` is the C client where a compiler was there (this machine's
+    CI has one), and its commands reach the server the first command started."""
+    head = Path(tracker).read_bytes()[:4]  # an ELF binary, or a script's #!/...
+    compiled = bool(shutil.which("cc")) if compiled is None else compiled
+    assert head[: 4 if compiled else 3] == (b"\x7fELF" if compiled else b"#!/"), head
+    socket = tmp_path / "home" / "server.sock"
+    try:
+        run(venv, tmp_path, tracker, "--version", server=True)  # finds none, starts one
+        for _ in range(300):
+            if socket.exists():
+                break
+            time.sleep(0.1)
+        assert socket.exists(), "the first command started no server"
+        outputs = {
+            run(venv, tmp_path, tracker, "case", "list", server=True).stdout for _ in range(3)
+        }
+        status = run(venv, tmp_path, tracker, "server", "status", server=True)
+        assert "running" in status.stdout and "Commands: 3 served" in status.stdout, status
+        assert len(outputs) == 1 and "Lost card" in outputs.pop()
+    finally:
+        run(venv, tmp_path, tracker, "server", "stop", server=True)
+
+
+@pytest.mark.slow
+def test_without_a_compiler_tracker_is_a_python_script(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {**os.environ, "TRACKER_NO_C_CLIENT": "1"}
+    done = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "-q", "."], cwd=ROOT, env=env, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    tracker = venv / "bin" / "tracker"
+    assert tracker.read_text().splitlines()[0].startswith(f"#!{venv / 'bin' / 'python'}")
+    opened = run(venv, tmp_path, str(tracker), "case", "open", "Lost card")
+    assert opened.returncode == 0, opened.stderr
+    check_the_command_server(venv, tmp_path, str(tracker), compiled=False)
 
 
 @pytest.mark.slow

@@ -26,14 +26,50 @@ import pytest
 
 from tracker import client, config, server
 
-CLIENT = [sys.executable, "-m", "tracker"]
+PYTHON_CLIENT = [sys.executable, "-m", "tracker"]
+SHIM = """#!{python}
+import os, sys
+log = os.environ.get("SHIM_LOG")
+if log:
+    with open(log, "a") as out:
+        out.write(" ".join(sys.argv[1:]) + "\\n")
+from tracker.client import main
+main()
+"""
+
+
+def build_c_client(folder: Path) -> Path:
+    """tracker/client.c built as hatch_build.py builds it, with the Python client it hands
+    over to beside it (which notes in $SHIM_LOG each command it was handed)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler: the C client is not built here")
+    folder.mkdir(parents=True, exist_ok=True)
+    binary = folder / "tracker"
+    source = Path(client.__file__).with_name("client.c")
+    subprocess.run([compiler, "-O2", "-std=gnu11", "-o", str(binary), str(source)], check=True)
+    shim = folder / "tracker-python"
+    shim.write_text(SHIM.format(python=sys.executable))
+    shim.chmod(0o755)
+    return binary
+
+
+@pytest.fixture(scope="module", params=["python client", "C client"])
+def client_command(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> list[str]:
+    """Every test of the server runs through both clients."""
+    if request.param == "python client":
+        return PYTHON_CLIENT
+    return [str(build_c_client(tmp_path_factory.mktemp("c-client")))]
 
 
 class Home:
     """A data folder, the environment that points at it, and its server."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, command: list[str]) -> None:
         self.folder = folder
+        self.client = command
         self.socket = folder / client.SOCKET_NAME
         self.env = {**os.environ, "TRACKER_HOME": str(folder), "TZ": "UTC"}
         for name in ("TRACKER_NO_SERVER", "TRACKER_DB", "COLUMNS"):
@@ -47,7 +83,7 @@ class Home:
         if not fast:
             full["TRACKER_NO_SERVER"] = "1"
         return subprocess.run(
-            [*CLIENT, *args], input=input, capture_output=True, env=full, timeout=60
+            [*self.client, *args], input=input, capture_output=True, env=full, timeout=60
         )
 
     def status(self) -> dict[str, str]:
@@ -79,8 +115,8 @@ class Home:
         deadline = time.monotonic() + 30
         children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
         while time.monotonic() < deadline:
-            spare = self.status().get("spare_pid", "0")
-            pids = [p for p in children.read_text().split() if p != spare]
+            spares = self.status().get("spare_pids", "").split(",")
+            pids = [p for p in children.read_text().split() if p not in spares]
             if pids:
                 return int(pids[0])
             time.sleep(0.02)
@@ -113,9 +149,9 @@ def alive(pid: int) -> bool:
 
 
 @contextmanager
-def a_home() -> Iterator[Home]:
+def a_home(command: list[str] = PYTHON_CLIENT) -> Iterator[Home]:
     folder = Path(tempfile.mkdtemp(prefix="trk-", dir="/tmp")) / "home"
-    place = Home(folder)
+    place = Home(folder, command)
     try:
         yield place
     finally:
@@ -133,16 +169,16 @@ def a_home() -> Iterator[Home]:
 
 
 @pytest.fixture
-def home() -> Iterator[Home]:
-    with a_home() as place:
+def home(client_command: list[str]) -> Iterator[Home]:
+    with a_home(client_command) as place:
         yield place
 
 
 @pytest.fixture(scope="module")
-def story() -> Iterator[Home]:
+def story(client_command: list[str]) -> Iterator[Home]:
     """A store with a few cases, written in-process; then a server, started by a command.
     One for the module: the tests that use it change neither the store nor the server."""
-    with a_home() as home:
+    with a_home(client_command) as home:
         for args in (
             ["case", "open", "Disputed charge at ACME", "--org", "American Express"],
             ["case", "open", "Broken router", "--org", "Fibre Co", "--category", "complaint"],
@@ -242,7 +278,7 @@ def _on_a_terminal(home: Home, *args: str, fast: bool) -> bytes:
     env = {**home.env, "COLUMNS": "70"}
     if not fast:
         env["TRACKER_NO_SERVER"] = "1"
-    proc = subprocess.Popen([*CLIENT, *args], stdin=side, stdout=side, stderr=side, env=env)
+    proc = subprocess.Popen([*home.client, *args], stdin=side, stdout=side, stderr=side, env=env)
     os.close(side)
     out = b""
     while True:
@@ -271,7 +307,7 @@ def test_ctrl_c_reaches_the_worker_and_the_server_lives_on(story: Home) -> None:
     for fast in (True, False):
         env = {**story.env} if fast else {**story.env, "TRACKER_NO_SERVER": "1"}
         proc = subprocess.Popen(
-            [*CLIENT, "case", "note", "1", "-"],
+            [*story.client, "case", "note", "1", "-"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -292,7 +328,7 @@ def test_ctrl_c_reaches_the_worker_and_the_server_lives_on(story: Home) -> None:
 def test_a_killed_worker_is_reported_and_the_server_lives_on(story: Home) -> None:
     pid = story.status()["pid"]
     proc = subprocess.Popen(
-        [*CLIENT, "case", "note", "1", "-"],
+        [*story.client, "case", "note", "1", "-"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -472,3 +508,72 @@ def test_the_warm_server_holds_no_store_open() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout == "ok\n", done.stderr
+
+
+def test_the_c_client_needs_python_once_per_server(tmp_path: Path) -> None:
+    """The C client hands a command to the Python client until a Python client has vouched
+    for its key to the running server; from then on Python does not start at all."""
+    log = tmp_path / "handed.log"
+    with a_home([str(build_c_client(tmp_path / "bin"))]) as home:
+        home.env["SHIM_LOG"] = str(log)
+
+        def handed() -> list[str]:
+            return log.read_text().splitlines() if log.exists() else []
+
+        home.run("case", "open", "Broken router", "--org", "Fibre Co", fast=False)
+        assert handed() == ["case open Broken router --org Fibre Co"]  # TRACKER_NO_SERVER
+        home.start_server()  # no server: Python runs it in-process and starts one
+        assert handed()[-1] == "--version"
+        served = int(home.status()["served"])
+        first = home.run("case", "list")  # a key the server does not know: Python vouches
+        assert handed()[-1] == "case list" and len(handed()) == 3
+        again = home.run("case", "list")
+        assert len(handed()) == 3  # straight to the server
+        assert int(home.status()["served"]) == served + 2
+        slow = home.run("case", "list", fast=False)
+        assert first.stdout == again.stdout == slow.stdout and b"Broken router" in slow.stdout
+        assert (again.returncode, again.stderr) == (slow.returncode, slow.stderr) == (0, b"")
+        missing = home.run("case", "show", "9")
+        assert len(handed()) == 4 and missing.returncode == 1
+        assert missing.stderr == home.run("case", "show", "9", fast=False).stderr
+        # Commands that never run in a worker go to Python, as does a folder only Python
+        # can name; a relative TRACKER_HOME is the same folder to both.
+        assert home.run("server", "status").returncode == 0
+        assert handed()[-1] == "server status"
+        count = len(handed())
+        served = int(home.status()["served"])
+        relative = "./" + home.folder.name + "/../" + home.folder.name
+        done = subprocess.run(
+            [*home.client, "case", "list"],
+            capture_output=True,
+            cwd=home.folder.parent,
+            env={**home.env, "TRACKER_HOME": relative},
+            timeout=60,
+        )
+        assert done.stdout == slow.stdout
+        assert len(handed()) == count and int(home.status()["served"]) == served + 1
+
+
+def test_a_c_key_is_taken_once_vouched_for_and_while_the_code_is_current(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    here = server.Server(tmp_path / "server.sock", b"k")
+    template = [b"utf-8", b"strict", b"0", b"0"] * 2 + [b"utf-8", b"backslashreplace", b"1", b"0"]
+
+    def request(key: bytes, stdio: list[bytes]) -> list[bytes]:
+        return [client.PROTOCOL, key, b"run", b"22", b"tracker", *stdio, b"0"]
+
+    null = os.open(os.devnull, os.O_RDWR)
+    fds = [null, null, null, null]
+    monkeypatch.setattr(client, "key", lambda: b"k")
+    try:
+        assert not here.takes(request(b"c1:/bin/tracker", [b"?"] * 12), fds)
+        assert not here.takes(request(b"other+c1:/bin/tracker", template), fds)  # not ours
+        assert here.takes(request(b"k+c1:/bin/tracker", template), fds)
+        asked = request(b"c1:/bin/tracker", [b"?"] * 12)
+        assert here.takes(asked, fds)
+        assert asked[5:17] == template  # stderr line-buffered, the others not on a file
+        monkeypatch.setattr(client, "key", lambda: b"changed")  # tracker's files changed
+        assert not here.takes(request(b"c1:/bin/tracker", [b"?"] * 12), fds)
+    finally:
+        os.close(null)

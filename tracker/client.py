@@ -36,6 +36,7 @@ import tracker
 PROTOCOL = b"tracker-server/1"
 SOCKET_NAME = "server.sock"
 NO_SERVER_ENV = "TRACKER_NO_SERVER"
+C_KEY_ENV = "TRACKER_C_KEY"
 # Commands that never run in a worker: the reminder daemon and one reminder pass (a
 # scheduler with threads and notifiers belongs in its own process, never forked from the
 # server), and the server's own commands.
@@ -303,7 +304,7 @@ class Run:
             self.sock = None
 
 
-def run_on_server(args: list[str]) -> int:
+def run_on_server(args: list[str], client_key: bytes | None = None) -> int:
     """The command through the server, from this process's own stdio; its exit code.
     Raises Refused when it has not started (run it in-process then)."""
     for fd in (0, 1, 2):
@@ -311,7 +312,7 @@ def run_on_server(args: list[str]) -> int:
             os.fstat(fd)
         except OSError:
             raise Refused("a standard stream is closed") from None
-    run = Run(socket_path())
+    run = Run(socket_path(), client_key)
     pgid = run.start(args, (0, 1, 2), argv0=sys.argv[0])
     import signal as _signal  # cheap by now: the console script's `re` brought enum
 
@@ -375,10 +376,13 @@ def _say(line: str) -> None:
 def main() -> None:
     """The console script: through the server when one can take the command, else here."""
     args = sys.argv[1:]
+    # Set by the C client (tracker/client.c) when it handed this command over: vouch for
+    # its key, so that the server takes its next commands. Never seen by a command.
+    c_key = os.environb.pop(C_KEY_ENV.encode(), b"")
     spawn = False
     if wanted(args):
         try:
-            sys.exit(run_on_server(args))
+            sys.exit(run_on_server(args, key() + b"+" + c_key if c_key else None))
         except Refused as exc:
             spawn = exc.reason in ("absent", "stale")
     run_in_process(spawn)

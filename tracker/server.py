@@ -53,6 +53,9 @@ from tracker import client, config
 IDLE_ENV = "TRACKER_SERVER_IDLE"
 IDLE_SECONDS = 900.0
 MAX_WORKERS = 32
+# Workers forked ahead: two, so that a command right after another (a script, a benchmark)
+# finds one ready while the other is still copying its pages.
+SPARES = 2
 LOG_NAME = "server.log"
 LOCK_NAME = "server.lock"
 
@@ -165,8 +168,8 @@ class Server:
     # The engine a worker's first SQLite store adopts (warm: its statements compiled).
     warm_engine: tracker.db.WarmEngine | None = None
     # Keep a worker forked ahead of the next command (the real server's loop does).
-    spares: bool = False
-    spare: Spare | None = None
+    spares: int = 0
+    ahead: list[Spare] = field(default_factory=list)  # forked ahead (ready or getting so)
     handed: int = 0  # commands a spare took
     # C clients' keys, each with the stdio settings of the Python client that vouched for it.
     c_keys: dict[bytes, list[bytes]] = field(default_factory=dict)
@@ -287,8 +290,8 @@ class Server:
             b"served=%d" % self.served,
             b"running=%d" % len(self.workers),
             b"idle=%d" % int(self.idle),
-            b"spare=" + (b"ready" if self.spare is not None and self.spare.ready else b"no"),
-            b"spare_pid=%d" % (self.spare.pid if self.spare is not None else 0),
+            b"spares=%d" % sum(spare.ready for spare in self.ahead),
+            b"spare_pids=" + b",".join(b"%d" % spare.pid for spare in self.ahead),
             b"handed=%d" % self.handed,
             b"current=" + (b"yes" if their_key == self.key else b"no"),
             b"socket=" + os.fsencode(self.path),
@@ -297,9 +300,9 @@ class Server:
     def report(self, pid: int, status: int) -> None:
         """Tell the client how its worker ended (the server's own word: even a SIGKILL; a
         worker that finished has said so itself already)."""
-        if self.spare is not None and self.spare.pid == pid:
-            self.spare.sock.close()  # a spare that died before it had a command
-            self.spare = None
+        for spare in [s for s in self.ahead if s.pid == pid]:
+            spare.sock.close()  # a spare that died before it had a command
+            self.ahead.remove(spare)
         conn = self.workers.pop(pid, None)
         self.hung_up.discard(pid)
         if conn is None:
@@ -314,11 +317,10 @@ class Server:
 
     def _close_private(self, keep: socket.socket) -> None:
         """In a child just forked: close the server's descriptors (the listener, the other
-        clients, the spare's socket, the wake-up pipe), as they are now (a number taken
+        clients, the spares' sockets, the wake-up pipe), as they are now (a number taken
         earlier may since have been closed and reused for `keep`)."""
         mine = [self.listener, *self.workers.values()]
-        if self.spare is not None:
-            mine.append(self.spare.sock)
+        mine += [spare.sock for spare in self.ahead]
         for sock in mine:
             if sock is not None and sock is not keep:
                 with suppress(OSError):
@@ -339,18 +341,17 @@ class Server:
             ours.close()
             self._wait_as_spare(theirs)  # never returns
         theirs.close()
-        self.spare = Spare(pid, ours)
+        self.ahead.append(Spare(pid, ours))
 
     def _hand_to_spare(
         self, conn: socket.socket, fields: list[bytes], fds: list[int]
     ) -> int | None:
-        """Give the command to the ready spare; its pid, or None (then fork one)."""
-        spare, self.spare = self.spare, None
+        """Give the command to a ready spare; its pid, or None (then fork one: a spare
+        still copying its pages would not be quicker)."""
+        spare = next((spare for spare in self.ahead if spare.ready), None)
         if spare is None:
             return None
-        if not spare.ready:
-            self.spare = spare  # still copying its pages: a fresh fork is quicker
-            return None
+        self.ahead.remove(spare)
         try:
             client.send_message(spare.sock, fields, (conn.fileno(), *fds))
         except OSError:
@@ -362,18 +363,17 @@ class Server:
         self.handed += 1
         return spare.pid
 
-    def spare_said(self) -> None:
-        """The spare's socket is readable: it is ready, or it has gone."""
-        assert self.spare is not None
+    def spare_said(self, spare: Spare) -> None:
+        """A spare's socket is readable: it is ready, or it has gone."""
         try:
-            said = self.spare.sock.recv(1)
+            said = spare.sock.recv(1)
         except OSError:
             said = b""
         if said == b"r":
-            self.spare.ready = True
+            spare.ready = True
         else:
-            self.spare.sock.close()
-            self.spare = None
+            spare.sock.close()
+            self.ahead.remove(spare)
 
     def _wait_as_spare(self, sock: socket.socket) -> None:
         """In the spare: close what is the server's, copy the shared pages, say so, and
@@ -469,9 +469,8 @@ class Server:
             watched += [c for pid, c in self.workers.items() if pid not in self.hung_up]
             if listener is not None:
                 watched.append(listener)
-            spare = self.spare
-            if spare is not None:
-                watched.append(spare.sock)
+            spares = [spare for spare in self.ahead if not spare.ready]
+            watched += [spare.sock for spare in spares]
             try:
                 ready, _, _ = select.select(watched, [], [], 2.0)
             except InterruptedError:
@@ -480,8 +479,9 @@ class Server:
                 with suppress(OSError):
                     while os.read(wake_r, 512):
                         pass
-            if spare is not None and spare is self.spare and spare.sock in ready:
-                self.spare_said()
+            for spare in spares:
+                if spare.sock in ready and spare in self.ahead:
+                    self.spare_said(spare)
             self._reap()
             for pid, conn in list(self.workers.items()):
                 if conn in ready and not _still_there(conn):
@@ -506,12 +506,12 @@ class Server:
                 self.stopping = True
             if not self.stopping and time.monotonic() - last > self.idle:
                 self._stop()
-            if self.spares and self.spare is None and not self.stopping and not self.workers:
+            if len(self.ahead) < self.spares and not self.stopping and not self.workers:
                 self.fork_spare()  # while nothing runs: it never slows a running command
         self.stop_listening()
-        if self.spare is not None:
-            self.spare.sock.close()  # it sees the end and leaves
-            self.spare = None
+        for spare in self.ahead:
+            spare.sock.close()  # it sees the end and leaves
+        self.ahead.clear()
 
     def _stop(self) -> None:
         self.stopping = True
@@ -684,7 +684,7 @@ def main(detached: bool = False) -> int:
         return 1
     idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
     server = Server(folder / client.SOCKET_NAME, key, idle=idle, warm_engine=warm_engine)
-    server.spares = True
+    server.spares = SPARES
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
