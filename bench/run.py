@@ -255,8 +255,11 @@ def profile(bench: Bench, cmd: Cmd, top: int = 14) -> str:
 
     out = bench.work / "profile.out"
     env = dict(cmd.env, TRACKER_NO_SERVER="1")  # the command itself, in this process
+    argv = list(cmd.argv)
+    if Path(argv[0]).name == "tracker":  # the C client: profile the Python one beside it
+        argv[0] = str(Path(argv[0]).with_name("tracker-python"))
     subprocess.run(
-        [str(PYTHON), "-m", "cProfile", "-o", str(out), *cmd.argv],
+        [str(PYTHON), "-m", "cProfile", "-o", str(out), *argv],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

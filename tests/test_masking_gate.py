@@ -18,6 +18,7 @@ import quopri
 import random
 import subprocess
 from collections.abc import Iterator
+from email.header import Header
 from itertools import cycle
 from pathlib import Path
 
@@ -271,7 +272,8 @@ def _secret_file(kind: str, command: str, tmp: Path, s: Secrets, home: Tracker) 
         body = quopri.encodestring(f"My card: {s.text()}\nRef BASE-1\n".encode()).decode()
         path = tmp / "mail.eml"
         path.write_text(
-            f"From: Bank <b@bank.example>\nSubject: Re: {s.card()}\n"
+            # The subject RFC 2047-encoded, as mail programs send a non-ASCII one.
+            f"From: Bank <b@bank.example>\nSubject: {Header('Re: ' + s.card(), 'utf-8').encode()}\n"
             "Date: Mon, 02 Nov 2026 10:00:00 +0000\nMessage-ID: <gate@bank.example>\n"
             "MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n"
             f"Content-Transfer-Encoding: quoted-printable\n\n{body}",

@@ -253,7 +253,10 @@ def unit_path() -> Path:
 def tracker_command() -> list[str]:
     """How to run this very tracker: its script's absolute path, or this Python -m tracker."""
     script = Path(sys.argv[0])
-    if script.name == "tracker" and script.is_file():
+    if script.name == "tracker-python":  # handed over by the C client: name that one
+        beside = script.with_name("tracker")
+        script = beside if beside.is_file() else script
+    if script.name in ("tracker", "tracker-python") and script.is_file():
         return [str(script.absolute())]
     return [sys.executable, "-m", "tracker"]
 
