@@ -60,7 +60,7 @@ class ManPagesHook(BuildHookInterface):
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        self._out = Path(tempfile.mkdtemp(prefix="tracker-build-"))
+        self._out = Path(tempfile.mkdtemp(prefix="tracker-build-"))  # finalize removes it
         command = self._out / "tracker"
         if not compile_client(Path(self.root) / "tracker" / "client.c", command):
             command.write_text(PYTHON_COMMAND, encoding="utf-8")
@@ -68,19 +68,19 @@ class ManPagesHook(BuildHookInterface):
         build_data["shared_scripts"][str(command)] = "tracker"
         if version != "standard":
             return
-        self._out = self._out / "man"
-        self._out.mkdir()
+        man = self._out / "man"
+        man.mkdir()
         # The build environment (pip's, with the hook's dependencies) may itself be on
         # PYTHONPATH: keep it, with the source tree first.
         path = [self.root, *filter(None, [os.environ.get("PYTHONPATH")])]
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(path))
         subprocess.run(
-            [sys.executable, "-m", "tracker.cli.manpages", str(self._out)],
+            [sys.executable, "-m", "tracker.cli.manpages", str(man)],
             cwd=self.root,
             env=env,
             check=True,
         )
-        pages = sorted(self._out.glob("*.1"))
+        pages = sorted(man.glob("*.1"))
         if not pages:
             raise RuntimeError("tracker.cli.manpages wrote no man pages")
         for path in pages:
@@ -89,4 +89,4 @@ class ManPagesHook(BuildHookInterface):
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         out = getattr(self, "_out", None)
         if out is not None:
-            shutil.rmtree(out if out.name != "man" else out.parent, ignore_errors=True)
+            shutil.rmtree(out, ignore_errors=True)

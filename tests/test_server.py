@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import socket
@@ -577,3 +578,16 @@ def test_a_c_key_is_taken_once_vouched_for_and_while_the_code_is_current(
         assert not here.takes(request(b"c1:/bin/tracker", [b"?"] * 12), fds)
     finally:
         os.close(null)
+
+
+def test_the_c_client_keeps_the_python_clients_constants() -> None:
+    """The two clients speak one protocol: what client.c spells again must agree."""
+    source = Path(client.__file__).with_name("client.c").read_text()
+    assert f'#define PROTOCOL "{client.PROTOCOL.decode()}"' in source
+    assert f"#define HANDSHAKE_SECONDS {client.HANDSHAKE_SECONDS:g}\n" in source
+    assert f'"{client.C_KEY_ENV}"' in source and f'"{client.NO_SERVER_ENV}"' in source
+    assert f'#define SOCKET_NAME "{client.SOCKET_NAME}"' in source
+    in_process = re.search(r"in_process\[\] = \{(.*?)NULL\}", source)
+    assert in_process and set(re.findall(r'"(\w+)"', in_process[1])) == client.IN_PROCESS
+    relayed = re.search(r"relayed\[\] = \{(.*?)\}", source)
+    assert relayed and [n.strip() for n in relayed[1].split(",")] == list(client.RELAYED)

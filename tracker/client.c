@@ -33,6 +33,7 @@
 extern char **environ;
 
 #define PROTOCOL "tracker-server/1"
+#define SOCKET_NAME "server.sock"
 #define PYTHON_CLIENT "tracker-python"
 #define HANDSHAKE_SECONDS 5
 
@@ -128,7 +129,7 @@ static void normalize(char *path) {
     *out = '\0';
 }
 
-/* client.data_dir() + "/server.sock", or 0 when only Python can tell (then it does). */
+/* client.data_dir() + "/" SOCKET_NAME, or 0 when only Python can tell (then it does). */
 static int socket_path(char *out, size_t size) {
     const char *home = getenv("TRACKER_HOME");
     char path[PATH_MAX];
@@ -162,7 +163,7 @@ static int socket_path(char *out, size_t size) {
                 return 0;
         }
     }
-    return snprintf(out, size, "%s/server.sock", path) < (int)size;
+    return snprintf(out, size, "%s/" SOCKET_NAME, path) < (int)size;
 }
 
 static int by_name(const void *a, const void *b) {

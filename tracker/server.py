@@ -56,6 +56,9 @@ MAX_WORKERS = 32
 # Workers forked ahead: two, so that a command right after another (a script, a benchmark)
 # finds one ready while the other is still copying its pages.
 SPARES = 2
+# A run request's fields before its arguments and environment: protocol, key, "run", umask,
+# argv[0], 12 stdio settings, argc (tracker/client.py).
+RUN_FIELDS = 18
 LOG_NAME = "server.log"
 LOCK_NAME = "server.lock"
 
@@ -96,9 +99,11 @@ def warm() -> tracker.db.WarmEngine | None:
     for name in tracker.cli.COMMANDS:
         tracker.cli.cli.get_command(ctx, name)
     sqlalchemy.orm.configure_mappers()
-    engine = None
-    with suppress(Exception):
+    try:
         engine = _warm_engine()
+    except Exception as exc:  # workers then start cold: slower, never wrong
+        log(f"warm-up failed, workers will compile their statements: {exc!r}")
+        engine = None
     gc.enable()  # tracker.cli.main turned it off for its commands
     gc.collect()
     gc.freeze()
@@ -125,7 +130,9 @@ def _warm_engine() -> tracker.db.WarmEngine | None:
             with tracker.db.warm_up() as found:
                 for args in WARM_UP:
                     sys.argv = ["tracker", *args]
-                    if run_cli() != 0:
+                    code = run_cli()
+                    if code != 0:
+                        log(f"warm-up: `tracker {' '.join(args)}` exited {code}; no warm engine")
                         return None
     finally:
         sys.stdin, sys.stdout, sys.stderr = streams
@@ -167,7 +174,7 @@ class Server:
     entry: Callable[[], int] | None = None
     # The engine a worker's first SQLite store adopts (warm: its statements compiled).
     warm_engine: tracker.db.WarmEngine | None = None
-    # Keep a worker forked ahead of the next command (the real server's loop does).
+    # How many workers to keep forked ahead of the next command (the real server: SPARES).
     spares: int = 0
     ahead: list[Spare] = field(default_factory=list)  # forked ahead (ready or getting so)
     handed: int = 0  # commands a spare took
@@ -240,7 +247,7 @@ class Server:
             if kind != b"run" or len(fds) != 4:
                 client.send_message(conn, [b"Rbad request"])
                 return None
-            if len(fields) < 18 or not self.takes(fields, fds):
+            if len(fields) < RUN_FIELDS or not self.takes(fields, fds):
                 client.send_message(conn, [b"Rstale"])
                 return None
             if self.stopping or len(self.workers) >= MAX_WORKERS:
@@ -469,8 +476,8 @@ class Server:
             watched += [c for pid, c in self.workers.items() if pid not in self.hung_up]
             if listener is not None:
                 watched.append(listener)
-            spares = [spare for spare in self.ahead if not spare.ready]
-            watched += [spare.sock for spare in spares]
+            getting_ready = [spare for spare in self.ahead if not spare.ready]
+            watched += [spare.sock for spare in getting_ready]
             try:
                 ready, _, _ = select.select(watched, [], [], 2.0)
             except InterruptedError:
@@ -479,7 +486,7 @@ class Server:
                 with suppress(OSError):
                     while os.read(wake_r, 512):
                         pass
-            for spare in spares:
+            for spare in getting_ready:
                 if spare.sock in ready and spare in self.ahead:
                     self.spare_said(spare)
             self._reap()
@@ -683,8 +690,9 @@ def main(detached: bool = False) -> int:
         log("refusing: tracker's files changed while they loaded")
         return 1
     idle = float(os.environ.get(IDLE_ENV) or IDLE_SECONDS)
-    server = Server(folder / client.SOCKET_NAME, key, idle=idle, warm_engine=warm_engine)
-    server.spares = SPARES
+    server = Server(
+        folder / client.SOCKET_NAME, key, idle=idle, warm_engine=warm_engine, spares=SPARES
+    )
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock = os.open(folder / LOCK_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
     try:
