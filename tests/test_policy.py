@@ -409,3 +409,30 @@ def test_due_with_a_policy_file_uses_it(tracker: Any, store: Store, tmp_path: Pa
         ("a day has passed", f"call them again. {DISCLAIMER}")
     ]
     assert json.loads(json.dumps(mine))  # plain JSON all the way
+
+
+def test_the_built_in_policies_are_parsed_once_and_never_changed_by_an_overlay(
+    tmp_path: Path,
+) -> None:
+    """load_policies keeps the built-in file's parse for the process (the command server
+    parses it before it forks): a user's file laid over it changes only its own result."""
+    before = load_policies()
+    general = before.policies["general"]
+    own = write(
+        tmp_path,
+        '[policy.general]\npromise_grace = "5d"\n'
+        '[[policy.general.threshold]]\nid = "silence-14d"\nafter = "3bd"\n',
+    )
+    changed = load_policies(own)
+    assert changed.policies["general"].promise_grace == Span(5, "d")
+    assert changed.policies["general"] != general
+    assert {t.id: t.after for t in changed.policies["general"].thresholds}["silence-14d"] == Span(
+        3, "bd"
+    )
+    again = load_policies()
+    assert again is before  # the same built object, not a new parse
+    assert again.policies["general"] == general
+    assert again.policies["general"].promise_grace != Span(5, "d")
+    assert {t.id: t.after for t in again.policies["general"].thresholds}["silence-14d"] == Span(
+        14, "d"
+    )

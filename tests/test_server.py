@@ -27,6 +27,8 @@ import pytest
 
 from tracker import client, config, server
 
+ROOT = Path(__file__).resolve().parent.parent
+
 PYTHON_CLIENT = [sys.executable, "-m", "tracker"]
 SHIM = """#!{python}
 import os, sys
@@ -509,6 +511,49 @@ def test_the_warm_server_holds_no_store_open() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout == "ok\n", done.stderr
+
+
+def test_a_warm_worker_imports_nothing_for_the_everyday_commands(tmp_path: Path) -> None:
+    """After the server's warm-up, the everyday commands load no module and parse no file
+    of ours: on a store whose `due` suggests whom to call (phone numbers formatted) and
+    whose case crossed its policy's thresholds. Without the preloading, `due` and
+    `case open` would import phonenumbers in every worker (50 ms)."""
+    home = tmp_path / "home"
+    env = {**os.environ, "TRACKER_HOME": str(home), "TRACKER_NO_SERVER": "1"}
+    env.pop("TRACKER_DB", None)
+    setup = [
+        ["org", "import", str(ROOT / "examples" / "directory" / "american-express.toml")],
+        ["case", "open", "Disputed charge", "--org", "American Express", "--category",
+         "dispute", "--at", "40 days ago"],
+        ["case", "contact", "1", "--channel", "phone", "--agent", "Maria", "--at",
+         "39 days ago", "--promise", "Provisional credit", "--due", "10bd"],
+    ]  # fmt: skip
+    for args in setup:
+        done = subprocess.run(
+            [sys.executable, "-m", "tracker", *args], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+    code = (
+        "import sys\n"
+        "from tracker import server\n"
+        "import tracker.history, tracker.policy\n"
+        "assert server.warm() is not None\n"
+        "parsed = []\n"
+        "tracker.policy._parse = lambda *a: parsed.append(a)\n"
+        "tracker.history.get_type_hints = lambda *a: parsed.append(a)\n"
+        "before = set(sys.modules)\n"
+        "for args in (['due'], ['case', 'show', '1'], ['case', 'list'],\n"
+        "             ['case', 'open', 'Lost card', '--org', 'American Express',\n"
+        "              '--category', 'lost_stolen'],\n"
+        "             ['case', 'escalate', '1'], ['case', 'note', '1', 'Called']):\n"
+        "    sys.argv = ['tracker', *args]\n"
+        "    assert server.run_cli() == 0, args\n"
+        "print(sorted(set(sys.modules) - before), parsed, file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "next step" in done.stdout.lower() or "+1 " in done.stdout, done.stdout
+    assert done.stderr.splitlines()[-1] == "[] []", done.stderr
 
 
 def test_the_c_client_needs_python_once_per_server(tmp_path: Path) -> None:

@@ -157,6 +157,15 @@ def format_phone(e164: str) -> str:
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
 
 
+def load_phone_metadata(regions: Iterable[str]) -> None:
+    """Import phonenumbers with the numbering plans of `regions` (it reads each region's on
+    its first number): the command server does, before it forks its workers."""
+    import phonenumbers
+
+    for region in regions:
+        phonenumbers.example_number(region)
+
+
 def display_value(point: ContactPoint, *, sep: str = ", ") -> str:
     """The value as a person reads it: a formatted number, an address on one line."""
     if point.kind == "phone":

@@ -868,6 +868,13 @@ PAYLOADS: dict[str, type[Payload]] = {t: cls for cls in PAYLOAD_TYPES for t in c
 EVENT_TYPES = tuple(PAYLOADS)
 
 
+def load_field_kinds() -> None:
+    """Work out every payload's field kinds now (the command server does, before it forks
+    its workers, so that no command pays for typing.get_type_hints)."""
+    for cls in PAYLOAD_TYPES:
+        _hints(cls)
+
+
 def payload_field(*types: type[Payload], name: str) -> str:
     """`name`, checked to be a field of each of `types`: the stored key a reader looks up.
 

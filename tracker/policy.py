@@ -278,7 +278,7 @@ def load_policies(path: str | Path | None = None) -> Policies:
     `path` (from --policy) must exist; without it, the config folder's policy.toml is used
     when there is one.
     """
-    layers = [_parse(builtin_text(), "built-in policies")]
+    builtin_raw, built = builtin()
     if path is not None:
         chosen = expand_user(path)
         if not chosen.is_file():
@@ -286,14 +286,26 @@ def load_policies(path: str | Path | None = None) -> Policies:
     else:
         chosen = user_policy_path()
         if not chosen.is_file():
-            return _build(layers[0], "built-in policies")
+            return built
     try:
         text = chosen.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"cannot read policy file {chosen}: {exc}") from None
     where = f"policy file {chosen}"
-    layers.append(_parse(text, where))
-    return _build(_overlay(layers[0], layers[1]), where)
+    return _build(_overlay(builtin_raw, _parse(text, where)), where)
+
+
+def builtin() -> tuple[dict[str, Any], Policies]:
+    """The built-in policies, parsed and built once per process (they are the package's
+    own file; the command server parses them before it forks its workers). Neither is
+    changed by anyone: _overlay copies what it takes, Policies is frozen."""
+    if not _BUILTIN:
+        raw = _parse(builtin_text(), "built-in policies")
+        _BUILTIN.append((raw, _build(raw, "built-in policies")))
+    return _BUILTIN[0]
+
+
+_BUILTIN: list[tuple[dict[str, Any], Policies]] = []
 
 
 def _parse(text: str, where: str) -> dict[str, Any]:

@@ -99,6 +99,7 @@ def warm() -> tracker.db.WarmEngine | None:
     for name in tracker.cli.COMMANDS:
         tracker.cli.cli.get_command(ctx, name)
     sqlalchemy.orm.configure_mappers()
+    _preload()
     try:
         engine = _warm_engine()
     except Exception as exc:  # workers then start cold: slower, never wrong
@@ -108,6 +109,28 @@ def warm() -> tracker.db.WarmEngine | None:
     gc.collect()
     gc.freeze()
     return engine
+
+
+def _preload() -> None:
+    """What everyday commands load on first use where the scratch store's warm-up cannot
+    reach: phone number formatting (a case's suggestions, `due`'s next steps; 50 ms of
+    phonenumbers per command otherwise), the built-in policies (a TOML parse), the events'
+    field kinds. Each is the same code the command would run; a failure is only slower."""
+    import tracker.directory
+    import tracker.history
+    import tracker.policy
+
+    steps: tuple[tuple[str, Callable[[], object]], ...] = (
+        # The regions whose rules the built-in policies carry.
+        ("phone metadata", lambda: tracker.directory.load_phone_metadata(("US", "GB"))),
+        ("built-in policies", tracker.policy.builtin),
+        ("event field kinds", tracker.history.load_field_kinds),
+    )
+    for what, step in steps:
+        try:
+            step()
+        except Exception as exc:  # the workers then load it themselves: slower, never wrong
+            log(f"warm-up: loading the {what} failed: {exc!r}")
 
 
 def _warm_engine() -> tracker.db.WarmEngine | None:
