@@ -21,8 +21,8 @@ How it measures:
   100k cases; --rounds-large, default 7, from 100k on; 5 or 3 for a pair slower than 2 or
   6 s); wall-clock; the tables give the median of the rounds' ratios with their
   interquartile range and min-max, and each goal of issue #21 met or missed. A missed goal
-  gets a cProfile of one in-process run of the command. Start-up rows (hyperfine) are
-  timed alone, as before.
+  gets a cProfile of one run of the command as the server's warm worker runs it. Start-up
+  rows (hyperfine) are timed alone, as before.
 - Bytecode is cached: PYTHONDONTWRITEBYTECODE is removed from the commands' environment and
   the venv's site-packages and tracker/ are compiled first, so start-up is what a user sees
   from the second run on.
@@ -248,22 +248,36 @@ def paired(
     return found
 
 
+# One command as the command server's worker runs it: after the server's warm-up (imports,
+# compiled statements, preloaded data), in the process that warmed up.
+_WARM_PROFILE = """
+import cProfile, sys
+from tracker import server
+server.warm()
+out, sys.argv = sys.argv[1], ["tracker", *sys.argv[2:]]
+profiler = cProfile.Profile()
+profiler.runcall(server.run_cli)
+profiler.dump_stats(out)
+"""
+
+
 def profile(bench: Bench, cmd: Cmd, top: int = 14) -> str:
-    """cProfile's top entries (cumulative time) of one in-process run of a tracker command."""
+    """cProfile's top entries (cumulative time) of one run of a tracker command: as the
+    server's warm worker runs it, or (--in-process) in a process of its own."""
     import io
     import pstats
 
     out = bench.work / "profile.out"
     env = dict(cmd.env, TRACKER_NO_SERVER="1")  # the command itself, in this process
     argv = list(cmd.argv)
-    if Path(argv[0]).name == "tracker":  # the C client: profile the Python one beside it
-        argv[0] = str(Path(argv[0]).with_name("tracker-python"))
+    if bench.in_process:
+        if Path(argv[0]).name == "tracker":  # the C client: profile the Python one beside it
+            argv[0] = str(Path(argv[0]).with_name("tracker-python"))
+        command = [str(PYTHON), "-m", "cProfile", "-o", str(out), *argv]
+    else:
+        command = [str(PYTHON), "-c", _WARM_PROFILE, str(out), *argv[1:]]
     subprocess.run(
-        [str(PYTHON), "-m", "cProfile", "-o", str(out), *argv],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        check=False,
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
     )
     text = io.StringIO()
     stats = pstats.Stats(str(out), stream=text)
@@ -283,7 +297,8 @@ def profile(bench: Bench, cmd: Cmd, top: int = 14) -> str:
 
 _PLUMBING = re.compile(
     r"<frozen |builtins\.(exec|__import__)|click/core\.py|tracker/cli/__init__\.py|"
-    r"bin/tracker:|importlib/__init__\.py|_handle_fromlist|_call_with_frames_removed"
+    r"bin/tracker:|importlib/__init__\.py|_handle_fromlist|_call_with_frames_removed|"
+    r"tracker/server\.py"
 )
 
 
@@ -1314,8 +1329,9 @@ def report(
         add("### Profiles of the misses")
         add("")
         add(
-            "One in-process run of the missed command (cProfile, cumulative time, top "
-            "entries; under the profiler a run takes longer than in the tables), at the "
+            "One run of the missed command as the command server's worker runs it, after "
+            "the server's warm-up (in-process with --in-process): cProfile, cumulative time, "
+            "top entries; under the profiler a run takes longer than in the tables; at the "
             "largest size where it missed."
         )
         for goal in profiled:

@@ -11,6 +11,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from tracker import cases as svc
+from tracker import db
 from tracker.db import BUSY_TIMEOUT_MS, Store
 from tracker.models import Event, Note, Reminder, utcnow
 from tracker.redact import Masker
@@ -146,3 +147,53 @@ def test_ddl_in_a_rolled_back_transaction_is_gone(store: Store) -> None:
     assert "notes" in tables
     assert "extra" not in columns
     assert _note_bodies(store) == ["a note to keep"]
+
+
+def test_a_command_opens_its_store_once(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store's first look at its file (is it tracker's? which revision?) leaves that
+    connection to the engine: one open per process, and it gets the engine's pragmas."""
+    path = tmp_path / "copy.db"
+    with (
+        sqlite3.connect(store.url.removeprefix("sqlite:///")) as source,
+        sqlite3.connect(path) as target,
+    ):
+        source.backup(target)
+    source.close()
+    target.close()
+    opened: list[sqlite3.Connection] = []
+    real = sqlite3.connect
+
+    def counting(*args: object, **kwargs: object) -> sqlite3.Connection:
+        conn = real(*args, **kwargs)  # type: ignore[arg-type]
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", counting)
+    fresh = Store(f"sqlite:///{path}")
+    with fresh.read() as session:
+        assert session.scalar(select(func.count()).select_from(Note)) is not None
+        dbapi = session.connection().connection.dbapi_connection
+        assert _pragmas(dbapi)["foreign_keys"] == 1
+    with fresh.write() as session:
+        session.execute(text("SELECT 1"))
+    assert len(opened) == 1
+    assert dbapi is opened[0]
+    fresh.dispose()
+
+
+def test_a_connection_kept_for_the_engine_is_closed_with_it(store: Store, tmp_path: Path) -> None:
+    """A store that looked at its file but never used it closes that connection at
+    dispose (none is left open, e.g. across the command server's fork)."""
+    path = Path(store.url.removeprefix("sqlite:///"))
+    fresh = Store(f"sqlite:///{path}")
+    assert fresh.revision(required=True) is not None  # a look that keeps nothing
+    fresh._open(write=False)  # the first look, as a command makes it
+    opener = db._OPENERS[fresh.engine]
+    kept = opener.ready
+    assert kept is not None
+    fresh.dispose()
+    assert opener.ready is None
+    with pytest.raises(sqlite3.ProgrammingError):
+        kept.execute("SELECT 1")

@@ -67,6 +67,9 @@ FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 _CREATE_LOCK_KEY = 0x7472_6B72
 # Every engine made here, while it lives: see close_all.
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+# Each SQLite engine's creator (below): where a store's first look at its file leaves the
+# connection it opened, for the engine to take as its first.
+_OPENERS: weakref.WeakKeyDictionary[Engine, _Opener] = weakref.WeakKeyDictionary()
 
 URL_EXAMPLES = "e.g. sqlite:////home/me/tracker.db or postgresql://me@dbhost/tracker"
 
@@ -262,8 +265,13 @@ class Found:
     zero_bytes: bool = False
 
 
-def inspect_sqlite(path: Path) -> Found:
-    """Look at what is at `path` without changing a byte of it (or creating anything)."""
+def inspect_sqlite(
+    path: Path, keep: Callable[[sqlite3.Connection, bool], bool] | None = None
+) -> Found:
+    """Look at what is at `path` without changing a byte of it (or creating anything).
+
+    For a tracker store, `keep(connection, readonly)` may take the connection it looked
+    with (no transaction open) instead of its being closed: True when it took it."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -286,7 +294,9 @@ def inspect_sqlite(path: Path) -> Found:
     try:
         # Read-write where it can be (a connection that only reads changes nothing, and
         # leaves no -wal or -shm behind when it closes); read-only where it cannot.
-        conn = connect_sqlite(path, readonly=read_only_place(path))
+        readonly = read_only_place(path)
+        conn = connect_sqlite(path, readonly=readonly, check_same_thread=False)
+        kept = False
         try:
             conn.isolation_level = None
             conn.execute("BEGIN")
@@ -300,8 +310,11 @@ def inspect_sqlite(path: Path) -> Found:
             if "alembic_version" in names:
                 revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             conn.execute("ROLLBACK")
+            if keep is not None and "alembic_version" in names:
+                kept = keep(conn, readonly)
         finally:
-            conn.close()
+            if not kept:
+                conn.close()
     except sqlite3.Error as exc:
         raise _explain(str(exc), str(path), path) or StoreError(
             f"cannot open the store {path}: {exc}"
@@ -377,14 +390,42 @@ def _postgres_engine(parsed: URL) -> Engine:
 
 class _Opener:
     """A SQLite engine's creator: opens `path`, by its quoted URI, without ever creating it.
-    A warmed engine (below) is pointed at another file by changing `path`."""
+    A warmed engine (below) is pointed at another file by changing `path`.
+
+    `ready` is a connection already open on `path` (the one the store's first look at the
+    file made: Store._open_file), given out first: a command then opens the file once, not
+    twice, and SQLite neither folds its WAL back at the first close nor makes it anew."""
 
     def __init__(self, path: Path, *, readonly: bool) -> None:
         self.path = path
         self.readonly = readonly
+        self.ready: sqlite3.Connection | None = None
 
     def __call__(self) -> sqlite3.Connection:
+        conn, self.ready = self.ready, None
+        if conn is not None:
+            return conn
         return connect_sqlite(self.path, readonly=self.readonly, check_same_thread=False)
+
+    def take(self, conn: sqlite3.Connection, path: Path, readonly: bool) -> bool:
+        """Keep `conn` for the next connection, if it is one this creator would open."""
+        if self.ready is not None or path != self.path or readonly != self.readonly:
+            return False
+        self.ready = conn
+        return True
+
+    def discard(self) -> None:
+        conn, self.ready = self.ready, None
+        if conn is not None:
+            conn.close()
+
+
+def _dispose(engine: Engine) -> None:
+    """Close an engine's connections, the one its creator holds ready included."""
+    engine.dispose()
+    opener = _OPENERS.get(engine)
+    if opener is not None:
+        opener.discard()
 
 
 @dataclass
@@ -416,7 +457,7 @@ def warm_up() -> Iterator[list[WarmEngine]]:
         yield found
     finally:
         if _Warm.making is not None:
-            _Warm.making.engine.dispose()
+            _dispose(_Warm.making.engine)
             found.append(_Warm.making)
         _Warm.active, _Warm.making = False, None
 
@@ -440,6 +481,7 @@ def _sqlite_engine(path: Path, *, readonly: bool) -> Engine:
     # opens it, by its quoted URI, without ever creating it.
     opener = _Opener(path, readonly=readonly)
     engine = create_engine(URL.create("sqlite", database=os.fspath(path)), creator=opener)
+    _OPENERS[engine] = opener
     on_connect = _on_sqlite_connect_readonly if readonly else _on_sqlite_connect
     event.listen(engine, "connect", on_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
@@ -597,7 +639,7 @@ class Store:
     def dispose(self) -> None:
         for engine in (self._reader, self._engine):
             if engine is not None:
-                engine.dispose()
+                _dispose(engine)
 
     # ------------------------------------------------------------------- opening
 
@@ -652,7 +694,7 @@ class Store:
             return self._reader
 
     def _open_file(self, path: Path, *, write: bool) -> bool:
-        found = inspect_sqlite(path)
+        found = inspect_sqlite(path, self._keep_first)
         if found.kind == "other":
             raise _someone_elses(self.where, found.tables)
         if found.kind != "tracker":
@@ -677,6 +719,12 @@ class Store:
                 ensure_current(self.engine)
         self._ready = True
         return False
+
+    def _keep_first(self, conn: sqlite3.Connection, readonly: bool) -> bool:
+        """inspect_sqlite's connection becomes the first of the engine that reads."""
+        assert self.path is not None
+        opener = _OPENERS.get(self._read_engine())
+        return opener is not None and opener.take(conn, self.path, readonly)
 
     def _open_server(self, *, write: bool) -> bool:
         with self._errors():
@@ -730,7 +778,7 @@ def close_all() -> None:
     """Close every engine's connections, as the garbage collector would at exit (on SQLite
     the last one to close folds the WAL back into the database file)."""
     for engine in list(_ENGINES):
-        engine.dispose()
+        _dispose(engine)
 
 
 # --------------------------------------------------------------------------- errors

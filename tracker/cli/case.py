@@ -26,6 +26,7 @@ from tracker.cli.common import (
     account_and_amount_options,
     at_option,
     case_change,
+    json_requested,
     masked_change,
     not_a_card_option,
     output_option,
@@ -234,13 +235,16 @@ def open_(
         )
         case_id = opened.id
     with store().read() as session:
-        detail = svc.load_case_detail(session, case_id)
-        advice = case_advice(session, detail, moment="open")
-        click.echo(f"Opened case {case_id}: {detail.title}")
+        # The whole detail (ten queries) only for --json, which prints it; the text needs
+        # the case row (and the directory, for the advice).
+        wanted = json_requested()
+        found = svc.load_case_detail(session, case_id) if wanted else svc.get_case(session, case_id)
+        advice = case_advice(session, found, moment="open")
+        click.echo(f"Opened case {case_id}: {found.title}")
         if advice:
             click.echo(advice)
-        # --json: the case's whole detail too, as case open --json always printed it.
-        write_report().add(**case_detail(detail, now), advice=advice)
+        if wanted:  # --json: the case's whole detail too, as case open --json always printed it
+            write_report().add(**case_detail(found, now), advice=advice)
 
 
 EDITOR_HINT = "# Write the note above this line; this line is not saved."
