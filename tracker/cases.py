@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal, _TraverseInternalsType
 
@@ -803,7 +803,9 @@ def load_case_detail(session: Session, case_id: int) -> Case:
         select(Case)
         .where(Case.id == case_id)
         .options(
-            selectinload(Case.organization),
+            # The rows that are one per case or per event ride on their queries; each
+            # list is one query more.
+            joinedload(Case.organization),
             selectinload(Case.interactions),
             selectinload(Case.references),
             selectinload(Case.promises),
@@ -811,7 +813,7 @@ def load_case_detail(session: Session, case_id: int) -> Case:
             selectinload(Case.notes),
             selectinload(Case.tags),
             selectinload(Case.attachments),
-            selectinload(Case.events).selectinload(Event.change),
+            selectinload(Case.events).joinedload(Event.change),
         )
     ).one_or_none()
     if case is None:
