@@ -257,3 +257,29 @@ def test_the_contact_time_said_in_the_line_is_when_it_happened(
 
 if __name__ == "__main__":
     print(report())
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "called amex, disputed charge on card 4111 1111 1111 1111 at ACME",
+        "called amex about the charge on card ending 4200",
+        "called amex, the charge on account 1005 is wrong",
+    ],
+)
+def test_a_cue_word_before_a_plain_number_is_no_time(text: str) -> None:
+    """"on card ... 4200": "on" is a time's cue, but what follows does not start like a
+    time, so the words stay the summary's (this line was refused as a time it could not
+    read, with the card already masked in the message)."""
+    got = read(text)
+    assert got["promises"] == [] and got["follow_up"] is None and got["at"] is None
+
+
+def test_a_cue_then_an_article_or_a_cue_still_starts_a_time() -> None:
+    assert read("called amex, they will credit it on the 15th")["promises"] == [
+        ["credit it", "company", "on the 15th"]
+    ]
+    (promise,) = read("called amex, refund in a week")["promises"]
+    assert promise[2] == "in a week"
+    with pytest.raises(UsageError, match="invalid date 'the 45th'"):
+        read("called amex, credit on the 45th")

@@ -626,9 +626,7 @@ def _time_in(text: str, w: Words, check: Any, *, what: str) -> tuple[str, str | 
         after = lowered[i + skip :]
         if cue and after:
             strong = said_as is not None or word in w.strong
-            meant = (
-                meant or _looks_like_time(after[:2], w) or (strong and after[0] not in w.not_times)
-            )
+            meant = meant or _starts_a_time(after, w) or (strong and after[0] not in w.not_times)
         for end in range(len(tokens), i, -1):
             spans = [" ".join(tokens[i:end])]
             if said_as is not None and end > i + skip:
@@ -658,6 +656,19 @@ def _cue_as(lowered: Sequence[str], i: int, w: Words) -> tuple[str | None, int]:
 
 def _looks_like_time(tokens: Sequence[str], w: Words) -> bool:
     return any(any(c.isdigit() for c in t) or t in w.time_words for t in tokens)
+
+
+def _starts_a_time(after: Sequence[str], w: Words) -> bool:
+    """Whether the words after a cue start like a time: a number or a time's word first, or
+    second after another cue or an article ("on the 15th", "in a week", "by next friday").
+    "on card ending 4200" does not: its words stay the summary's."""
+    if _looks_like_time(after[:1], w):
+        return True
+    return (
+        len(after) > 1
+        and (after[0] in w.cues or after[0] in ("a", "an"))
+        and (_looks_like_time(after[1:2], w))
+    )
 
 
 # --------------------------------------------------------------------------- times

@@ -47,7 +47,10 @@ import sqlalchemy.orm
 
 import tracker.cli
 import tracker.db
+import tracker.directory
+import tracker.history
 import tracker.models
+import tracker.policy
 from tracker import client, config
 
 IDLE_ENV = "TRACKER_SERVER_IDLE"
@@ -116,10 +119,6 @@ def _preload() -> None:
     reach: phone number formatting (a case's suggestions, `due`'s next steps; 50 ms of
     phonenumbers per command otherwise), the built-in policies (a TOML parse), the events'
     field kinds. Each is the same code the command would run; a failure is only slower."""
-    import tracker.directory
-    import tracker.history
-    import tracker.policy
-
     steps: tuple[tuple[str, Callable[[], object]], ...] = (
         # The regions whose rules the built-in policies carry.
         ("phone metadata", lambda: tracker.directory.load_phone_metadata(("US", "GB"))),
