@@ -268,7 +268,7 @@ if __name__ == "__main__":
     ],
 )
 def test_a_cue_word_before_a_plain_number_is_no_time(text: str) -> None:
-    """"on card ... 4200": "on" is a time's cue, but what follows does not start like a
+    """ "on card ... 4200": "on" is a time's cue, but what follows does not start like a
     time, so the words stay the summary's (this line was refused as a time it could not
     read, with the card already masked in the message)."""
     got = read(text)
