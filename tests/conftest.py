@@ -131,6 +131,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"TRACKER_TEST_PATH is inprocess or fast, not {TEST_PATH!r}")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The files with slow tests first, each file's tests in their order: the parallel run
+    (pytest-xdist, --dist loadfile) hands out files in this order, so the long ones (a 10k
+    store soaked on both backends, wheels built and installed) start while the short ones
+    fill the other worker, instead of running alone at the end."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: order kept within
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     global _FAST
     if _FAST is not None:

@@ -283,3 +283,8 @@ def test_a_cue_then_an_article_or_a_cue_still_starts_a_time() -> None:
     assert promise[2] == "in a week"
     with pytest.raises(UsageError, match="invalid date 'the 45th'"):
         read("called amex, credit on the 45th")
+
+
+def test_a_time_said_as_past_is_what_happened_not_a_promise() -> None:
+    got = read("called amex, paid with card 4111 1111 1111 1111 yesterday, they said")
+    assert got["promises"] == [] and got["at"] is None
