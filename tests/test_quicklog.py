@@ -288,3 +288,27 @@ def test_a_cue_then_an_article_or_a_cue_still_starts_a_time() -> None:
 def test_a_time_said_as_past_is_what_happened_not_a_promise() -> None:
     got = read("called amex, paid with card 4111 1111 1111 1111 yesterday, they said")
     assert got["promises"] == [] and got["at"] is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "called amex, new card ending 4242 exp 12/27",
+        "called amex, the new card expires 12/27",
+        "called amex, replacement card valid thru: 12/27",
+        "called amex, card ending 4242, exp. 11/28, ref AB-1234",
+    ],
+)
+def test_a_card_expiry_date_is_no_time(text: str) -> None:
+    """ "exp 12/27" is the card's expiry: it was read as a promise due on December 27."""
+    got = read(text)
+    assert got["promises"] == [] and got["follow_up"] is None and got["at"] is None
+
+
+def test_a_time_after_a_card_expiry_date_is_still_read() -> None:
+    (promise,) = read("called amex, new card ending 4242 exp 12/27, arrives in 5 business days")[
+        "promises"
+    ]
+    assert promise[2] == "in 5 business days"
+    (promise,) = read("called amex, refund by 12/27")["promises"]
+    assert promise[2] == "by 12/27"

@@ -65,6 +65,7 @@ class Words:
     strong: frozenset[str]
     past: frozenset[str]
     not_times: frozenset[str]
+    expiry: tuple[tuple[str, ...], ...]  # words after which an expiry date comes
     cue_as: dict[str, str]
     time_words: frozenset[str]
     follow_up: re.Pattern[str]
@@ -120,6 +121,7 @@ def words(language: str = "en") -> Words:
         strong=frozenset(w.lower() for w in raw["time"]["strong"]),
         past=frozenset(w.lower() for w in raw["time"]["past"]),
         not_times=frozenset(w.lower() for w in raw["time"]["not_times"]),
+        expiry=tuple(tuple(w.lower().split()) for w in raw["time"]["expiry"]),
         cue_as={k.lower(): v for k, v in raw["time"]["as"].items()},
         time_words=frozenset(w.lower() for w in raw["time"]["words"]["words"]),
         follow_up=compiled(raw["follow_up"]["words"]),
@@ -619,6 +621,8 @@ def _time_in(text: str, w: Words, check: Any, *, what: str) -> tuple[str, str | 
     meant = False
     for i in range(len(tokens)):
         word = lowered[i]
+        if _after_expiry(lowered, i, w):
+            continue
         said_as, skip = _cue_as(lowered, i, w)
         cue = word in w.cues or said_as is not None
         if not (cue or word in w.time_words or word[:1].isdigit()):
@@ -652,6 +656,12 @@ def _cue_as(lowered: Sequence[str], i: int, w: Words) -> tuple[str | None, int]:
         if " ".join(lowered[i : i + n]) == phrase:
             return said_as, n
     return None, 1
+
+
+def _after_expiry(lowered: Sequence[str], i: int, w: Words) -> bool:
+    """Whether the word at i is a card's expiry date ("exp 12/27", "valid thru: 12/27")."""
+    before = [t.rstrip(":") for t in lowered[max(0, i - 2) : i]]
+    return any(tuple(before[len(before) - len(words) :]) == words for words in w.expiry)
 
 
 def _looks_like_time(tokens: Sequence[str], w: Words) -> bool:
