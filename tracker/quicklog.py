@@ -660,8 +660,10 @@ def _cue_as(lowered: Sequence[str], i: int, w: Words) -> tuple[str | None, int]:
 
 def _after_expiry(lowered: Sequence[str], i: int, w: Words) -> bool:
     """Whether the word at i is a card's expiry date ("exp 12/27", "valid thru: 12/27")."""
-    before = [t.rstrip(":") for t in lowered[max(0, i - 2) : i]]
-    return any(tuple(before[len(before) - len(words) :]) == words for words in w.expiry)
+    return any(
+        i >= len(words) and tuple(t.rstrip(":") for t in lowered[i - len(words) : i]) == words
+        for words in w.expiry
+    )
 
 
 def _looks_like_time(tokens: Sequence[str], w: Words) -> bool:
