@@ -516,6 +516,10 @@ def scale(bench: Bench, size: int, *, taskwarrior: bool) -> SizeResult:
     )
     theirs = taskwarrior_part(bench, result, cached, folder) if taskwarrior else None
     rounds = bench.rounds(size)
+    # The store's copy and Taskwarrior's import leave dirty pages that the kernel writes out
+    # while the first pair runs (its syncs, and Taskwarrior's writes, waited twice as long):
+    # written out before the timing starts.
+    os.sync()
     if theirs is not None:
         tw_env, commands = theirs
         pairs = {

@@ -260,6 +260,28 @@ def test_a_write_through_the_server_writes_as_in_process(story: Home) -> None:
     assert b"From a pipe" in results["fast"][2][1]
 
 
+
+def test_a_served_write_is_folded_into_the_file_after_the_answer(story: Home) -> None:
+    """The worker answers its client first, then closes the store: the last close folds the
+    WAL back into the database file, hang-up or not (the client is gone by then)."""
+    import sqlite3
+
+    copy = story.folder / "folded.db"
+    shutil.copy(story.folder / "tracker.db", copy)
+    served = int(story.status()["served"])
+    done = story.run("case", "note", "1", "Folded back", TRACKER_DB=config.sqlite_url(copy))
+    assert done.returncode == 0, done.stderr
+    assert int(story.status()["served"]) == served + 1  # through the server
+    wait_until(lambda: story.status()["running"] == "0", "the worker to end")
+    assert not Path(f"{copy}-wal").exists()
+    # immutable=1 reads the database file alone, never a WAL: the note is in the file.
+    conn = sqlite3.connect(f"file:{copy}?mode=ro&immutable=1", uri=True)
+    try:
+        bodies = [row[0] for row in conn.execute("SELECT body FROM notes WHERE case_id = 1")]
+    finally:
+        conn.close()
+    assert "Folded back" in bodies
+
 def test_import_json_reads_the_pipe_through_the_server(story: Home) -> None:
     exported = story.run("export", "json")
     assert exported.returncode == 0, exported.stderr

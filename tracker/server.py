@@ -476,7 +476,7 @@ class Server:
                 os._exit(0)  # the client gave up before the start: it runs it itself
             _install_stdio(stdio)
             sys.argv = [argv0, *args]
-            code = (self.entry or run_cli)()
+            code = self.entry() if self.entry is not None else run_cli(close_stores=False)
             code = _finish(code)
             # Say it here, with the streams closed (a pipe's reader sees its end now): the
             # client need not wait for this process to be taken down and reaped.
@@ -485,6 +485,12 @@ class Server:
                     os.close(fd)
             with suppress(OSError):
                 client.send_message(conn, [b"X%d" % code])
+            # Then the stores' connections close (on SQLite the last close folds the WAL
+            # back into the file: 1 to 5 ms the client no longer waits for). The command is
+            # committed and synced; nothing the client could send now may cut this short.
+            for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
+            tracker.cli.close_stores_now()
         except BaseException:  # nothing may return into the server's loop
             with suppress(BaseException):
                 traceback.print_exc()
@@ -668,10 +674,11 @@ def _install_stdio(stdio: list[bytes]) -> None:
     sys.__stdin__, sys.__stdout__, sys.__stderr__ = streams  # type: ignore[misc]
 
 
-def run_cli() -> int:
-    """The console script's entry, tracker.cli.main, as in-process; its exit code."""
+def run_cli(*, close_stores: bool = True) -> int:
+    """The console script's entry, tracker.cli.main, as in-process; its exit code.
+    `close_stores=False`: the stores' connections are left open for the caller to close."""
     try:
-        tracker.cli.main()
+        tracker.cli.main(close_stores=close_stores)
     except SystemExit as exc:
         if exc.code is None:
             return 0

@@ -166,8 +166,11 @@ def cli(ctx: click.Context, db_url: str | None) -> None:
     ctx.obj = App(db_url)
 
 
-def main() -> None:
-    """The console script."""
+def main(*, close_stores: bool = True) -> None:
+    """The console script. `close_stores=False`: the caller closes the stores' connections
+    itself (the command server's worker, once its client has the exit code: on SQLite the
+    last close folds the WAL back into the database file, which the command has committed
+    and synced already)."""
     global _FREEZE_AFTER_LOAD
     _FREEZE_AFTER_LOAD = True
     gc.disable()
@@ -177,10 +180,16 @@ def main() -> None:
         click.echo("\nError: aborted", err=True)
         sys.exit(1)
     finally:
-        db = sys.modules.get("tracker.db")
-        if db is not None:
-            db.close_all()
+        if close_stores:
+            close_stores_now()
         gc.freeze()
+
+
+def close_stores_now() -> None:
+    """Close every store connection the command opened (none if it opened no store)."""
+    db = sys.modules.get("tracker.db")
+    if db is not None:
+        db.close_all()
 
 
 def run_safely(invoke: Any) -> int:
