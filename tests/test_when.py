@@ -14,8 +14,10 @@ import pytest
 
 from tracker.errors import UsageError
 from tracker.when import (
+    Calendar,
     WhenError,
     add_business_days,
+    calendar_for,
     format_local,
     humanize_delta,
     local_zone,
@@ -442,6 +444,48 @@ def test_add_business_days_matches_stepping_day_by_day() -> None:
             assert add_business_days(start, n) == expected, (start, n)
             if n:
                 assert add_business_days(start, n).weekday() < 5
+
+
+def _step_on_calendar(calendar: Calendar, start: date, n: int) -> date:
+    """The definition: one day at a time, skipping every day that is no business day."""
+    day, step = start, (1 if n > 0 else -1)
+    for _ in range(abs(n)):
+        day += timedelta(days=step)
+        while not calendar.is_business_day(day):
+            day += timedelta(days=step)
+    return day
+
+
+@pytest.mark.parametrize(
+    ("start", "n", "expected"),
+    [
+        # 30 business days from a Saturday pass Martin Luther King Day and Presidents' Day:
+        # the second holiday was counted twice (Feb 19).
+        (date(2025, 1, 4), 30, date(2025, 2, 18)),
+        # One back from New Year's Day (a holiday) is the business day before it (Dec 30).
+        (date(2025, 1, 1), -1, date(2024, 12, 31)),
+        # Back from a Saturday across New Year's Day, which was returned itself.
+        (date(2025, 1, 4), -3, date(2024, 12, 31)),
+        (date(2025, 1, 1), 1, date(2025, 1, 2)),
+        (date(2024, 12, 24), 1, date(2024, 12, 26)),  # over Christmas Day
+        (date(2024, 12, 26), -1, date(2024, 12, 24)),
+    ],
+)
+def test_business_days_on_a_holiday_calendar(start: date, n: int, expected: date) -> None:
+    assert calendar_for("US").add(start, n) == expected
+
+
+@pytest.mark.parametrize("region", [("US", None), ("GB", "SCT"), ("DE", "BY"), ("NZ", None)])
+def test_business_days_on_a_holiday_calendar_match_stepping_day_by_day(
+    region: tuple[str, str | None],
+) -> None:
+    calendar = calendar_for(*region)
+    for offset in range(0, 400, 3):  # every weekday, weekend day and holiday of a year
+        start = date(2024, 12, 1) + timedelta(days=offset)
+        for n in (1, 2, 3, 5, 10, 30, 90, -1, -2, -3, -10, -30):
+            got = calendar.add(start, n)
+            assert got == _step_on_calendar(calendar, start, n), (region, start, n)
+            assert calendar.is_business_day(got)
 
 
 # --------------------------------------------------------------------------- DST gaps and folds

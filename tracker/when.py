@@ -2,7 +2,7 @@
 
 Every time the CLI stores is an aware UTC ``datetime``; every time the user types is read in
 the local time zone (:func:`local_zone`).  This module is imported by every command, so it
-imports only ``datetime`` and ``os`` (and the project's config) at the top: ``re`` and
+imports only ``datetime``, ``os`` and ``bisect`` (and the project's config) at the top: ``re`` and
 ``zoneinfo`` are imported, and the patterns compiled, on first use; ``holidays`` only when a
 business day is counted on a public-holiday calendar, ``dateutil`` only for a month name or a
 POSIX ``TZ`` rule, ``tzlocal`` only when the system zone is not a plain zoneinfo link.
@@ -68,6 +68,7 @@ Naive ``datetime`` values given to this module (``now``, :func:`format_local`,
 from __future__ import annotations
 
 import os
+from bisect import bisect_left, bisect_right
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import TYPE_CHECKING
 
@@ -535,6 +536,9 @@ class Calendar:
             sub = _DEFAULT_SUBDIVISION.get(self.country)
         self.subdivision = sub if self.country else None
         self._years: dict[int, dict[date, str]] = {}
+        # Per year: its holidays that fall on a business weekday, in order (and how many
+        # days the year's table held when the list was made: a later block may add one).
+        self._off_days: dict[int, tuple[int, list[date]]] = {}
         self._weekend: frozenset[int] | None = None if self.country else frozenset({5, 6})
         self._known: bool | None = None if self.country else False
 
@@ -603,10 +607,40 @@ class Calendar:
         low, high = (start, end) if start <= end else (end, start)
         found = []
         for year in range(low.year, high.year + 1):
-            for day, name in sorted(self._load(year).items()):
-                if low < day <= high and day.weekday() not in self.weekend:
-                    found.append((day, name))
+            days = self._weekday_holidays(year)
+            names = self._years[year]
+            found += [
+                (day, names[day])
+                for day in days[bisect_right(days, low) : bisect_right(days, high)]
+            ]
         return found
+
+    def _holidays_passed(self, counted: date, day: date) -> int:
+        """How many holidays on business weekdays a move from ``counted`` to ``day`` passes:
+        after ``counted`` up to ``day`` forward, from ``day`` up to before ``counted`` back
+        (``counted`` itself is where the count starts, ``day`` where it lands)."""
+        count = 0
+        if counted <= day:
+            for year in range(counted.year, day.year + 1):
+                days = self._weekday_holidays(year)
+                count += bisect_right(days, day) - bisect_right(days, counted)
+        else:
+            for year in range(day.year, counted.year + 1):
+                days = self._weekday_holidays(year)
+                count += bisect_left(days, counted) - bisect_left(days, day)
+        return count
+
+    def _weekday_holidays(self, year: int) -> list[date]:
+        """The year's holidays that fall outside the weekend, in order."""
+        table = self._load(year)
+        made = self._off_days.get(year)
+        if made is None or made[0] != len(table):
+            weekend = self.weekend
+            made = self._off_days[year] = (
+                len(table),
+                sorted(day for day in table if day.weekday() not in weekend),
+            )
+        return made[1]
 
     def add(self, start: date, n: int) -> date:
         """``start`` moved by ``n`` business days; from a day off, one forward is the next
@@ -620,15 +654,15 @@ class Calendar:
         day = _weekday_add(start, n)
         if not self.country:
             return day
+        # `day` is n weekdays on; each holiday passed on the way is one business day short:
+        # move on by that many weekdays, and count the holidays passed in that stretch.
         step = 1 if n > 0 else -1
         counted = start
         while True:
-            missing = len(self.holidays_between(counted, day))
+            missing = self._holidays_passed(counted, day)
             if not missing:
                 return day
             counted, day = day, _weekday_add(day, step * missing)
-            while not self.is_business_day(day):  # pragma: no cover - holidays_between counts
-                day = _weekday_add(day, step)
 
     def _step(self, start: date, n: int) -> date:
         day, step = start, (1 if n > 0 else -1)
