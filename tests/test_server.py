@@ -260,7 +260,6 @@ def test_a_write_through_the_server_writes_as_in_process(story: Home) -> None:
     assert b"From a pipe" in results["fast"][2][1]
 
 
-
 def test_a_served_write_is_folded_into_the_file_after_the_answer(story: Home) -> None:
     """The worker answers its client first, then closes the store: the last close folds the
     WAL back into the database file, hang-up or not (the client is gone by then)."""
@@ -281,6 +280,7 @@ def test_a_served_write_is_folded_into_the_file_after_the_answer(story: Home) ->
     finally:
         conn.close()
     assert "Folded back" in bodies
+
 
 def test_import_json_reads_the_pipe_through_the_server(story: Home) -> None:
     exported = story.run("export", "json")

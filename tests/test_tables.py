@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tracker.views import base
-from tracker.views.base import clip, table, width_of
+from tracker.views.base import clip, one_line, table, width_of
 
 HEADERS = ["ID", "ORGANIZATION", "TITLE"]
 
@@ -105,3 +105,17 @@ def test_a_report_written_to_a_file_or_pipe_keeps_every_word(tracker: Any) -> No
     tracker.ok("case", "contact", "1", "--channel", "phone", "--summary", summary.strip())
     shown = tracker.ok("case", "show", "1")  # stdout is not a terminal here
     assert summary.strip() in shown and "…" not in shown
+
+
+def test_one_line_folds_every_kind_of_whitespace_as_split_does() -> None:
+    """Its shortcut for a cell that is one line already leaves no break, tab or no-break
+    space of any kind in a cell."""
+    import sys
+
+    spaces = [c for c in map(chr, range(sys.maxunicode + 1)) if f"a{c}b".split() != [f"a{c}b"]]
+    assert "\xa0" in spaces and "\u2028" in spaces and "\t" in spaces
+    for space in [*spaces, "  "]:
+        for text in (space, f"x{space}y", f"{space}x", f"x{space}", f"a b{space}c  d"):
+            assert one_line(text) == " ".join(text.split()), repr(text)
+    assert one_line("Called, no news") == "Called, no news"
+    assert one_line(42) == "42"  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tracker.config import settings
+from tracker.config import Settings, settings
 from tracker.errors import NotFound, UsageError
 from tracker.models import Case, ContactPoint, Organization, utcnow
 from tracker.redact import Masker
@@ -81,12 +81,15 @@ def ensure_organization(
 # --------------------------------------------------------------------------- jurisdiction
 
 
-def region_of(country: str | None, subdivision: str | None = None) -> tuple[str | None, str | None]:
+def region_of(
+    country: str | None, subdivision: str | None = None, *, mine: Settings | None = None
+) -> tuple[str | None, str | None]:
     """Whose rules and holidays apply: the organization's country (and part), else the
-    user's from the config file, else none."""
+    user's from the config file (`mine`: the settings, read once by a caller doing many
+    cases), else none."""
     if country:
         return country, subdivision
-    mine = settings()
+    mine = mine or settings()
     return mine.country, mine.subdivision
 
 
@@ -104,12 +107,12 @@ def case_calendar(case: Case) -> Calendar:
     return calendar_for(*case_region(case))
 
 
-def abroad_of(flag: bool | None, country: str | None) -> bool:
+def abroad_of(flag: bool | None, country: str | None, *, mine: Settings | None = None) -> bool:
     """Whether the user is abroad for a case: its own flag, else whether the user's country
-    (config file) differs from the organization's."""
+    (config file; `mine` as for region_of) differs from the organization's."""
     if flag is not None:
         return flag
-    home = settings().country
+    home = (mine or settings()).country
     return bool(home and country and home != country)
 
 

