@@ -113,17 +113,29 @@ class Home:
         return self.wait_for_server()
 
     def worker(self, server_pid: str) -> int:
-        """The pid of the server's one running worker, once it is there (not the spare
-        waiting for the next command)."""
+        """The pid of the server's newest running worker, once it is there (not a spare
+        waiting for the next command, nor an earlier command's worker still closing its
+        store after its client was answered)."""
         deadline = time.monotonic() + 30
         children = Path(f"/proc/{server_pid}/task/{server_pid}/children")
         while time.monotonic() < deadline:
             spares = self.status().get("spare_pids", "").split(",")
-            pids = [p for p in children.read_text().split() if p not in spares]
-            if pids:
-                return int(pids[0])
+            pids = [int(p) for p in children.read_text().split() if p not in spares]
+            started = {pid: _start_time(pid) for pid in pids}
+            running = [pid for pid in pids if started[pid] is not None]
+            if running:
+                return max(running, key=lambda pid: (started[pid] or 0, pid))
             time.sleep(0.02)
         raise AssertionError("no worker")
+
+
+def _start_time(pid: int) -> int | None:
+    """When the process started (clock ticks since boot), None if it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[19])
 
 
 def blocked_reading(pid: int) -> bool:
@@ -272,7 +284,8 @@ def test_a_served_write_is_folded_into_the_file_after_the_answer(story: Home) ->
     assert done.returncode == 0, done.stderr
     assert int(story.status()["served"]) == served + 1  # through the server
     wait_until(lambda: story.status()["running"] == "0", "the worker to end")
-    assert not Path(f"{copy}-wal").exists()
+    log = story.folder / server.LOG_NAME
+    assert not Path(f"{copy}-wal").exists(), log.read_text() if log.exists() else "no log"
     # immutable=1 reads the database file alone, never a WAL: the note is in the file.
     conn = sqlite3.connect(f"file:{copy}?mode=ro&immutable=1", uri=True)
     try:

@@ -478,6 +478,11 @@ class Server:
             sys.argv = [argv0, *args]
             code = self.entry() if self.entry is not None else run_cli(close_stores=False)
             code = _finish(code)
+            # The command is done (committed and synced): from here on nothing the client
+            # does may cut this process short, not even its leaving at once (the server
+            # hangs up a worker whose client has gone).
+            for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
+                signal.signal(sig, signal.SIG_IGN)
             # Say it here, with the streams closed (a pipe's reader sees its end now): the
             # client need not wait for this process to be taken down and reaped.
             for fd in (0, 1, 2):
@@ -485,11 +490,8 @@ class Server:
                     os.close(fd)
             with suppress(OSError):
                 client.send_message(conn, [b"X%d" % code])
-            # Then the stores' connections close (on SQLite the last close folds the WAL
-            # back into the file: 1 to 5 ms the client no longer waits for). The command is
-            # committed and synced; nothing the client could send now may cut this short.
-            for sig in (signal.SIGHUP, signal.SIGINT, signal.SIGTERM, signal.SIGQUIT):
-                signal.signal(sig, signal.SIG_IGN)
+            # Then the stores' connections close: on SQLite the last close folds the WAL
+            # back into the file, 1 to 5 ms the client no longer waits for.
             tracker.cli.close_stores_now()
         except BaseException:  # nothing may return into the server's loop
             with suppress(BaseException):
