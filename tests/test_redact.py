@@ -665,8 +665,8 @@ def cards_in_text(draw: st.DrawFn) -> tuple[str, str]:
 
 
 @st.composite
-def non_luhn_runs(draw: st.DrawFn) -> str:
-    length = draw(st.integers(min_value=13, max_value=19))
+def non_luhn_runs(draw: st.DrawFn, min_size: int = 13, max_size: int = 19) -> str:
+    length = draw(st.integers(min_value=min_size, max_value=max_size))
     digits = draw(st.text(alphabet="0123456789", min_size=length, max_size=length))
     assume(not luhn_valid(digits))
     return digits
@@ -730,7 +730,7 @@ def test_property_non_luhn_runs_survive(
 
 
 @settings(max_examples=200)
-@given(run=non_luhn_runs().filter(lambda d: len(d) == 16))
+@given(run=non_luhn_runs(min_size=16, max_size=16))  # (a filter for 16 was flaky: 6 in 7 lost)
 def test_property_non_luhn_16_digits_in_fours_survive(run: str) -> None:
     for sep in _SEPARATORS:
         text = "order " + sep.join(run[i : i + 4] for i in range(0, 16, 4)) + " shipped"
