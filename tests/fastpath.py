@@ -60,6 +60,9 @@ class ThreadServer:
         self.key = b"test-key"
         self.server = server.Server(folder / client.SOCKET_NAME, self.key, warm_engine=warm_engine)
         self.server.listen()
+        # One release per worker reaped: `run` returns once its worker has ended, as an
+        # in-process command's process has (a worker closes its store after it answered).
+        self.reaped = threading.Semaphore(0)
         self.thread = threading.Thread(target=self._loop, daemon=True, name="fast-path")
         self.thread.start()
 
@@ -78,6 +81,7 @@ class ThreadServer:
             self.server.workers[pid] = conn
             _, status = os.waitpid(pid, 0)
             self.server.report(pid, status)
+            self.reaped.release()
 
     def run(self, args: list[str], input: str | bytes | None = None) -> FastResult:
         with (
@@ -91,6 +95,7 @@ class ThreadServer:
             run = client.Run(os.fspath(self.server.path), self.key)
             run.start(args, (stdin.fileno(), out.fileno(), err.fileno()), stdio=STDIO)
             how, value = run.wait()
+            assert self.reaped.acquire(timeout=60), "the worker did not end"
             assert how == "exit", f"the worker was killed by signal {value}"
             out.seek(0)
             err.seek(0)

@@ -67,6 +67,14 @@ FOREIGN_TABLES = frozenset({"apscheduler_jobs"})
 _CREATE_LOCK_KEY = 0x7472_6B72
 # Every engine made here, while it lives: see close_all.
 _ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+class _Wrote:
+    """Whether this process began a write transaction on any store (see wrote)."""
+
+    any = False
+
+
 # Each SQLite engine's creator (below): where a store's first look at its file leaves the
 # connection it opened, for the engine to take as its first.
 _OPENERS: weakref.WeakKeyDictionary[Engine, _Opener] = weakref.WeakKeyDictionary()
@@ -581,6 +589,7 @@ class Store:
 
         On a store that is not there yet, the same transaction creates it first.
         """
+        _Wrote.any = True
         creating = self._open(write=True)
         created = False
         with self._errors(), self._sessions(bind=self.engine) as session, session.begin():
@@ -772,6 +781,13 @@ def _migrate_on(conn: Connection) -> None:
     config = alembic_config()
     config.attributes["connection"] = conn
     command.upgrade(config, "head")
+
+
+def wrote() -> bool:
+    """Whether this process began a write transaction on a store: then its last close
+    folds what it wrote back into the SQLite file (the command server's worker closes
+    before it answers, so that a file copied right after holds the change)."""
+    return _Wrote.any
 
 
 def close_all() -> None:

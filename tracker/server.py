@@ -448,6 +448,7 @@ class Server:
             engine.dispose(close=False)
         if self.warm_engine is not None:
             tracker.db.adopt(self.warm_engine)
+        tracker.db._Wrote.any = False  # the warm-up's (or a test's) writes are not this command's
         _reset_signals()
 
     def _work(
@@ -478,6 +479,10 @@ class Server:
             sys.argv = [argv0, *args]
             code = self.entry() if self.entry is not None else run_cli(close_stores=False)
             code = _finish(code)
+            if tracker.db.wrote():
+                # A write folds back into the SQLite file before the answer: a script's
+                # `cp tracker.db` right after the command copies the change with the file.
+                tracker.cli.close_stores_now()
             # The command is done (committed and synced): from here on nothing the client
             # does may cut this process short, not even its leaving at once (the server
             # hangs up a worker whose client has gone).
@@ -490,8 +495,8 @@ class Server:
                     os.close(fd)
             with suppress(OSError):
                 client.send_message(conn, [b"X%d" % code])
-            # Then the stores' connections close: on SQLite the last close folds the WAL
-            # back into the file, 1 to 5 ms the client no longer waits for.
+            # Then a command that only read closes its connections (on SQLite the last
+            # close removes the WAL files; 1 ms the client no longer waits for).
             tracker.cli.close_stores_now()
         except BaseException:  # nothing may return into the server's loop
             with suppress(BaseException):
