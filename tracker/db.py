@@ -790,6 +790,11 @@ def wrote() -> bool:
     return _Wrote.any
 
 
+def forget_writes() -> None:
+    """From here on wrote() counts only new writes (a forked worker: not its parent's)."""
+    _Wrote.any = False
+
+
 def close_all() -> None:
     """Close every engine's connections, as the garbage collector would at exit (on SQLite
     the last one to close folds the WAL back into the database file)."""

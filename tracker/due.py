@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any, TypeVarTuple
 
-from sqlalchemy import ColumnElement, Result, Row, Select, and_, select
+from sqlalchemy import ColumnElement, Result, Select, and_, select
 from sqlalchemy.orm import Session, object_session
 
 from tracker.advice import StepCache, cached_threshold_step
@@ -140,7 +140,6 @@ def _follow_ups(session: Session, horizon: datetime | None, case_id: int | None)
     ]
 
 
-FactsRow = Row[*tuple[Any, ...]]
 _Ts = TypeVarTuple("_Ts")
 
 

@@ -448,7 +448,7 @@ class Server:
             engine.dispose(close=False)
         if self.warm_engine is not None:
             tracker.db.adopt(self.warm_engine)
-        tracker.db._Wrote.any = False  # the warm-up's (or a test's) writes are not this command's
+        tracker.db.forget_writes()  # the warm-up's (or a test's) writes are not this command's
         _reset_signals()
 
     def _work(
@@ -479,9 +479,10 @@ class Server:
             sys.argv = [argv0, *args]
             code = self.entry() if self.entry is not None else run_cli(close_stores=False)
             code = _finish(code)
-            if tracker.db.wrote():
-                # A write folds back into the SQLite file before the answer: a script's
-                # `cp tracker.db` right after the command copies the change with the file.
+            # A write folds back into the SQLite file before the answer: a script's
+            # `cp tracker.db` right after the command copies the change with the file.
+            close_first = tracker.db.wrote()
+            if close_first:
                 tracker.cli.close_stores_now()
             # The command is done (committed and synced): from here on nothing the client
             # does may cut this process short, not even its leaving at once (the server
@@ -495,9 +496,10 @@ class Server:
                     os.close(fd)
             with suppress(OSError):
                 client.send_message(conn, [b"X%d" % code])
-            # Then a command that only read closes its connections (on SQLite the last
-            # close removes the WAL files; 1 ms the client no longer waits for).
-            tracker.cli.close_stores_now()
+            if not close_first:
+                # A command that only read closes its connections now (on SQLite the last
+                # close removes the WAL files; 1 ms the client no longer waits for).
+                tracker.cli.close_stores_now()
         except BaseException:  # nothing may return into the server's loop
             with suppress(BaseException):
                 traceback.print_exc()

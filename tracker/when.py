@@ -602,32 +602,18 @@ class Calendar:
             return False
         return self.holiday(day) is None
 
-    def holidays_between(self, start: date, end: date) -> list[tuple[date, str]]:
-        """The holidays on business weekdays after ``start`` up to ``end`` (either order)."""
-        low, high = (start, end) if start <= end else (end, start)
-        found = []
-        for year in range(low.year, high.year + 1):
-            days = self._weekday_holidays(year)
-            names = self._years[year]
-            found += [
-                (day, names[day])
-                for day in days[bisect_right(days, low) : bisect_right(days, high)]
-            ]
-        return found
-
     def _holidays_passed(self, counted: date, day: date) -> int:
         """How many holidays on business weekdays a move from ``counted`` to ``day`` passes:
         after ``counted`` up to ``day`` forward, from ``day`` up to before ``counted`` back
         (``counted`` itself is where the count starts, ``day`` where it lands)."""
+        # Forward the stretch is (counted, day]; back it is [day, counted).
+        low, high, cut = (
+            (counted, day, bisect_right) if counted <= day else (day, counted, bisect_left)
+        )
         count = 0
-        if counted <= day:
-            for year in range(counted.year, day.year + 1):
-                days = self._weekday_holidays(year)
-                count += bisect_right(days, day) - bisect_right(days, counted)
-        else:
-            for year in range(day.year, counted.year + 1):
-                days = self._weekday_holidays(year)
-                count += bisect_left(days, counted) - bisect_left(days, day)
+        for year in range(low.year, high.year + 1):
+            days = self._weekday_holidays(year)
+            count += cut(days, high) - cut(days, low)
         return count
 
     def _weekday_holidays(self, year: int) -> list[date]:
